@@ -1,0 +1,1086 @@
+"""The customer aggregate: the parent entity (R1) and every fact of its entitlement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from aggregates.catalog import (
+    CANCELLATION_WINDOW_DAYS,
+    INVITATION_VALID_DAYS,
+    MAX_WARRANTY_YEARS,
+    SELECT_LICENSES_PER_SPARE,
+    CountryTable,
+    canonical_product,
+    is_group_mailbox,
+    normalise_address,
+    normalise_company,
+)
+from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
+from aggregates.timeutil import add_years, add_years_to_date, days
+
+WARRANTY_SERVICES = ("select", "extended_warranty")
+
+
+@dataclass
+class Account:
+    account_id: UUID
+    company: str
+    email: str
+    address: dict[str, Any]
+    opened_at: datetime
+
+
+@dataclass
+class Contract:
+    po_number: str
+    account_id: UUID
+    service: str
+    years: int
+    quantity: int
+    placed_at: datetime
+    grace_days: int
+    end_customer: dict[str, Any]
+    reseller: dict[str, Any]
+    distributor: dict[str, Any]
+    warnings: list[str]
+    started_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    expired_at: datetime | None = None
+    rooms: dict[UUID, datetime] = field(default_factory=dict)
+    invitation_id: UUID | None = None
+
+    @property
+    def grace_end(self) -> datetime:
+        return self.placed_at + days(self.grace_days)
+
+    def start_as_of(self, moment: datetime) -> datetime | None:
+        if self.started_at is not None:
+            return self.started_at
+        return self.grace_end if self.grace_end <= moment else None
+
+    def end_as_of(self, moment: datetime) -> datetime | None:
+        start = self.start_as_of(moment)
+        return add_years(start, self.years) if start is not None else None
+
+    def status(self, moment: datetime) -> str:
+        if self.cancelled_at is not None and self.cancelled_at <= moment:
+            return "cancelled"
+        if self.expired_at is not None and self.expired_at <= moment:
+            return "expired"
+        end = self.end_as_of(moment)
+        if end is None:
+            return "pending"
+        return "expired" if end <= moment else "active"
+
+    @property
+    def is_live(self) -> bool:
+        return self.cancelled_at is None and self.expired_at is None
+
+    @property
+    def assigned(self) -> int:
+        return len(self.rooms)
+
+
+@dataclass
+class Room:
+    room_id: UUID
+    account_id: UUID
+    name: str
+    site: str
+    country: str
+    added_at: datetime
+    licenses: dict[str, str] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Device:
+    serial_number: str
+    product: str
+    purchased_on: date
+    room_id: UUID
+    registered_at: datetime
+
+
+@dataclass
+class Spare:
+    spare_no: int
+    accrued_at: datetime
+    revoked_at: datetime | None = None
+    product: str | None = None
+    ship_to: str | None = None
+    allocated_at: datetime | None = None
+
+
+@dataclass
+class Invitation:
+    invitation_id: UUID
+    email: str
+    role: str
+    sent_at: datetime
+    expires_at: datetime
+    state: str = "pending"
+    po_number: str | None = None
+
+    def status(self, moment: datetime) -> str:
+        if self.state != "pending":
+            return self.state
+        return "pending" if moment < self.expires_at else "expired"
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    account_id: UUID
+    warnings: list[str]
+    invitation: Invitation | None
+
+
+class Customer(Aggregate):
+    """A parent entity (R1): accounts, contracts, rooms, devices, spares and portal access."""
+
+    class Event(Aggregate.Event):
+        at: datetime
+        actor: str
+
+    class Registered(Event, Aggregate.Created):
+        key: str
+        name: str
+
+    class AccountOpened(Event):
+        account_id: UUID
+        company: str
+        email: str
+        address: dict[str, Any]
+
+    class OrderPlaced(Event):
+        po_number: str
+        account_id: UUID
+        service: str
+        years: int
+        quantity: int
+        end_customer: dict[str, Any]
+        reseller: dict[str, Any]
+        distributor: dict[str, Any]
+        grace_days: int
+        warnings: list[str]
+
+    class OrderCancelled(Event):
+        po_number: str
+
+    class ContractStarted(Event):
+        po_number: str
+        start: datetime
+        reason: str
+
+    class ContractExpired(Event):
+        po_number: str
+        end: datetime
+
+    class RoomAdded(Event):
+        room_id: UUID
+        account_id: UUID
+        name: str
+        site: str
+        country: str
+
+    class LicenseAssigned(Event):
+        room_id: UUID
+        po_number: str
+        service: str
+
+    class LicenseMoved(Event):
+        service: str
+        po_number: str
+        from_room_id: UUID
+        to_room_id: UUID
+
+    class LicenseReleased(Event):
+        room_id: UUID
+        po_number: str
+        service: str
+        reason: str
+
+    class DeviceRegistered(Event):
+        serial_number: str
+        product: str
+        purchased_on: date
+        room_id: UUID
+
+    class DeviceMoved(Event):
+        serial_number: str
+        from_room_id: UUID
+        to_room_id: UUID
+
+    class SpareAccrued(Event):
+        spare_no: int
+        active_select_licenses: int
+
+    class SpareRevoked(Event):
+        spare_no: int
+        active_select_licenses: int
+
+    class SpareAllocated(Event):
+        spare_no: int
+        product: str
+        ship_to: str
+
+    class InvitationSent(Event):
+        invitation_id: UUID
+        email: str
+        role: str
+        expires_at: datetime
+        po_number: str | None
+
+    class UserInvited(Event):
+        invitation_id: UUID
+        email: str
+        role: str
+        expires_at: datetime
+
+    class InvitationSuperseded(Event):
+        invitation_id: UUID
+
+    class InvitationAccepted(Event):
+        invitation_id: UUID
+        email: str
+        role: str
+
+    class RoleChanged(Event):
+        email: str
+        role: str
+
+    class UserRemoved(Event):
+        email: str
+
+    class PartnerDelegated(Event):
+        partner_id: str
+        role: str
+
+    class PartnerRevoked(Event):
+        partner_id: str
+
+    @staticmethod
+    def create_id(key: str) -> UUID:
+        return customer_id_for(key)
+
+    @event(Registered)
+    def __init__(self, key: str, name: str, at: datetime, actor: str) -> None:
+        self.key = key
+        self.name = name
+        self.last_at = at
+        self.accounts: dict[UUID, Account] = {}
+        self.contracts: dict[str, Contract] = {}
+        self.rooms: dict[UUID, Room] = {}
+        self.devices: dict[str, Device] = {}
+        self.spares: list[Spare] = []
+        self.invitations: dict[UUID, Invitation] = {}
+        self.users: dict[str, str] = {}
+        self.partners: dict[str, str] = {}
+
+    @classmethod
+    def register(cls, *, company: str, parent_company: str | None, at: datetime, actor: str) -> Customer:
+        name = (parent_company or company).strip()
+        key = normalise_company(name)
+        if not key:
+            raise InvalidInput(
+                "end_customer.company: a company name needs letters or digits (R1)",
+                rule="R1",
+                field="end_customer.company",
+            )
+        return cls(key=key, name=name, at=at, actor=actor)
+
+    @staticmethod
+    def key_for(company: str, parent_company: str | None) -> str:
+        return normalise_company((parent_company or company).strip())
+
+    # ----- time (R20)
+
+    def check_time(self, at: datetime) -> None:
+        if at < self.last_at:
+            raise RuleViolation(
+                f"at: {at.isoformat()} is before this customer's latest event "
+                f"({self.last_at.isoformat()}); effective times never go backwards (R20)",
+                rule="R20",
+                field="at",
+                code="time_went_backwards",
+            )
+
+    # ----- orders and contracts (R2–R8)
+
+    def place_order(
+        self,
+        *,
+        po_number: str,
+        service: str,
+        years: int,
+        quantity: int,
+        end_customer: dict[str, Any],
+        reseller: dict[str, Any],
+        distributor: dict[str, Any],
+        grace_days: int,
+        at: datetime,
+        actor: str,
+    ) -> OrderOutcome:
+        self.check_time(at)
+        if po_number in self.contracts:
+            raise Conflict(
+                f"po_number: {po_number} is already on this customer's ledger (R5)",
+                rule="R5",
+                field="po_number",
+                code="duplicate_po",
+            )
+        first_order = not self.contracts
+        address = end_customer["address"]
+        account_id = account_id_for(self.id, normalise_address(address))
+        if account_id not in self.accounts:
+            self._account_opened(
+                account_id=account_id,
+                company=end_customer["company"],
+                email=end_customer["email"],
+                address=dict(address),
+                at=at,
+                actor=actor,
+            )
+        warnings = []
+        if is_group_mailbox(end_customer["email"]):
+            warnings.append(
+                f"end_customer.email: {end_customer['email']} looks like a group mailbox; "
+                "an individual's address is recommended (R3)"
+            )
+        self._order_placed(
+            po_number=po_number,
+            account_id=account_id,
+            service=service,
+            years=years,
+            quantity=quantity,
+            end_customer=end_customer,
+            reseller=reseller,
+            distributor=distributor,
+            grace_days=grace_days,
+            warnings=warnings,
+            at=at,
+            actor=actor,
+        )
+        invitation = None
+        if first_order and end_customer["email"] not in self.users:
+            invitation = self._invite(
+                email=end_customer["email"], role="admin", at=at, actor=actor, po_number=po_number
+            )
+        self._settle_spares(at, actor)
+        return OrderOutcome(account_id=account_id, warnings=warnings, invitation=invitation)
+
+    def contract(self, po_number: str, rule: str = "R10") -> Contract:
+        try:
+            return self.contracts[po_number]
+        except KeyError:
+            raise NotFound(
+                f"po_number: no order {po_number} on this customer (R5)",
+                rule=rule,
+                field="po_number",
+            ) from None
+
+    def cancel_order(self, *, po_number: str, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        contract = self.contract(po_number, rule="R7")
+        status = contract.status(at)
+        if status in ("cancelled", "expired"):
+            raise RuleViolation(
+                f"po_number: order {po_number} is already {status} (R7)",
+                rule="R7",
+                field="po_number",
+                code=f"already_{status}",
+            )
+        elapsed = (at.date() - contract.placed_at.date()).days
+        if elapsed > CANCELLATION_WINDOW_DAYS:
+            raise RuleViolation(
+                f"at: order {po_number} was placed {elapsed} days ago; it can be cancelled only "
+                f"within {CANCELLATION_WINDOW_DAYS} days (R7)",
+                rule="R7",
+                field="at",
+                code="cancellation_window_closed",
+            )
+        self._order_cancelled(po_number=po_number, at=at, actor=actor)
+        self._release_all(contract, reason="cancelled", at=at, actor=actor)
+        self._settle_spares(at, actor)
+
+    def expire_contracts(self, *, at: datetime, actor: str) -> list[str]:
+        """Record the daily expiry (R8): contracts whose end is at or before ``at``."""
+        due: list[tuple[Contract, datetime]] = []
+        to_start: list[Contract] = []
+        for contract in self.contracts.values():
+            if not contract.is_live:
+                continue
+            if contract.started_at is None and contract.grace_end <= at:
+                to_start.append(contract)
+            end = contract.end_as_of(at)
+            if end is not None and end <= at:
+                due.append((contract, end))
+        if not due and not to_start:
+            return []
+        self.check_time(at)
+        for contract in to_start:
+            self._contract_started(
+                po_number=contract.po_number,
+                start=contract.grace_end,
+                reason="grace_period_ended",
+                at=at,
+                actor=actor,
+            )
+        for contract, end in due:
+            self._release_all(contract, reason="expired", at=at, actor=actor)
+            self._contract_expired(po_number=contract.po_number, end=end, at=at, actor=actor)
+        if due:
+            self._settle_spares(at, actor)
+        return [contract.po_number for contract, _ in due]
+
+    def _release_all(self, contract: Contract, *, reason: str, at: datetime, actor: str) -> None:
+        for room_id in list(contract.rooms):
+            self._license_released(
+                room_id=room_id,
+                po_number=contract.po_number,
+                service=contract.service,
+                reason=reason,
+                at=at,
+                actor=actor,
+            )
+
+    # ----- rooms and licenses (R9, R10, R12)
+
+    def add_room(
+        self,
+        *,
+        account_id: UUID,
+        name: str,
+        site: str,
+        country: str,
+        countries: CountryTable,
+        at: datetime,
+        actor: str,
+    ) -> UUID:
+        self.check_time(at)
+        if account_id not in self.accounts:
+            raise NotFound(
+                f"account_id: no account {account_id} on this customer (R2)",
+                rule="R2",
+                field="account_id",
+            )
+        key = normalise_company(name) or name.strip().lower()
+        room_id = room_id_for(account_id, key)
+        if room_id in self.rooms:
+            raise Conflict(
+                f"name: a room named {name!r} already exists in this account (R9)",
+                rule="R9",
+                field="name",
+                code="duplicate_room",
+            )
+        if country.upper() not in countries:
+            raise InvalidInput(
+                f"country: {country!r} is not an ISO 3166 alpha-2 code in the country table (R12)",
+                rule="R12",
+                field="country",
+            )
+        self._room_added(
+            room_id=room_id,
+            account_id=account_id,
+            name=name.strip(),
+            site=site.strip(),
+            country=country.upper(),
+            at=at,
+            actor=actor,
+        )
+        return room_id
+
+    def room(self, room_id: UUID, field_name: str = "room_id") -> Room:
+        try:
+            return self.rooms[room_id]
+        except KeyError:
+            raise NotFound(
+                f"{field_name}: no room {room_id} on this customer (R9)", rule="R9", field=field_name
+            ) from None
+
+    def _check_country(self, room: Room, countries: CountryTable, field_name: str) -> None:
+        terms = countries.get(room.country)
+        if terms is None or not terms.available:
+            raise RuleViolation(
+                f"{field_name}: the service is not available in {room.country}, "
+                f"the country of room {room.name!r} (R12)",
+                rule="R12",
+                field=field_name,
+                code="service_unavailable_in_country",
+            )
+
+    def _check_gives_licenses(self, contract: Contract, at: datetime, field_name: str) -> None:
+        status = contract.status(at)
+        if status not in ("pending", "active"):
+            raise RuleViolation(
+                f"{field_name}: contract {contract.po_number} is {status}; only active contracts "
+                "give licenses (R10)",
+                rule="R10",
+                field=field_name,
+                code="contract_not_active",
+            )
+
+    def assign_license(
+        self, *, room_id: UUID, po_number: str, countries: CountryTable, at: datetime, actor: str
+    ) -> None:
+        self.check_time(at)
+        room = self.room(room_id)
+        contract = self.contract(po_number)
+        if contract.account_id != room.account_id:
+            raise RuleViolation(
+                f"room_id: room {room.name!r} belongs to another account than order {po_number}; "
+                "license balances of accounts are segregated (R2)",
+                rule="R2",
+                field="room_id",
+                code="account_mismatch",
+            )
+        self._check_gives_licenses(contract, at, "po_number")
+        if contract.service in room.licenses:
+            raise RuleViolation(
+                f"room_id: room {room.name!r} already holds a {contract.service} license "
+                f"(order {room.licenses[contract.service]}) (R10)",
+                rule="R10",
+                field="room_id",
+                code="room_already_licensed",
+            )
+        if contract.assigned >= contract.quantity:
+            raise RuleViolation(
+                f"po_number: all {contract.quantity} licenses of order {po_number} are assigned (R10)",
+                rule="R10",
+                field="po_number",
+                code="no_free_licenses",
+            )
+        self._check_country(room, countries, "room_id")
+        if contract.started_at is None:
+            grace_end = contract.grace_end
+            if grace_end <= at:
+                self._contract_started(
+                    po_number=po_number, start=grace_end, reason="grace_period_ended", at=at, actor=actor
+                )
+            else:
+                self._contract_started(
+                    po_number=po_number, start=at, reason="first_assignment", at=at, actor=actor
+                )
+        self._license_assigned(
+            room_id=room_id, po_number=po_number, service=contract.service, at=at, actor=actor
+        )
+
+    def move_license(
+        self,
+        *,
+        service: str,
+        from_room_id: UUID,
+        to_room_id: UUID,
+        countries: CountryTable,
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self.check_time(at)
+        source = self.room(from_room_id, "from_room_id")
+        target = self.room(to_room_id, "to_room_id")
+        po_number = source.licenses.get(service)
+        if po_number is None:
+            raise NotFound(
+                f"from_room_id: room {source.name!r} holds no {service} license (R10)",
+                rule="R10",
+                field="from_room_id",
+            )
+        if from_room_id == to_room_id:
+            raise RuleViolation(
+                "to_room_id: the license is already in that room (R10)",
+                rule="R10",
+                field="to_room_id",
+                code="same_room",
+            )
+        if source.account_id != target.account_id:
+            raise RuleViolation(
+                f"to_room_id: room {target.name!r} belongs to another account; a moved license "
+                "stays in its contract and account (R2, R10)",
+                rule="R10",
+                field="to_room_id",
+                code="account_mismatch",
+            )
+        if service in target.licenses:
+            raise RuleViolation(
+                f"to_room_id: room {target.name!r} already holds a {service} license (R10)",
+                rule="R10",
+                field="to_room_id",
+                code="room_already_licensed",
+            )
+        self._check_gives_licenses(self.contracts[po_number], at, "from_room_id")
+        self._check_country(target, countries, "to_room_id")
+        self._license_moved(
+            service=service,
+            po_number=po_number,
+            from_room_id=from_room_id,
+            to_room_id=to_room_id,
+            at=at,
+            actor=actor,
+        )
+
+    # ----- devices (R11)
+
+    def register_device(
+        self,
+        *,
+        room_id: UUID,
+        serial_number: str,
+        product: str,
+        purchased_on: date,
+        at: datetime,
+        actor: str,
+    ) -> date | None:
+        self.check_time(at)
+        self.room(room_id)
+        canonical = canonical_product(product)
+        if canonical is None:
+            raise RuleViolation(
+                f"product: {product!r} is not on the supported-products list (R11)",
+                rule="R11",
+                field="product",
+                code="unsupported_product",
+            )
+        if purchased_on > at.date():
+            raise InvalidInput(
+                f"purchased_on: {purchased_on.isoformat()} is after the command's date (R11)",
+                rule="R11",
+                field="purchased_on",
+            )
+        if serial_number in self.devices:
+            raise Conflict(
+                f"serial_number: {serial_number} is already registered (R11)",
+                rule="R11",
+                field="serial_number",
+                code="duplicate_serial",
+            )
+        self._device_registered(
+            serial_number=serial_number,
+            product=canonical,
+            purchased_on=purchased_on,
+            room_id=room_id,
+            at=at,
+            actor=actor,
+        )
+        return self.warranty_end(serial_number, at)
+
+    def move_device(self, *, serial_number: str, to_room_id: UUID, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        device = self.devices.get(serial_number)
+        if device is None:
+            raise NotFound(
+                f"serial_number: no device {serial_number} on this customer (R11)",
+                rule="R11",
+                field="serial_number",
+            )
+        self.room(to_room_id, "to_room_id")
+        if device.room_id == to_room_id:
+            raise RuleViolation(
+                "to_room_id: the device is already in that room (R11)",
+                rule="R11",
+                field="to_room_id",
+                code="same_room",
+            )
+        self._device_moved(
+            serial_number=serial_number,
+            from_room_id=device.room_id,
+            to_room_id=to_room_id,
+            at=at,
+            actor=actor,
+        )
+
+    def coverage_end(self, room: Room, service: str, moment: datetime) -> datetime | None:
+        po_number = room.licenses.get(service)
+        if po_number is None:
+            return None
+        return self.contracts[po_number].end_as_of(moment)
+
+    def warranty_end(self, serial_number: str, moment: datetime) -> date | None:
+        device = self.devices[serial_number]
+        room = self.rooms[device.room_id]
+        ends = [
+            end
+            for service in WARRANTY_SERVICES
+            if (end := self.coverage_end(room, service, moment)) is not None
+        ]
+        if not ends:
+            return None
+        cap = add_years_to_date(device.purchased_on, MAX_WARRANTY_YEARS)
+        return min(max(ends).date(), cap)
+
+    # ----- onsite spares (R13, R14)
+
+    @property
+    def active_select_licenses(self) -> int:
+        return sum(
+            c.quantity for c in self.contracts.values() if c.service == "select" and c.is_live
+        )
+
+    @property
+    def entitled_spares(self) -> int:
+        return self.active_select_licenses // SELECT_LICENSES_PER_SPARE
+
+    @property
+    def live_spares(self) -> list[Spare]:
+        return [s for s in self.spares if s.revoked_at is None]
+
+    def _settle_spares(self, at: datetime, actor: str) -> None:
+        active = self.active_select_licenses
+        entitled = self.entitled_spares
+        while len(self.live_spares) < entitled:
+            self._spare_accrued(
+                spare_no=len(self.spares) + 1, active_select_licenses=active, at=at, actor=actor
+            )
+        while len(self.live_spares) > entitled:
+            live = self.live_spares
+            unallocated = [s for s in live if s.product is None]
+            victim = max(unallocated or live, key=lambda s: s.spare_no)
+            self._spare_revoked(
+                spare_no=victim.spare_no, active_select_licenses=active, at=at, actor=actor
+            )
+
+    def allocate_spare(self, *, product: str, ship_to: str, at: datetime, actor: str) -> int:
+        self.check_time(at)
+        canonical = canonical_product(product)
+        deployed = {d.product for d in self.devices.values()}
+        if canonical is None or canonical not in deployed:
+            raise RuleViolation(
+                f"product: {product!r} is not a product this customer has deployed; a spare must "
+                "allow a hot swap (R14)",
+                rule="R14",
+                field="product",
+                code="product_not_deployed",
+            )
+        free = [s for s in self.live_spares if s.product is None]
+        if not free:
+            raise RuleViolation(
+                f"customer_id: no unallocated onsite spare ({self.entitled_spares} entitled, "
+                f"{self.active_select_licenses} active select licenses) (R13)",
+                rule="R13",
+                field="customer_id",
+                code="no_spare_available",
+            )
+        spare_no = min(s.spare_no for s in free)
+        self._spare_allocated(
+            spare_no=spare_no, product=canonical, ship_to=ship_to.strip(), at=at, actor=actor
+        )
+        return spare_no
+
+    # ----- portal access (R15, R16, R17)
+
+    def _supersede_pending(self, email: str, at: datetime, actor: str) -> None:
+        for invitation in list(self.invitations.values()):
+            if invitation.email == email and invitation.state == "pending":
+                self._invitation_superseded(
+                    invitation_id=invitation.invitation_id, at=at, actor=actor
+                )
+
+    def _invite(
+        self, *, email: str, role: str, at: datetime, actor: str, po_number: str | None = None
+    ) -> Invitation:
+        self._supersede_pending(email, at, actor)
+        invitation_id = invitation_id_for(self.id, self.version + 1)
+        self._invitation_sent(
+            invitation_id=invitation_id,
+            email=email,
+            role=role,
+            expires_at=at + days(INVITATION_VALID_DAYS),
+            po_number=po_number,
+            at=at,
+            actor=actor,
+        )
+        return self.invitations[invitation_id]
+
+    def _refuse_existing_user(self, email: str) -> None:
+        if email in self.users:
+            raise Conflict(
+                f"email: {email} is already a user ({self.users[email]}) (R15)",
+                rule="R15",
+                field="email",
+                code="already_a_user",
+            )
+
+    def send_invitation(self, *, email: str, at: datetime, actor: str) -> Invitation:
+        self.check_time(at)
+        self._refuse_existing_user(email)
+        previous = [i for i in self.invitations.values() if i.email == email]
+        role = previous[-1].role if previous else "admin"
+        return self._invite(email=email, role=role, at=at, actor=actor)
+
+    def invite_user(self, *, email: str, role: str, at: datetime, actor: str) -> Invitation:
+        self.check_time(at)
+        self._refuse_existing_user(email)
+        self._supersede_pending(email, at, actor)
+        invitation_id = invitation_id_for(self.id, self.version + 1)
+        self._user_invited(
+            invitation_id=invitation_id,
+            email=email,
+            role=role,
+            expires_at=at + days(INVITATION_VALID_DAYS),
+            at=at,
+            actor=actor,
+        )
+        return self.invitations[invitation_id]
+
+    def accept_invitation(self, *, invitation_id: UUID, at: datetime, actor: str) -> Invitation:
+        self.check_time(at)
+        invitation = self.invitations.get(invitation_id)
+        if invitation is None:
+            raise Forbidden("token: the invitation token is not valid (R15)", rule="R15", field="token")
+        if invitation.email != actor.lower():
+            raise Forbidden(
+                "actor: this invitation works only for the person it was sent to; it cannot be "
+                "forwarded (R15)",
+                rule="R15",
+                field="actor",
+                code="invitation_not_for_you",
+            )
+        status = invitation.status(at)
+        if status != "pending":
+            raise RuleViolation(
+                f"token: the invitation is {status}; ask for a new one (R15)",
+                rule="R15",
+                field="token",
+                code=f"invitation_{status}",
+            )
+        self._invitation_accepted(
+            invitation_id=invitation_id, email=invitation.email, role=invitation.role, at=at, actor=actor
+        )
+        return invitation
+
+    def _admins(self) -> list[str]:
+        return [email for email, role in self.users.items() if role == "admin"]
+
+    def _user(self, email: str) -> str:
+        if email not in self.users:
+            raise NotFound(f"email: {email} is not a user of this customer (R16)", rule="R16", field="email")
+        return self.users[email]
+
+    def change_role(self, *, email: str, role: str, at: datetime, actor: str) -> bool:
+        self.check_time(at)
+        current = self._user(email)
+        if current == role:
+            return False
+        if current == "admin" and self._admins() == [email]:
+            raise RuleViolation(
+                f"email: {email} is the last admin; invite another admin first (R16)",
+                rule="R16",
+                field="email",
+                code="last_admin",
+            )
+        self._role_changed(email=email, role=role, at=at, actor=actor)
+        return True
+
+    def remove_user(self, *, email: str, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        current = self._user(email)
+        if current == "admin" and self._admins() == [email]:
+            raise RuleViolation(
+                f"email: {email} is the last admin; invite another admin first (R16)",
+                rule="R16",
+                field="email",
+                code="last_admin",
+            )
+        self._user_removed(email=email, at=at, actor=actor)
+
+    def delegate_partner(self, *, partner_id: str, role: str, at: datetime, actor: str) -> bool:
+        self.check_time(at)
+        if self.partners.get(partner_id) == role:
+            return False
+        self._partner_delegated(partner_id=partner_id, role=role, at=at, actor=actor)
+        return True
+
+    def revoke_partner(self, *, partner_id: str, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        if partner_id not in self.partners:
+            raise NotFound(
+                f"partner_id: {partner_id} has no delegation from this customer (R17)",
+                rule="R17",
+                field="partner_id",
+            )
+        self._partner_revoked(partner_id=partner_id, at=at, actor=actor)
+
+    # ----- event bodies: state changes only
+
+    def _seen(self, at: datetime) -> None:
+        if at > self.last_at:
+            self.last_at = at
+
+    @event(AccountOpened)
+    def _account_opened(
+        self, account_id: UUID, company: str, email: str, address: dict[str, Any], at: datetime, actor: str
+    ) -> None:
+        self.accounts[account_id] = Account(account_id, company, email, address, at)
+        self._seen(at)
+
+    @event(OrderPlaced)
+    def _order_placed(
+        self,
+        po_number: str,
+        account_id: UUID,
+        service: str,
+        years: int,
+        quantity: int,
+        end_customer: dict[str, Any],
+        reseller: dict[str, Any],
+        distributor: dict[str, Any],
+        grace_days: int,
+        warnings: list[str],
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self.contracts[po_number] = Contract(
+            po_number=po_number,
+            account_id=account_id,
+            service=service,
+            years=years,
+            quantity=quantity,
+            placed_at=at,
+            grace_days=grace_days,
+            end_customer=end_customer,
+            reseller=reseller,
+            distributor=distributor,
+            warnings=list(warnings),
+        )
+        self._seen(at)
+
+    @event(OrderCancelled)
+    def _order_cancelled(self, po_number: str, at: datetime, actor: str) -> None:
+        self.contracts[po_number].cancelled_at = at
+        self._seen(at)
+
+    @event(ContractStarted)
+    def _contract_started(self, po_number: str, start: datetime, reason: str, at: datetime, actor: str) -> None:
+        self.contracts[po_number].started_at = start
+        self._seen(at)
+
+    @event(ContractExpired)
+    def _contract_expired(self, po_number: str, end: datetime, at: datetime, actor: str) -> None:
+        self.contracts[po_number].expired_at = at
+        self._seen(at)
+
+    @event(RoomAdded)
+    def _room_added(
+        self, room_id: UUID, account_id: UUID, name: str, site: str, country: str, at: datetime, actor: str
+    ) -> None:
+        self.rooms[room_id] = Room(room_id, account_id, name, site, country, at)
+        self._seen(at)
+
+    @event(LicenseAssigned)
+    def _license_assigned(self, room_id: UUID, po_number: str, service: str, at: datetime, actor: str) -> None:
+        self.rooms[room_id].licenses[service] = po_number
+        self.contracts[po_number].rooms[room_id] = at
+        self._seen(at)
+
+    @event(LicenseMoved)
+    def _license_moved(
+        self, service: str, po_number: str, from_room_id: UUID, to_room_id: UUID, at: datetime, actor: str
+    ) -> None:
+        del self.rooms[from_room_id].licenses[service]
+        self.rooms[to_room_id].licenses[service] = po_number
+        rooms = self.contracts[po_number].rooms
+        del rooms[from_room_id]
+        rooms[to_room_id] = at
+        self._seen(at)
+
+    @event(LicenseReleased)
+    def _license_released(
+        self, room_id: UUID, po_number: str, service: str, reason: str, at: datetime, actor: str
+    ) -> None:
+        self.rooms[room_id].licenses.pop(service, None)
+        self.contracts[po_number].rooms.pop(room_id, None)
+        self._seen(at)
+
+    @event(DeviceRegistered)
+    def _device_registered(
+        self, serial_number: str, product: str, purchased_on: date, room_id: UUID, at: datetime, actor: str
+    ) -> None:
+        self.devices[serial_number] = Device(serial_number, product, purchased_on, room_id, at)
+        self.rooms[room_id].devices.append(serial_number)
+        self._seen(at)
+
+    @event(DeviceMoved)
+    def _device_moved(
+        self, serial_number: str, from_room_id: UUID, to_room_id: UUID, at: datetime, actor: str
+    ) -> None:
+        self.rooms[from_room_id].devices.remove(serial_number)
+        self.rooms[to_room_id].devices.append(serial_number)
+        self.devices[serial_number].room_id = to_room_id
+        self._seen(at)
+
+    @event(SpareAccrued)
+    def _spare_accrued(self, spare_no: int, active_select_licenses: int, at: datetime, actor: str) -> None:
+        self.spares.append(Spare(spare_no=spare_no, accrued_at=at))
+        self._seen(at)
+
+    @event(SpareRevoked)
+    def _spare_revoked(self, spare_no: int, active_select_licenses: int, at: datetime, actor: str) -> None:
+        self.spares[spare_no - 1].revoked_at = at
+        self._seen(at)
+
+    @event(SpareAllocated)
+    def _spare_allocated(self, spare_no: int, product: str, ship_to: str, at: datetime, actor: str) -> None:
+        spare = self.spares[spare_no - 1]
+        spare.product, spare.ship_to, spare.allocated_at = product, ship_to, at
+        self._seen(at)
+
+    @event(InvitationSent)
+    def _invitation_sent(
+        self,
+        invitation_id: UUID,
+        email: str,
+        role: str,
+        expires_at: datetime,
+        po_number: str | None,
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self.invitations[invitation_id] = Invitation(
+            invitation_id, email, role, at, expires_at, po_number=po_number
+        )
+        if po_number is not None:
+            self.contracts[po_number].invitation_id = invitation_id
+        self._seen(at)
+
+    @event(UserInvited)
+    def _user_invited(
+        self, invitation_id: UUID, email: str, role: str, expires_at: datetime, at: datetime, actor: str
+    ) -> None:
+        self.invitations[invitation_id] = Invitation(invitation_id, email, role, at, expires_at)
+        self._seen(at)
+
+    @event(InvitationSuperseded)
+    def _invitation_superseded(self, invitation_id: UUID, at: datetime, actor: str) -> None:
+        self.invitations[invitation_id].state = "superseded"
+        self._seen(at)
+
+    @event(InvitationAccepted)
+    def _invitation_accepted(self, invitation_id: UUID, email: str, role: str, at: datetime, actor: str) -> None:
+        self.invitations[invitation_id].state = "accepted"
+        self.users[email] = role
+        self._seen(at)
+
+    @event(RoleChanged)
+    def _role_changed(self, email: str, role: str, at: datetime, actor: str) -> None:
+        self.users[email] = role
+        self._seen(at)
+
+    @event(UserRemoved)
+    def _user_removed(self, email: str, at: datetime, actor: str) -> None:
+        del self.users[email]
+        self._seen(at)
+
+    @event(PartnerDelegated)
+    def _partner_delegated(self, partner_id: str, role: str, at: datetime, actor: str) -> None:
+        self.partners[partner_id] = role
+        self._seen(at)
+
+    @event(PartnerRevoked)
+    def _partner_revoked(self, partner_id: str, at: datetime, actor: str) -> None:
+        del self.partners[partner_id]
+        self._seen(at)

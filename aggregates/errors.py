@@ -1,0 +1,50 @@
+"""Refusals: every business rule that says no raises a LedgerError carrying the rule id."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Root of every refusal. ``code`` is stable, ``rule`` names the SPEC rule, ``field`` the input."""
+
+    code = "refused"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str | None = None,
+        field: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule = rule
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, object]:
+        error: dict[str, object] = {"code": self.code, "message": self.message, "rule": self.rule}
+        if self.field is not None:
+            error["field"] = self.field
+        return error
+
+
+class InvalidInput(LedgerError):
+    code = "invalid_input"
+
+
+class NotFound(LedgerError):
+    code = "not_found"
+
+
+class Forbidden(LedgerError):
+    code = "forbidden"
+
+
+class Conflict(LedgerError):
+    code = "conflict"
+
+
+class RuleViolation(LedgerError):
+    code = "rule_violation"

@@ -1,0 +1,1 @@
+"""Command models, authorization and the handlers that map commands onto the aggregates."""

@@ -1,0 +1,283 @@
+"""Command models: one frozen pydantic model per command of SPEC section 4; unknown fields rejected."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, ClassVar, Literal, Union
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+
+from aggregates.catalog import CountryTable
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_ISO_CODES = frozenset(CountryTable.default().codes())
+
+
+def _email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a valid e-mail address")
+    return value.lower()
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in _ISO_CODES:
+        raise ValueError(f"{value!r} is not an ISO 3166 alpha-2 country code")
+    return code
+
+
+def _actor(value: str) -> str:
+    value = value.strip()
+    if value == "ops":
+        return value
+    try:
+        return _email(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither 'ops' nor a portal user's e-mail") from None
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
+CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
+Actor = Annotated[str, StringConstraints(min_length=1, max_length=254), AfterValidator(_actor)]
+PoNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]*$")
+]
+SerialNo = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=4, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+]
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+Service = Literal["select", "syncplus", "extended_warranty"]
+Role = Literal["admin", "viewer"]
+StrictYears = Annotated[int, Field(strict=True, ge=1, le=5)]
+StrictQuantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Address(Model):
+    line1: Text
+    line2: OptionalText = None
+    city: Text
+    region: OptionalText = None
+    postal_code: Text
+    country: CountryCode
+
+
+class EndCustomer(Model):
+    company: Text
+    parent_company: OptionalText = None
+    email: Email
+    address: Address
+
+
+class Party(Model):
+    name: Text
+    email: Email
+    address: Address
+
+
+class Command(Model):
+    """Fields every command carries: the actor (R18) and the effective time (R20, default now)."""
+
+    rule: ClassVar[str] = "R18"
+    at: datetime | None = None
+    actor: Actor
+
+
+class PlaceOrder(Command):
+    rule: ClassVar[str] = "R4"
+    command: Literal["PlaceOrder"]
+    po_number: PoNumber
+    service: Service
+    years: StrictYears
+    quantity: StrictQuantity
+    end_customer: EndCustomer
+    reseller: Party
+    distributor: Party
+    customer_id: UUID | None = None
+
+
+class CancelOrder(Command):
+    rule: ClassVar[str] = "R7"
+    command: Literal["CancelOrder"]
+    po_number: PoNumber
+
+
+class ExpireContracts(Command):
+    rule: ClassVar[str] = "R8"
+    command: Literal["ExpireContracts"]
+
+
+class AddRoom(Command):
+    rule: ClassVar[str] = "R9"
+    command: Literal["AddRoom"]
+    customer_id: UUID
+    account_id: UUID
+    name: Text
+    site: Text
+    country: CountryCode
+
+
+class AssignLicense(Command):
+    rule: ClassVar[str] = "R10"
+    command: Literal["AssignLicense"]
+    customer_id: UUID
+    room_id: UUID
+    po_number: PoNumber
+
+
+class MoveLicense(Command):
+    rule: ClassVar[str] = "R10"
+    command: Literal["MoveLicense"]
+    customer_id: UUID
+    service: Service
+    from_room_id: UUID
+    to_room_id: UUID
+
+
+class RegisterDevice(Command):
+    rule: ClassVar[str] = "R11"
+    command: Literal["RegisterDevice"]
+    customer_id: UUID
+    room_id: UUID
+    serial_number: SerialNo
+    product: Text
+    purchased_on: date
+
+
+class MoveDevice(Command):
+    rule: ClassVar[str] = "R11"
+    command: Literal["MoveDevice"]
+    customer_id: UUID
+    serial_number: SerialNo
+    to_room_id: UUID
+
+
+class AllocateSpare(Command):
+    rule: ClassVar[str] = "R14"
+    command: Literal["AllocateSpare"]
+    customer_id: UUID
+    product: Text
+    ship_to: Text
+
+
+class SendInvitation(Command):
+    rule: ClassVar[str] = "R15"
+    command: Literal["SendInvitation"]
+    customer_id: UUID
+    email: Email
+
+
+class AcceptInvitation(Command):
+    rule: ClassVar[str] = "R15"
+    command: Literal["AcceptInvitation"]
+    token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
+
+
+class InviteUser(Command):
+    rule: ClassVar[str] = "R16"
+    command: Literal["InviteUser"]
+    customer_id: UUID
+    email: Email
+    role: Role
+
+
+class ChangeRole(Command):
+    rule: ClassVar[str] = "R16"
+    command: Literal["ChangeRole"]
+    customer_id: UUID
+    email: Email
+    role: Role
+
+
+class RemoveUser(Command):
+    rule: ClassVar[str] = "R16"
+    command: Literal["RemoveUser"]
+    customer_id: UUID
+    email: Email
+
+
+class RegisterPartner(Command):
+    rule: ClassVar[str] = "R17"
+    command: Literal["RegisterPartner"]
+    partner_id: Identifier
+    name: Text
+
+
+class AddPartnerUser(Command):
+    rule: ClassVar[str] = "R17"
+    command: Literal["AddPartnerUser"]
+    partner_id: Identifier
+    email: Email
+
+
+class DelegatePartner(Command):
+    rule: ClassVar[str] = "R17"
+    command: Literal["DelegatePartner"]
+    customer_id: UUID
+    partner_id: Identifier
+    role: Role
+
+
+class RevokePartner(Command):
+    rule: ClassVar[str] = "R17"
+    command: Literal["RevokePartner"]
+    customer_id: UUID
+    partner_id: Identifier
+
+
+COMMAND_TYPES: tuple[type[Command], ...] = (
+    PlaceOrder,
+    CancelOrder,
+    ExpireContracts,
+    AddRoom,
+    AssignLicense,
+    MoveLicense,
+    RegisterDevice,
+    MoveDevice,
+    AllocateSpare,
+    SendInvitation,
+    AcceptInvitation,
+    InviteUser,
+    ChangeRole,
+    RemoveUser,
+    RegisterPartner,
+    AddPartnerUser,
+    DelegatePartner,
+    RevokePartner,
+)
+COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in COMMAND_TYPES}
+
+AnyCommand = Annotated[
+    Union[  # noqa: UP007
+        PlaceOrder,
+        CancelOrder,
+        ExpireContracts,
+        AddRoom,
+        AssignLicense,
+        MoveLicense,
+        RegisterDevice,
+        MoveDevice,
+        AllocateSpare,
+        SendInvitation,
+        AcceptInvitation,
+        InviteUser,
+        ChangeRole,
+        RemoveUser,
+        RegisterPartner,
+        AddPartnerUser,
+        DelegatePartner,
+        RevokePartner,
+    ],
+    Field(discriminator="command"),
+]
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)

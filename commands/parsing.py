@@ -1,0 +1,60 @@
+"""Turning raw JSON objects into command models, and validation errors into refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from aggregates.errors import InvalidInput
+from commands.models import COMMANDS_BY_NAME, Command
+
+FIELD_RULES = {"actor": "R18", "at": "R20"}
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    loc = ".".join(str(part) for part in error["loc"]) or "command"
+    kind = error["type"]
+    if kind == "missing":
+        text = "is required"
+    elif kind == "extra_forbidden":
+        text = "is not a field of this command"
+    else:
+        text = error["msg"]
+        if text.startswith("Value error, "):
+            text = text[len("Value error, ") :]
+        text = text[0].lower() + text[1:] if text else text
+    return loc, text
+
+
+def parse_command(raw: Any) -> Command:
+    """Validate one decoded JSON value as a command; raise InvalidInput naming the field and rule."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "command: each line must be a JSON object with a 'command' field (R18)",
+            rule="R18",
+            field="command",
+            code="malformed",
+        )
+    name = raw.get("command")
+    model = COMMANDS_BY_NAME.get(name) if isinstance(name, str) else None
+    if model is None:
+        known = ", ".join(sorted(COMMANDS_BY_NAME))
+        what = "is missing" if name is None else f"{name!r} is not a known command"
+        raise InvalidInput(
+            f"command: {what}; expected one of {known} (R18)",
+            rule="R18",
+            field="command",
+            code="unknown_command",
+        )
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        field, text = _describe(errors[0])
+        rule = FIELD_RULES.get(field.split(".")[0], model.rule)
+        message = f"{field}: {text} ({rule})"
+        others = [f"{f}: {t}" for f, t in (_describe(e) for e in errors[1:])]
+        if others:
+            message += "; also " + "; ".join(others)
+        raise InvalidInput(message, rule=rule, field=field) from None

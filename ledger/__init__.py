@@ -1,0 +1,1 @@
+"""The ledger application: configuration, event store, command line (and, later, stream relay)."""

@@ -1,0 +1,210 @@
+"""The ledger application: the event store, the unit of work handlers run in, and retries."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from aggregates.customer import Customer
+from aggregates.errors import Conflict, LedgerError, NotFound
+from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_id_for
+from aggregates.partner import Partner
+from aggregates.reservations import PurchaseOrder, SerialNumber
+from aggregates.timeutil import as_utc
+from commands.handlers import HANDLERS, Context
+from commands.models import Command
+from ledger.config import Settings
+
+ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
+
+
+class DateAsISO(Transcoding):
+    """Calendar dates (a device's purchase date) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def event_type(domain_event: object) -> str:
+    """Public name of an event type: ``OrderPlaced`` for customer events, else ``Partner.Registered``."""
+    name = type(domain_event).__qualname__
+    return name.removeprefix("Customer.")
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (date, UUID)):
+        return str(value) if isinstance(value, UUID) else value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def event_data(domain_event: object) -> dict[str, Any]:
+    return {k: jsonable(v) for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
+
+
+class UnitOfWork:
+    """Reads current aggregates for one command and collects those to be saved together."""
+
+    def __init__(self, app: LedgerApplication) -> None:
+        self._app = app
+        self.staged: dict[UUID, Aggregate] = {}
+
+    def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
+        if aggregate_id in self.staged:
+            return self.staged[aggregate_id]
+        try:
+            aggregate = self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def customer(self, customer_id: UUID) -> Customer | None:
+        return cast("Customer | None", self._get(customer_id, Customer))
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return cast("Partner | None", self._get(partner_id_for(partner_id), Partner))
+
+    def purchase_order(self, po_number: str) -> PurchaseOrder | None:
+        return cast("PurchaseOrder | None", self._get(purchase_order_id_for(po_number), PurchaseOrder))
+
+    def serial_number(self, serial_number: str) -> SerialNumber | None:
+        return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
+
+    def customer_ids(self) -> Iterator[UUID]:
+        return self._app.customer_ids()
+
+    def stage(self, *aggregates: Aggregate) -> None:
+        for aggregate in aggregates:
+            self.staged[aggregate.id] = aggregate
+
+
+class LedgerApplication(Application[UUID]):
+    """Event-sourced entitlement ledger on the ``eventsourcing`` library (SQLite or PostgreSQL).
+
+    ``execute`` runs one command atomically: every aggregate it changed is saved in one
+    transaction, or nothing is when it is refused. Losing an optimistic-concurrency race is retried
+    with jitter up to ``settings.max_attempts`` times; a command that still loses is refused.
+    """
+
+    name = "Ledger"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        env = dict(settings.store.env)
+        env.setdefault("CREATE_TABLE", "y")
+        env.setdefault("AGGREGATE_CACHE_MAXSIZE", "2000")
+        super().__init__(env=env)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def context(self, command: Command, now: datetime | None = None) -> Context:
+        at = as_utc(command.at) if command.at is not None else (now or datetime.now(timezone.utc))
+        return Context(
+            at=at,
+            actor=command.actor,
+            secret_key=self.settings.secret_key,
+            countries=self.settings.countries,
+            grace_days=self.settings.grace_days,
+        )
+
+    def execute(self, command: Command, now: datetime | None = None) -> dict[str, Any]:
+        """Run one command; return its result or raise a LedgerError saying why it was refused."""
+        handler = HANDLERS[type(command)]
+        ctx = self.context(command, now)
+        attempts = self.settings.max_attempts
+        for attempt in range(1, attempts + 1):
+            uow = UnitOfWork(self)
+            result = handler(command, uow, ctx)
+            try:
+                recordings = self.save(*uow.staged.values()) if uow.staged else []
+            except IntegrityError:
+                if attempt == attempts:
+                    raise Conflict(
+                        f"command: other writers changed the same records {attempts} times in a "
+                        "row; nothing was recorded, submit it again (R18)",
+                        rule="R18",
+                        field="command",
+                        code="concurrency_conflict",
+                    ) from None
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                continue
+            events = [
+                {
+                    "type": event_type(r.domain_event),
+                    "aggregate_id": str(r.domain_event.originator_id),
+                    "version": r.domain_event.originator_version,
+                    "position": r.notification.id,
+                }
+                for r in recordings
+            ]
+            return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def customer_ids(self) -> Iterator[UUID]:
+        """Every customer, in the order they were first recorded."""
+        topic = get_topic(Customer.Registered)
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, 500, topics=[topic])
+            for notification in page:
+                yield notification.originator_id
+            if len(page) < 500:
+                return
+            start = page[-1].id + 1
+
+    def customer(self, customer_id: UUID) -> Customer:
+        try:
+            aggregate = self.repository.get(customer_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, Customer):
+            raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule="R1", field="customer_id")
+        return aggregate
+
+    def customer_events(self, customer_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        self.customer(customer_id)
+        return list(self.events.get(customer_id))
+
+    def history(self, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
+        """Every event of one customer in order: position, type, effective and recorded time, actor."""
+        rows = []
+        for domain_event in self.customer_events(customer_id):
+            effective = cast("datetime", getattr(domain_event, "at"))
+            if as_of is not None and effective > as_of:
+                break
+            rows.append(
+                {
+                    "position": domain_event.originator_version,
+                    "type": event_type(domain_event),
+                    "effective_at": effective.isoformat(),
+                    "recorded_at": domain_event.timestamp.isoformat(),
+                    "actor": getattr(domain_event, "actor"),
+                    "data": event_data(domain_event),
+                }
+            )
+        return rows
+
+
+__all__ = ["LedgerApplication", "LedgerError", "UnitOfWork", "event_data", "event_type"]

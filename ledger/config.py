@@ -1,0 +1,158 @@
+"""Configuration from the command line and the environment, resolved once by the bootstrap.
+
+Environment variables:
+
+``LEDGER_DB``
+    Where the event store lives. A file path or ``sqlite:///path`` selects the embedded SQLite
+    store (default: ``ledger.db`` in the current directory); ``postgresql://user:pass@host:port/db``
+    selects PostgreSQL. ``--db`` on the command line wins.
+``LEDGER_GRACE_DAYS``
+    Days after an order at which its term starts if no license was assigned before (R6, default 60).
+``LEDGER_SECRET_KEY`` / ``LEDGER_SECRET_FILE``
+    The key that derives invitation tokens (R15). Without either, a random key is created once in
+    ``<sqlite file>.key`` (or ``ledger.key`` for PostgreSQL), readable by its owner only.
+``LEDGER_COUNTRIES``
+    A JSON file of country-table overrides, ``{"RU": {"available": false}, ...}`` (R12).
+``LEDGER_PG_POOL_SIZE`` / ``LEDGER_PG_CONNECT_TIMEOUT`` / ``LEDGER_PG_LOCK_TIMEOUT``
+    PostgreSQL connection pool size (default 5), connect timeout in seconds (default 10) and lock
+    timeout in seconds (default 5).
+``LEDGER_MAX_ATTEMPTS``
+    How often a command is retried after losing an optimistic-concurrency race (default 8).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from aggregates.catalog import DEFAULT_GRACE_DAYS, CountryTable
+
+DEFAULT_DB = "ledger.db"
+
+
+class ConfigurationError(Exception):
+    """A setting that cannot be used; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where the events live: ``kind`` is ``sqlite`` or ``postgres``; ``env`` configures the library."""
+
+    kind: str
+    url: str
+    env: Mapping[str, str]
+    sqlite_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: StoreSettings
+    grace_days: int
+    secret_key: bytes
+    countries: CountryTable
+    max_attempts: int
+
+
+def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSettings:
+    environ = os.environ if environ is None else environ
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        parsed = urlparse(url)
+        if not parsed.hostname or not parsed.path.strip("/"):
+            raise ConfigurationError(
+                f"--db/LEDGER_DB: {url!r} needs a host and a database name "
+                "(postgresql://user:pass@host:port/db)"
+            )
+        query = parse_qs(parsed.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.strip("/"),
+            "POSTGRES_HOST": parsed.hostname,
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or ""),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": environ.get("LEDGER_PG_POOL_SIZE", "5"),
+            "POSTGRES_MAX_OVERFLOW": environ.get("LEDGER_PG_MAX_OVERFLOW", "10"),
+            "POSTGRES_CONNECT_TIMEOUT": environ.get("LEDGER_PG_CONNECT_TIMEOUT", "10"),
+            "POSTGRES_LOCK_TIMEOUT": environ.get("LEDGER_PG_LOCK_TIMEOUT", "5"),
+            "POSTGRES_PRE_PING": "y",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return StoreSettings(kind="postgres", url=url, env=env)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+    elif url.startswith("sqlite:"):
+        path = url[len("sqlite:") :]
+    elif "://" in url:
+        raise ConfigurationError(
+            f"--db/LEDGER_DB: {url!r} is neither a SQLite file nor a postgresql:// URL"
+        )
+    else:
+        path = url
+    if path == ":memory:":
+        env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "file::memory:?cache=shared"}
+        return StoreSettings(kind="sqlite", url=url, env=env)
+    file = Path(path).expanduser().resolve()
+    if not file.parent.is_dir():
+        raise ConfigurationError(f"--db/LEDGER_DB: folder {file.parent} does not exist")
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(file), "SQLITE_LOCK_TIMEOUT": "30"}
+    return StoreSettings(kind="sqlite", url=url, env=env, sqlite_path=file)
+
+
+def _secret_key(store: StoreSettings, environ: Mapping[str, str]) -> bytes:
+    if environ.get("LEDGER_SECRET_KEY"):
+        return environ["LEDGER_SECRET_KEY"].encode()
+    if environ.get("LEDGER_SECRET_FILE"):
+        file = Path(environ["LEDGER_SECRET_FILE"])
+    elif store.sqlite_path is not None:
+        file = store.sqlite_path.with_name(store.sqlite_path.name + ".key")
+    elif store.kind == "sqlite":
+        return secrets.token_bytes(32)
+    else:
+        file = Path("ledger.key")
+    if not file.exists():
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return file.read_text().strip().encode()
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}: {value} is outside {low}..{high}")
+    return value
+
+
+def load_settings(db: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every setting; raise ConfigurationError naming the setting that cannot be used."""
+    environ = os.environ if environ is None else environ
+    store = parse_db_url(db or environ.get("LEDGER_DB") or DEFAULT_DB, environ)
+    countries = CountryTable.default()
+    if environ.get("LEDGER_COUNTRIES"):
+        path = Path(environ["LEDGER_COUNTRIES"])
+        try:
+            overrides = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"LEDGER_COUNTRIES: cannot read {path}: {exc}") from None
+        if not isinstance(overrides, dict):
+            raise ConfigurationError("LEDGER_COUNTRIES: the file must hold a JSON object of countries")
+        countries = countries.with_overrides(overrides)
+    return Settings(
+        store=store,
+        grace_days=_int(environ, "LEDGER_GRACE_DAYS", DEFAULT_GRACE_DAYS, 0, 3650),
+        secret_key=_secret_key(store, environ),
+        countries=countries,
+        max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
+    )

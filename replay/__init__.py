@@ -1,0 +1,1 @@
+"""Rebuild, as-of views and audit, reading events only."""
