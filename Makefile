@@ -1,0 +1,41 @@
+# Quick start:  make demo   (installs, runs the demo on the embedded SQLite store)
+#               make test   (installs, starts PostgreSQL, runs lint, types and the whole suite on SQLite and PostgreSQL)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-sqlite test-postgres lint services stop-services clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/ledger demo
+
+services:
+	scripts/postgres.sh start
+
+stop-services:
+	scripts/postgres.sh stop
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy aggregates commands ledger projections replay
+	$(BIN)/ledger schema --check
+
+test-sqlite: install
+	$(BIN)/python -m pytest -q --backend sqlite
+
+test-postgres: install services
+	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
+
+test: install services lint test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""Fixtures: a fresh ledger application per test, on SQLite (default) or PostgreSQL (--backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.app import LedgerApplication
+from ledger.config import load_settings
+
+SECRET = "test-secret-key"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="event store the suite runs on (postgres needs LEDGER_TEST_PG_URL)",
+    )
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--backend"))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, backend: str) -> str:
+    if backend == "sqlite":
+        return str(tmp_path / "ledger.db")
+    from tests.pg import fresh_database_url
+
+    return fresh_database_url()
+
+
+@pytest.fixture
+def make_app(db_url: str) -> Iterator[Callable[..., LedgerApplication]]:
+    apps: list[LedgerApplication] = []
+
+    def factory(**overrides: str) -> LedgerApplication:
+        environ = {"LEDGER_SECRET_KEY": SECRET, **overrides}
+        app = LedgerApplication(load_settings(db_url, environ))
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., LedgerApplication]) -> LedgerApplication:
+    return make_app()
