@@ -71,9 +71,23 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", folded)
 
 
+def _join_initials(words: list[str]) -> list[str]:
+    """Runs of single characters are one word, so "S.A." reads as "SA" and "A. B. C." as "ABC"."""
+    joined: list[str] = []
+    previous_single = False
+    for word in words:
+        single = len(word) == 1
+        if single and previous_single:
+            joined[-1] += word
+        else:
+            joined.append(word)
+        previous_single = single
+    return joined
+
+
 def normalise_company(name: str) -> str:
     """Case, punctuation, whitespace and trailing legal suffixes ignored (R1)."""
-    words = _words(name)
+    words = _join_initials(_words(name))
     while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
         words.pop()
     return " ".join(words)
