@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import get_topic
 
@@ -73,7 +73,7 @@ class UnitOfWork:
         if aggregate_id in self.staged:
             return self.staged[aggregate_id]
         try:
-            aggregate = self._app.repository.get(aggregate_id)
+            aggregate: Aggregate = self._app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
@@ -120,7 +120,7 @@ class LedgerApplication(Application[UUID]):
         transcoder.register(DateAsISO())
 
     def context(self, command: Command, now: datetime | None = None) -> Context:
-        at = as_utc(command.at) if command.at is not None else (now or datetime.now(timezone.utc))
+        at = as_utc(command.at) if command.at is not None else (now or datetime.now(UTC))
         return Context(
             at=at,
             actor=command.actor,
@@ -169,12 +169,13 @@ class LedgerApplication(Application[UUID]):
         while True:
             page = self.recorder.select_notifications(start, 500, topics=[topic])
             for notification in page:
-                yield notification.originator_id
+                yield UUID(str(notification.originator_id))
             if len(page) < 500:
                 return
             start = page[-1].id + 1
 
     def customer(self, customer_id: UUID) -> Customer:
+        aggregate: Aggregate | None
         try:
             aggregate = self.repository.get(customer_id)
         except AggregateNotFoundError:
@@ -183,15 +184,15 @@ class LedgerApplication(Application[UUID]):
             raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule="R1", field="customer_id")
         return aggregate
 
-    def customer_events(self, customer_id: UUID) -> list[DomainEventProtocol[UUID]]:
+    def customer_events(self, customer_id: UUID) -> list[Customer.Event]:
         self.customer(customer_id)
-        return list(self.events.get(customer_id))
+        return cast("list[Customer.Event]", list(self.events.get(customer_id)))
 
     def history(self, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """Every event of one customer in order: position, type, effective and recorded time, actor."""
         rows = []
         for domain_event in self.customer_events(customer_id):
-            effective = cast("datetime", getattr(domain_event, "at"))
+            effective = domain_event.at
             if as_of is not None and effective > as_of:
                 break
             rows.append(
@@ -200,7 +201,7 @@ class LedgerApplication(Application[UUID]):
                     "type": event_type(domain_event),
                     "effective_at": effective.isoformat(),
                     "recorded_at": domain_event.timestamp.isoformat(),
-                    "actor": getattr(domain_event, "actor"),
+                    "actor": domain_event.actor,
                     "data": event_data(domain_event),
                 }
             )

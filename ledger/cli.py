@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ledger: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the command line never shows a traceback
+    except Exception as exc:
         print(f"ledger: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
 

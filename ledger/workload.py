@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -29,7 +29,7 @@ def _iso(moment: datetime) -> str:
 
 def seed_example(start: datetime | None = None) -> list[dict[str, Any]]:
     """The seed's own example: 40 select licenses in May, 40 in November (1 spare), 20 later (2)."""
-    start = start or datetime(2026, 5, 4, 9, tzinfo=timezone.utc)
+    start = start or datetime(2026, 5, 4, 9, tzinfo=UTC)
     hq = {"line1": "1 Infinite Loop", "city": "Cupertino", "region": "CA", "postal_code": "95014", "country": "US"}
     berlin = {"line1": "Unter den Linden 10", "city": "Berlin", "postal_code": "10117", "country": "DE"}
 
@@ -57,7 +57,7 @@ def generate(customers: int = 5, seed: int = 7, start: datetime | None = None) -
     a few cancellations inside and outside the 30-day window; and a monthly expiry run.
     """
     rng = random.Random(seed)
-    start = start or datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    start = start or datetime(2026, 1, 5, 9, tzinfo=UTC)
     sites = [
         ("US", "Austin", {"line1": "500 Congress Avenue", "city": "Austin", "region": "TX", "postal_code": "78701"}),
         ("DE", "Munich", {"line1": "Leopoldstrasse 20", "city": "Munich", "postal_code": "80802"}),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,7 +36,7 @@ ADDRESSES = [US_HQ, DE_SITE]
 PRODUCTS = ["Rally Bar", "Meetup", "Scribe", "Toaster 3000"]
 COUNTRIES = ["US", "DE", "KP"]
 EMAILS = ["ann@acme.example", "bob@acme.example", "it@acme.example"]
-T0 = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
 class MemoryUnitOfWork:
