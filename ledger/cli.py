@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--write", action="store_true", help="write it to schemas/commands.schema.json")
     group.add_argument("--check", action="store_true", help="exit 1 when the published file is stale")
     schema.set_defaults(func=cmd_schema)
+    from ledger.stream.cli import register as register_stream
+
+    register_stream(sub, common)
     return parser
 
 

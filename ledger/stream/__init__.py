@@ -1,0 +1,1 @@
+"""The event stream on Kafka: relay, subscriber API, notifications consumer."""

@@ -1,0 +1,220 @@
+"""R4 order content and validation, R5 PO uniqueness and idempotent resubmission."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from aggregates.errors import InvalidInput
+from ledger.app import LedgerApplication
+from tests.support import order, run
+from tests.unit.helpers import contract, customer, events, place, position, refused, types
+
+_DELETE = object()
+
+
+def _edited(path: str, value: Any) -> dict[str, Any]:
+    """A valid order with one field (dotted path) replaced, or deleted when value is _DELETE."""
+    raw = copy.deepcopy(order(po="PO-R4"))
+    *parents, leaf = path.split(".")
+    target = raw
+    for part in parents:
+        target = target[part]
+    if value is _DELETE:
+        del target[leaf]
+    else:
+        target[leaf] = value
+    return raw
+
+
+# ----- R4: what an order carries
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("years", 6, "years"),
+        ("years", 0, "years"),
+        ("years", "3", "years"),
+        ("years", 2.5, "years"),
+        ("quantity", 0, "quantity"),
+        ("quantity", -5, "quantity"),
+        ("quantity", "10", "quantity"),
+        ("service", "premium", "service"),
+        ("po_number", "", "po_number"),
+        ("po_number", "-leading-dash", "po_number"),
+        ("end_customer.email", "not-an-email", "end_customer.email"),
+        ("end_customer.email", "jane@@acme.example", "end_customer.email"),
+        ("reseller.email", "orders at reseller", "reseller.email"),
+        ("distributor.email", "po@distributor", "distributor.email"),
+        ("end_customer.address.country", "XX", "end_customer.address.country"),
+        ("end_customer.address.country", "USA", "end_customer.address.country"),
+        ("end_customer.company", "   ", "end_customer.company"),
+        ("reseller.name", "", "reseller.name"),
+    ],
+)
+def test_r4_bad_field_refused(app: LedgerApplication, path: str, value: Any, field: str) -> None:
+    error = refused(app, _edited(path, value), rule="R4", field=field, code="invalid_input")
+    assert isinstance(error, InvalidInput)
+    assert error.message.startswith(f"{field}:")
+    assert "(R4)" in error.message
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "po_number",
+        "service",
+        "years",
+        "quantity",
+        "end_customer",
+        "end_customer.company",
+        "end_customer.email",
+        "end_customer.address",
+        "end_customer.address.line1",
+        "end_customer.address.city",
+        "end_customer.address.postal_code",
+        "end_customer.address.country",
+        "reseller",
+        "reseller.name",
+        "reseller.email",
+        "reseller.address",
+        "distributor",
+        "distributor.email",
+    ],
+)
+def test_r4_missing_field_refused(app: LedgerApplication, path: str) -> None:
+    error = refused(app, _edited(path, _DELETE), rule="R4", field=path)
+    assert "is required" in error.message
+
+
+def test_r4_missing_reseller_refused_and_no_customer_created(app: LedgerApplication) -> None:
+    error = refused(app, _edited("reseller", _DELETE), rule="R4", field="reseller")
+    assert error.message == "reseller: is required (R4)"
+    assert position(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("discount", "discount"),
+        ("end_customer.phone", "end_customer.phone"),
+        ("reseller.address.planet", "reseller.address.planet"),
+    ],
+)
+def test_r4_unknown_field_refused(app: LedgerApplication, path: str, field: str) -> None:
+    error = refused(app, _edited(path, "x"), rule="R4", field=field)
+    assert "not a field" in error.message
+
+
+def test_r4_several_problems_are_all_named(app: LedgerApplication) -> None:
+    raw = _edited("years", 6)
+    raw["quantity"] = 0
+    error = refused(app, raw, rule="R4", field="years")
+    assert "quantity" in error.message
+
+
+@pytest.mark.parametrize("service", ["select", "syncplus", "extended_warranty"])
+@pytest.mark.parametrize("years", [1, 5])
+def test_r4_every_service_and_term_bound_accepted(app: LedgerApplication, service: str, years: int) -> None:
+    result = place(app, po="PO-OK", service=service, years=years, quantity=1)
+    recorded = contract(app, result["customer_id"], "PO-OK")
+    assert (recorded.service, recorded.years, recorded.quantity) == (service, years, 1)
+
+
+def test_r4_order_records_every_party(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", company="Acme Corp", email="Jane.Doe@Acme.Example")
+    placed = events(app, result["customer_id"], "OrderPlaced")[0]
+    assert placed["po_number"] == "PO-1"
+    assert placed["end_customer"]["email"] == "jane.doe@acme.example"  # e-mails are normalised
+    assert placed["end_customer"]["address"]["country"] == "US"
+    assert placed["reseller"]["name"] == "AV Reseller"
+    assert placed["reseller"]["email"] == "orders@reseller.example"
+    assert placed["distributor"]["name"] == "Big Distribution"
+    assert placed["distributor"]["address"]["city"] == "Newark"
+
+
+def test_r4_whitespace_around_values_is_trimmed(app: LedgerApplication) -> None:
+    raw = order(po="  PO-TRIM  ")
+    raw["end_customer"]["address"] = {**raw["end_customer"]["address"], "country": " us "}
+    result = run(app, raw)
+    assert "PO-TRIM" in customer(app, result["customer_id"]).contracts
+
+
+# ----- R5: one PO, one service type, unique across the ledger
+
+
+def test_r5_identical_resubmission_returns_the_original_result(app: LedgerApplication) -> None:
+    raw = order(po="PO-R5")
+    first = run(app, raw)
+    before = position(app)
+    again = run(app, copy.deepcopy(raw))
+    assert again["events"] == []
+    assert {k: v for k, v in again.items() if k != "events"} == {k: v for k, v in first.items() if k != "events"}
+    assert again["invitation"]["token"] == first["invitation"]["token"]
+    assert position(app) == before
+
+
+def test_r5_identical_resubmission_at_a_later_time_is_still_a_no_op(app: LedgerApplication) -> None:
+    first = run(app, order(po="PO-R5", at="2026-05-04T09:00:00Z"))
+    before = position(app)
+    again = run(app, order(po="PO-R5", at="2026-05-20T09:00:00Z"))
+    assert again["events"] == []
+    assert again["customer_id"] == first["customer_id"]
+    assert again["account_id"] == first["account_id"]
+    assert position(app) == before
+    assert len(events(app, first["customer_id"], "OrderPlaced")) == 1
+
+
+def test_r5_resubmission_that_differs_only_in_formatting_is_identical(app: LedgerApplication) -> None:
+    first = run(app, order(po="PO-R5", email="jane.doe@acme.example"))
+    before = position(app)
+    again = run(app, order(po="PO-R5", email="  JANE.DOE@ACME.EXAMPLE "))
+    assert again["events"] == [] and again["customer_id"] == first["customer_id"]
+    assert position(app) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("quantity", 11), ("years", 2), ("service", "syncplus"), ("company", "Globex Ltd")],
+)
+def test_r5_same_po_different_content_refused(app: LedgerApplication, field: str, value: Any) -> None:
+    place(app, po="PO-R5", quantity=10, years=3, service="select", company="Acme Corp")
+    changed = {"quantity": 10, "years": 3, "service": "select", "company": "Acme Corp", field: value}
+    refused(app, order(po="PO-R5", **changed), rule="R5", field="po_number", code="duplicate_po")
+
+
+def test_r5_po_unique_across_customers(app: LedgerApplication) -> None:
+    acme = place(app, po="PO-SHARED")
+    error = refused(
+        app,
+        order(po="PO-SHARED", company="Globex Ltd", email="hank@globex.example"),
+        rule="R5",
+        field="po_number",
+    )
+    assert "across the ledger" in error.message
+    # No Globex customer came into being, and Acme still has its one order.
+    assert list(app.customer_ids()) == [UUID(acme["customer_id"])]
+    assert len(events(app, acme["customer_id"], "OrderPlaced")) == 1
+
+
+def test_r5_po_numbers_differing_only_in_case_are_the_same_po(app: LedgerApplication) -> None:
+    place(app, po="PO-CASE")
+    refused(app, order(po="po-case"), rule="R5", field="po_number", code="duplicate_po")
+
+
+def test_r5_distinct_pos_are_separate_contracts(app: LedgerApplication) -> None:
+    first = place(app, po="PO-A", service="select")
+    second = place(app, po="PO-B", service="syncplus", at="2026-05-05T09:00:00Z")
+    assert "OrderPlaced" in types(second)
+    contracts = customer(app, first["customer_id"]).contracts
+    assert {po: c.service for po, c in contracts.items()} == {"PO-A": "select", "PO-B": "syncplus"}
+
+
+def test_r5_resubmission_by_a_non_ops_actor_is_refused_not_replayed(app: LedgerApplication) -> None:
+    raw = order(po="PO-R5")
+    run(app, raw)
+    refused(app, {**raw, "actor": "jane.doe@acme.example"}, rule="R18", field="actor")
