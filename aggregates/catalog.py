@@ -93,6 +93,11 @@ def normalise_company(name: str) -> str:
     return " ".join(words)
 
 
+def normalise_name(name: str) -> str:
+    """Case, punctuation and whitespace ignored; every word kept (room names, R9)."""
+    return " ".join(_words(name))
+
+
 def normalise_address(address: Mapping[str, Any]) -> str:
     """One canonical string per postal address (R2)."""
     parts = []

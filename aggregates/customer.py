@@ -19,6 +19,7 @@ from aggregates.catalog import (
     is_group_mailbox,
     normalise_address,
     normalise_company,
+    normalise_name,
 )
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
@@ -470,7 +471,7 @@ class Customer(Aggregate):
                 rule="R2",
                 field="account_id",
             )
-        key = normalise_company(name) or name.strip().lower()
+        key = normalise_name(name) or name.strip().lower()
         room_id = room_id_for(account_id, key)
         if room_id in self.rooms:
             raise Conflict(

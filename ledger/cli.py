@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -97,7 +97,15 @@ def cmd_apply(args: argparse.Namespace) -> int:
         source = path.open(encoding="utf-8")
     app = build_app(args.db)
     try:
-        return apply_lines(app, source, sys.stdout)
+        status = apply_lines(app, source, sys.stdout)
+        from ledger.readside import catch_up, open_read_models
+
+        models = open_read_models(app)
+        try:
+            catch_up(app, models)
+        finally:
+            models.close()
+        return status
     finally:
         app.close()
         if source is not sys.stdin:
@@ -128,6 +136,149 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     Console().print(table)
     return EXIT_OK
+
+
+VIEW_COLUMNS = {
+    "contracts": ("customer_id", "po_number", "service", "years", "quantity", "start", "end", "status",
+                  "assigned", "free"),
+    "rooms": ("customer_id", "name", "site", "country", "licenses", "devices"),
+    "spares": ("customer_id", "active_select_licenses", "entitled", "accrued", "revoked", "allocations"),
+    "access": ("customer_id", "name", "users", "invitations", "partners"),
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        return value[:10]
+    if isinstance(value, list):
+        parts = []
+        for item in value:
+            if isinstance(item, dict):
+                parts.append(" ".join(_cell(v) for k, v in item.items() if k not in ("invitation_id", "sent_at")))
+            else:
+                parts.append(_cell(item))
+        return "\n".join(parts) or "-"
+    if isinstance(value, str) and len(value) == 36 and value.count("-") == 4:
+        return value[:8]
+    return str(value)
+
+
+def _progress_bar(description: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=__import__("rich.console", fromlist=["Console"]).Console(stderr=True),
+        transient=False,
+    )
+
+
+def cmd_view(args: argparse.Namespace) -> int:
+    from ledger.readside import as_of_view, catch_up, customer_view_as_of, live_view, open_read_models
+
+    customer_id = _customer_id(args.customer) if args.customer else None
+    as_of = _as_of(args.as_of)
+    app = build_app(args.db)
+    try:
+        if as_of is not None:
+            at = as_of
+            if customer_id is not None:
+                rows = customer_view_as_of(app, args.name, customer_id, at)
+            else:
+                rows = as_of_view(app, args.name, at)
+        else:
+            if customer_id is not None:
+                app.customer(customer_id)
+            at = datetime.now(UTC)
+            models = open_read_models(app)
+            try:
+                catch_up(app, models)
+                rows = live_view(app, models, args.name, at, customer_id)
+            finally:
+                models.close()
+    finally:
+        app.close()
+    if args.json:
+        print(_dump(rows))
+        return EXIT_OK
+    from rich.console import Console
+    from rich.table import Table
+
+    title = f"{args.name} as of {at.isoformat(timespec='seconds')}"
+    table = Table(title=title, show_lines=args.name in ("rooms", "access"))
+    columns = VIEW_COLUMNS[args.name]
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(*[_cell(row.get(column)) for column in columns])
+    console = Console()
+    console.print(table)
+    console.print(f"{len(rows)} rows. --json prints every field.")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from ledger.readside import open_read_models, rebuild_views
+    from projections.tables import PROJECTIONS
+
+    names = (args.projection,) if args.projection else PROJECTIONS
+    app = build_app(args.db)
+    models = open_read_models(app)
+    try:
+        total = app.recorder.max_notification_id() or 0
+        with _progress_bar("replay") as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(done: int, end: int) -> None:
+                task = tasks[current[0]]
+                bar.update(task, completed=done, total=end)
+
+            current = [""]
+            reports = []
+            for name in names:
+                current[0] = name
+                tasks[name] = bar.add_task(("checking " if args.check else "rebuilding ") + name, total=total)
+                reports.extend(rebuild_views(app, models, (name,), check=args.check, progress=progress))
+                bar.update(tasks[name], completed=total, total=total)
+    finally:
+        models.close()
+        app.close()
+    status = EXIT_OK
+    for report in reports:
+        resumed = f", resumed at position {report.resumed_from}" if report.resumed_from else ""
+        if args.check:
+            if report.differences:
+                status = EXIT_REFUSED
+                print(f"{report.projection}: differs from a rebuild ({len(report.differences)} rows)")
+                for line in report.differences:
+                    print(f"  {line}")
+            else:
+                print(f"{report.projection}: identical to a rebuild from {report.events_read} notifications")
+        else:
+            print(f"{report.projection}: rebuilt from {report.events_read} notifications{resumed}")
+    return status
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    import time
+
+    from ledger.readside import catch_up, open_read_models
+
+    app = build_app(args.db)
+    models = open_read_models(app)
+    try:
+        while True:
+            read = catch_up(app, models)
+            if read:
+                print(f"projected {read} notifications; positions {models.positions()}", flush=True)
+            if not args.follow:
+                return EXIT_OK
+            time.sleep(args.interval)
+    finally:
+        models.close()
+        app.close()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -173,6 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--as-of", metavar="T")
     history.add_argument("--json", action="store_true")
     history.set_defaults(func=cmd_history)
+    view = sub.add_parser("view", parents=[common], help="contracts, rooms, spares or access, now or as of a time")
+    view.add_argument("name", choices=("contracts", "rooms", "spares", "access"))
+    view.add_argument("--customer", metavar="ID")
+    view.add_argument("--as-of", metavar="T")
+    view.add_argument("--json", action="store_true")
+    view.set_defaults(func=cmd_view)
+    replay = sub.add_parser("replay", parents=[common], help="rebuild read models from the events")
+    replay.add_argument("--projection", choices=("contracts", "rooms", "spares", "access"))
+    replay.add_argument("--check", action="store_true", help="rebuild into a shadow copy and diff; exit 1 if different")
+    replay.set_defaults(func=cmd_replay)
+    project = sub.add_parser("project", parents=[common], help="catch the read models up with the log")
+    project.add_argument("--follow", action="store_true", help="keep following new events until interrupted")
+    project.add_argument("--interval", type=float, default=0.5, metavar="S")
+    project.set_defaults(func=cmd_project)
     demo = sub.add_parser("demo", parents=[common], help="a seeded workload on a fresh embedded store")
     demo.set_defaults(func=cmd_demo)
     schema = sub.add_parser("schema", help="print the JSON Schema of all commands")

@@ -28,7 +28,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from aggregates.catalog import DEFAULT_GRACE_DAYS, CountryTable
 
@@ -47,6 +47,25 @@ class StoreSettings:
     url: str
     env: Mapping[str, str]
     sqlite_path: Path | None = None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The same database for SQLAlchemy (the read models live beside the events)."""
+        if self.kind == "postgres":
+            e = self.env
+            user = quote(e["POSTGRES_USER"], safe="")
+            password = quote(e["POSTGRES_PASSWORD"], safe="")
+            return (
+                f"postgresql+psycopg://{user}:{password}@{e['POSTGRES_HOST']}:{e['POSTGRES_PORT']}/"
+                f"{e['POSTGRES_DBNAME']}"
+            )
+        if self.sqlite_path is None:
+            return "sqlite://"
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def schema(self) -> str | None:
+        return self.env.get("POSTGRES_SCHEMA")
 
 
 @dataclass(frozen=True)

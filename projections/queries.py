@@ -1,0 +1,229 @@
+"""Plain query functions: the contracts, rooms, spares and access views of SPEC section 3.
+
+Each returns a list of JSON-ready dicts with the keys of SPEC section 4. Time-dependent values
+(a contract's start, end and status; coverage and warranty ends) are computed for ``at``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, Table, select
+
+from aggregates.catalog import MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE, CountryTable
+from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
+from aggregates.timeutil import add_years_to_date
+from projections.tables import table_set
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contract_from_row(row: Any) -> Contract:
+    placed = datetime.fromisoformat(row.placed_at)
+    return Contract(
+        po_number=row.po_number,
+        account_id=UUID(getattr(row, "account_id", "00000000-0000-0000-0000-000000000000")),
+        service=getattr(row, "service", ""),
+        years=row.years,
+        quantity=getattr(row, "quantity", 0),
+        placed_at=placed,
+        grace_days=row.grace_days,
+        end_customer={},
+        reseller={},
+        distributor={},
+        warnings=[],
+        started_at=_dt(row.started_at),
+        cancelled_at=_dt(getattr(row, "cancelled_at", None)),
+        expired_at=_dt(getattr(row, "expired_at", None)),
+    )
+
+
+def contract_view(customer_id: str, contract: Contract, assigned: int, at: datetime) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "account_id": str(contract.account_id),
+        "po_number": contract.po_number,
+        "service": contract.service,
+        "years": contract.years,
+        "quantity": contract.quantity,
+        "start": _iso(contract.start_as_of(at)),
+        "end": _iso(contract.end_as_of(at)),
+        "status": contract.status(at),
+        "assigned": assigned,
+        "free": contract.quantity - assigned,
+        "placed_at": contract.placed_at.isoformat(),
+    }
+
+
+def warranty_end(purchased_on: date, coverage_ends: list[datetime | None]) -> date | None:
+    ends = [end for end in coverage_ends if end is not None]
+    if not ends:
+        return None
+    return min(max(ends).date(), add_years_to_date(purchased_on, MAX_WARRANTY_YEARS))
+
+
+def terms_of(countries: CountryTable, code: str) -> dict[str, Any]:
+    terms = countries.get(code)
+    if terms is None:
+        return {"country": code, "available": False, "rma": None, "support_languages": []}
+    return terms.as_dict()
+
+
+def spares_view(
+    customer_id: str, active: int, spares: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "active_select_licenses": active,
+        "entitled": active // SELECT_LICENSES_PER_SPARE,
+        "accrued": len(spares),
+        "revoked": sum(1 for s in spares if s["revoked_at"] is not None),
+        "allocations": [
+            {"spare_no": s["spare_no"], "product": s["product"], "ship_to": s["ship_to"],
+             "allocated_at": s["allocated_at"]}
+            for s in spares
+            if s["product"] is not None and s["revoked_at"] is None
+        ],
+        "history": spares,
+    }
+
+
+def invitation_status(state: str, expires_at: str, at: datetime) -> str:
+    return Invitation(UUID(int=0), "", "", at, datetime.fromisoformat(expires_at), state=state).status(at)
+
+
+def _where_customer(table: Table, customer_id: str | None) -> Any:
+    stmt = select(table)
+    if customer_id is not None:
+        stmt = stmt.where(table.c.customer_id == customer_id)
+    return stmt.order_by(*table.primary_key.columns)
+
+
+def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+    t = table_set("contracts", suffix)["contracts"]
+    with engine.connect() as conn:
+        rows = conn.execute(_where_customer(t, customer_id)).all()
+    views = [contract_view(r.customer_id, contract_from_row(r), r.assigned, at) for r in rows]
+    return sorted(views, key=lambda v: (v["customer_id"], v["po_number"]))
+
+
+def rooms(
+    engine: Engine, at: datetime, countries: CountryTable, customer_id: str | None = None, suffix: str = ""
+) -> list[dict[str, Any]]:
+    ts = table_set("rooms", suffix)
+    with engine.connect() as conn:
+        room_rows = conn.execute(_where_customer(ts["rooms"], customer_id)).all()
+        license_rows = conn.execute(_where_customer(ts["room_licenses"], customer_id)).all()
+        term_rows = conn.execute(_where_customer(ts["room_contract_terms"], customer_id)).all()
+        device_rows = conn.execute(_where_customer(ts["devices"], customer_id)).all()
+    ends: dict[tuple[str, str], datetime | None] = {
+        (r.customer_id, r.po_number): contract_from_row(r).end_as_of(at) for r in term_rows
+    }
+    licenses: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    coverage: dict[str, list[datetime | None]] = defaultdict(list)
+    for r in license_rows:
+        end = ends.get((r.customer_id, r.po_number))
+        licenses[r.room_id].append({"service": r.service, "po_number": r.po_number, "coverage_end": _iso(end)})
+        if r.service in WARRANTY_SERVICES:
+            coverage[r.room_id].append(end)
+    devices: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in device_rows:
+        purchased = date.fromisoformat(r.purchased_on)
+        devices[r.room_id].append({
+            "serial_number": r.serial_number,
+            "product": r.product,
+            "purchased_on": r.purchased_on,
+            "warranty_end": _iso(warranty_end(purchased, coverage[r.room_id])),
+        })
+    views = [
+        room_view(r.room_id, r.customer_id, r.account_id, r.name, r.site, r.country, countries,
+                  licenses[r.room_id], devices[r.room_id])
+        for r in room_rows
+    ]
+    return sorted(views, key=lambda v: (v["customer_id"], v["room_id"]))
+
+
+def room_view(
+    room_id: str, customer_id: str, account_id: str, name: str, site: str, country: str,
+    countries: CountryTable, licenses: list[dict[str, Any]], devices: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "room_id": room_id,
+        "customer_id": customer_id,
+        "account_id": account_id,
+        "name": name,
+        "site": site,
+        "country": country,
+        "terms": terms_of(countries, country),
+        "licenses": sorted(licenses, key=lambda x: x["service"]),
+        "devices": sorted(devices, key=lambda x: x["serial_number"]),
+    }
+
+
+def spares(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+    ts = table_set("spares", suffix)
+    with engine.connect() as conn:
+        orders = conn.execute(_where_customer(ts["spare_orders"], customer_id)).all()
+        spare_rows = conn.execute(_where_customer(ts["spares"], customer_id)).all()
+    active: dict[str, int] = defaultdict(int)
+    for r in orders:
+        active[r.customer_id] += r.quantity if r.live else 0
+    history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in spare_rows:
+        history[r.customer_id].append({
+            "spare_no": r.spare_no, "accrued_at": r.accrued_at, "revoked_at": r.revoked_at,
+            "product": r.product, "ship_to": r.ship_to, "allocated_at": r.allocated_at,
+        })
+    customers = sorted({r.customer_id for r in orders} | set(history))
+    return [spares_view(c, active[c], history[c]) for c in customers]
+
+
+def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+    ts = table_set("access", suffix)
+    with engine.connect() as conn:
+        customers = conn.execute(_where_customer(ts["access_customers"], customer_id)).all()
+        users = conn.execute(_where_customer(ts["users"], customer_id)).all()
+        invitations = conn.execute(_where_customer(ts["invitations"], customer_id)).all()
+        partners = conn.execute(_where_customer(ts["delegations"], customer_id)).all()
+    by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in users:
+        by[r.customer_id]["users"].append({"email": r.email, "role": r.role})
+    for r in invitations:
+        by[r.customer_id]["invitations"].append({
+            "invitation_id": r.invitation_id, "email": r.email, "role": r.role,
+            "status": invitation_status(r.state, r.expires_at, at),
+            "sent_at": r.sent_at, "expires_at": r.expires_at,
+        })
+    for r in partners:
+        by[r.customer_id]["partners"].append({"partner_id": r.partner_id, "role": r.role})
+    return [access_view(r.customer_id, r.name, by[r.customer_id]) for r in customers]
+
+
+def access_view(customer_id: str, name: str, parts: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "name": name,
+        "users": sorted(parts.get("users", []), key=lambda x: x["email"]),
+        "invitations": sorted(
+            parts.get("invitations", []), key=lambda x: (x["sent_at"], x["email"], x["invitation_id"])
+        ),
+        "partners": sorted(parts.get("partners", []), key=lambda x: x["partner_id"]),
+    }
+
+
+VIEWS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "contracts": contracts,
+    "rooms": rooms,
+    "spares": spares,
+    "access": access,
+}

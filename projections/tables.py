@@ -1,0 +1,166 @@
+"""The read-model tables (SQLAlchemy Core; the same code on SQLite and PostgreSQL).
+
+Every table of a customer-scoped view has ``customer_id`` first in its primary key, so a view of
+one customer is a primary-key range scan. Times are stored as ISO 8601 UTC strings (they sort as
+times); time-dependent values such as a contract's status are computed when a view is asked for.
+Tables can be built under a suffix (``contracts__r1a2b``) so that a rebuild never touches the live
+ones until it swaps them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+
+PROJECTIONS: tuple[str, ...] = ("contracts", "rooms", "spares", "access")
+
+
+def _contracts(md: MetaData, s: str) -> dict[str, Table]:
+    return {
+        "accounts": Table(
+            f"accounts{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("account_id", String(36), primary_key=True),
+            Column("company", Text, nullable=False),
+            Column("email", Text, nullable=False),
+            Column("country", String(2), nullable=False),
+        ),
+        "contracts": Table(
+            f"contracts{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("po_number", String(64), primary_key=True),
+            Column("account_id", String(36), nullable=False),
+            Column("service", String(32), nullable=False),
+            Column("years", Integer, nullable=False),
+            Column("quantity", Integer, nullable=False),
+            Column("placed_at", String(40), nullable=False),
+            Column("grace_days", Integer, nullable=False),
+            Column("started_at", String(40)),
+            Column("cancelled_at", String(40)),
+            Column("expired_at", String(40)),
+            Column("assigned", Integer, nullable=False),
+        ),
+    }
+
+
+def _rooms(md: MetaData, s: str) -> dict[str, Table]:
+    return {
+        "rooms": Table(
+            f"rooms{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("room_id", String(36), primary_key=True),
+            Column("account_id", String(36), nullable=False),
+            Column("name", Text, nullable=False),
+            Column("site", Text, nullable=False),
+            Column("country", String(2), nullable=False),
+        ),
+        "room_licenses": Table(
+            f"room_licenses{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("room_id", String(36), primary_key=True),
+            Column("service", String(32), primary_key=True),
+            Column("po_number", String(64), nullable=False),
+        ),
+        "room_contract_terms": Table(
+            f"room_contract_terms{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("po_number", String(64), primary_key=True),
+            Column("years", Integer, nullable=False),
+            Column("placed_at", String(40), nullable=False),
+            Column("grace_days", Integer, nullable=False),
+            Column("started_at", String(40)),
+        ),
+        "devices": Table(
+            f"devices{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("serial_number", String(64), primary_key=True),
+            Column("room_id", String(36), nullable=False),
+            Column("product", Text, nullable=False),
+            Column("purchased_on", String(10), nullable=False),
+        ),
+    }
+
+
+def _spares(md: MetaData, s: str) -> dict[str, Table]:
+    return {
+        "spare_orders": Table(
+            f"spare_orders{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("po_number", String(64), primary_key=True),
+            Column("quantity", Integer, nullable=False),
+            Column("live", Integer, nullable=False),
+        ),
+        "spares": Table(
+            f"spares{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("spare_no", Integer, primary_key=True),
+            Column("accrued_at", String(40), nullable=False),
+            Column("revoked_at", String(40)),
+            Column("product", Text),
+            Column("ship_to", Text),
+            Column("allocated_at", String(40)),
+        ),
+    }
+
+
+def _access(md: MetaData, s: str) -> dict[str, Table]:
+    return {
+        "access_customers": Table(
+            f"access_customers{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("name", Text, nullable=False),
+        ),
+        "users": Table(
+            f"users{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("email", String(254), primary_key=True),
+            Column("role", String(16), nullable=False),
+        ),
+        "invitations": Table(
+            f"invitations{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("invitation_id", String(36), primary_key=True),
+            Column("email", String(254), nullable=False),
+            Column("role", String(16), nullable=False),
+            Column("sent_at", String(40), nullable=False),
+            Column("expires_at", String(40), nullable=False),
+            Column("state", String(16), nullable=False),
+        ),
+        "delegations": Table(
+            f"delegations{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("partner_id", String(64), primary_key=True),
+            Column("role", String(16), nullable=False),
+        ),
+    }
+
+
+_BUILDERS = {"contracts": _contracts, "rooms": _rooms, "spares": _spares, "access": _access}
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """The tables of one projection, live (no suffix) or a rebuild's shadow copy."""
+
+    projection: str
+    suffix: str
+    metadata: MetaData
+    tables: dict[str, Table]
+
+    def __getitem__(self, name: str) -> Table:
+        return self.tables[name]
+
+
+def table_set(projection: str, suffix: str = "") -> TableSet:
+    md = MetaData()
+    return TableSet(projection, suffix, md, _BUILDERS[projection](md, suffix))
+
+
+tracking_metadata = MetaData()
+tracking = Table(
+    "projection_tracking", tracking_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("suffix", String(32)),
+)

@@ -1,0 +1,110 @@
+"""Views computed directly from customer aggregates, for any time: the as-of views.
+
+``customer_as_of`` replays only one customer's events, stopping at the first event dated after
+the time asked about (effective times never go backwards within a customer, R20). The view
+functions produce exactly what the SQL read models produce, which the property tests check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from aggregates.catalog import CountryTable
+from aggregates.customer import WARRANTY_SERVICES, Customer
+from projections.queries import access_view, contract_view, room_view, spares_view, warranty_end
+
+
+def customer_as_of(events: Any, at: datetime | None) -> Customer | None:
+    """Fold a customer's events (oldest first) up to ``at`` into the aggregate, or None if none."""
+    aggregate: Customer | None = None
+    for domain_event in events:
+        if at is not None and domain_event.at > at:
+            break
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
+    cid = str(customer.id)
+    views = [contract_view(cid, c, c.assigned, at) for c in customer.contracts.values()]
+    return sorted(views, key=lambda v: v["po_number"])
+
+
+def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dict[str, Any]]:
+    cid = str(customer.id)
+    out = []
+    for room_id, room in sorted(customer.rooms.items(), key=lambda kv: str(kv[0])):
+        licenses = []
+        coverage = []
+        for service, po in room.licenses.items():
+            end = customer.contracts[po].end_as_of(at)
+            licenses.append({"service": service, "po_number": po, "coverage_end": _iso(end)})
+            if service in WARRANTY_SERVICES:
+                coverage.append(end)
+        devices = [
+            {
+                "serial_number": serial,
+                "product": customer.devices[serial].product,
+                "purchased_on": customer.devices[serial].purchased_on.isoformat(),
+                "warranty_end": _iso(warranty_end(customer.devices[serial].purchased_on, coverage)),
+            }
+            for serial in room.devices
+        ]
+        out.append(room_view(str(room_id), cid, str(room.account_id), room.name, room.site, room.country,
+                             countries, licenses, devices))
+    return out
+
+
+def spares(customer: Customer, at: datetime) -> list[dict[str, Any]]:
+    has_select = any(c.service == "select" for c in customer.contracts.values())
+    if not has_select and not customer.spares:
+        return []
+    history = [
+        {"spare_no": s.spare_no, "accrued_at": s.accrued_at.isoformat(), "revoked_at": _iso(s.revoked_at),
+         "product": s.product, "ship_to": s.ship_to, "allocated_at": _iso(s.allocated_at)}
+        for s in customer.spares
+    ]
+    return [spares_view(str(customer.id), customer.active_select_licenses, history)]
+
+
+def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:
+    parts: dict[str, list[dict[str, Any]]] = {
+        "users": [{"email": e, "role": r} for e, r in customer.users.items()],
+        "invitations": [
+            {"invitation_id": str(i.invitation_id), "email": i.email, "role": i.role, "status": i.status(at),
+             "sent_at": i.sent_at.isoformat(), "expires_at": i.expires_at.isoformat()}
+            for i in customer.invitations.values()
+        ],
+        "partners": [{"partner_id": p, "role": r} for p, r in customer.partners.items()],
+    }
+    return [access_view(str(customer.id), customer.name, parts)]
+
+
+def view_of(name: str, customer: Customer, at: datetime, countries: CountryTable) -> list[dict[str, Any]]:
+    if name == "contracts":
+        return contracts(customer, at)
+    if name == "rooms":
+        return rooms(customer, at, countries)
+    if name == "spares":
+        return spares(customer, at)
+    if name == "access":
+        return access(customer, at)
+    raise ValueError(name)
+
+
+def views_of_customers(
+    name: str, customers: list[Customer], at: datetime, countries: CountryTable
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for customer in sorted(customers, key=lambda c: str(c.id)):
+        rows.extend(view_of(name, customer, at, countries))
+    return rows
+
+
+__all__ = ["UUID", "customer_as_of", "view_of", "views_of_customers"]

@@ -1,0 +1,396 @@
+"""R6 contract start and status, R7 cancellation window, R8 recorded expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from aggregates.customer import Contract
+from ledger.app import LedgerApplication
+from ledger.config import ConfigurationError
+from tests.support import run
+from tests.unit.helpers import (
+    MAY,
+    add_room,
+    assign,
+    cmd,
+    contract,
+    customer,
+    events,
+    history,
+    place,
+    position,
+    refused,
+    ts,
+    types,
+)
+
+
+def _contract(**overrides: Any) -> Contract:
+    fields: dict[str, Any] = {
+        "po_number": "PO-1",
+        "account_id": uuid4(),
+        "service": "select",
+        "years": 3,
+        "quantity": 10,
+        "placed_at": ts(MAY),
+        "grace_days": 60,
+        "end_customer": {},
+        "reseller": {},
+        "distributor": {},
+        "warnings": [],
+    }
+    fields.update(overrides)
+    return Contract(**fields)
+
+
+# ----- R6: pending until the first assignment or the end of the grace period
+
+
+def test_r6_status_pending_before_grace_end() -> None:
+    c = _contract()
+    assert c.status(ts(MAY)) == "pending"
+    assert c.status(ts(MAY) + timedelta(days=59, hours=23)) == "pending"
+    assert c.start_as_of(ts(MAY) + timedelta(days=59)) is None
+    assert c.end_as_of(ts(MAY) + timedelta(days=59)) is None
+
+
+def test_r6_status_active_from_grace_end_with_end_start_plus_years() -> None:
+    c = _contract(years=3)
+    grace_end = ts(MAY) + timedelta(days=60)
+    assert c.status(grace_end) == "active"
+    assert c.start_as_of(grace_end) == grace_end
+    assert c.end_as_of(grace_end) == grace_end.replace(year=grace_end.year + 3)
+
+
+def test_r6_status_of_started_contract_runs_from_its_start() -> None:
+    start = ts("2026-05-20T10:00:00Z")
+    c = _contract(years=2, started_at=start)
+    assert c.status(start) == "active"
+    assert c.end_as_of(start) == ts("2028-05-20T10:00:00Z")
+    assert c.status(ts("2028-05-20T09:59:59Z")) == "active"
+    assert c.status(ts("2028-05-20T10:00:00Z")) == "expired"
+
+
+def test_r6_status_cancelled_and_expired_take_effect_at_their_time() -> None:
+    cancelled = _contract(cancelled_at=ts("2026-05-10T00:00:00Z"))
+    assert cancelled.status(ts("2026-05-09T00:00:00Z")) == "pending"
+    assert cancelled.status(ts("2026-05-10T00:00:00Z")) == "cancelled"
+    expired = _contract(started_at=ts(MAY), years=1, expired_at=ts("2027-05-05T00:00:00Z"))
+    assert expired.status(ts("2027-01-01T00:00:00Z")) == "active"
+    assert expired.status(ts("2027-05-06T00:00:00Z")) == "expired"
+
+
+def test_r6_order_creates_a_pending_contract(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=3)
+    c = contract(app, result["customer_id"], "PO-1")
+    assert c.started_at is None
+    assert c.grace_days == 60
+    assert c.status(ts("2026-05-10T00:00:00Z")) == "pending"
+    assert events(app, result["customer_id"], "OrderPlaced")[0]["grace_days"] == 60
+    assert "ContractStarted" not in types(result)
+
+
+def test_r6_first_assignment_starts_the_term(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=3)
+    cid = result["customer_id"]
+    room = add_room(app, cid, result["account_id"], "Board Room", at="2026-05-20T09:00:00Z")
+    assigned = assign(app, cid, room, "PO-1", at="2026-05-20T10:00:00Z")
+    assert types(assigned) == ["ContractStarted", "LicenseAssigned"]
+    started = events(app, cid, "ContractStarted")
+    assert started == [{"po_number": "PO-1", "start": "2026-05-20T10:00:00+00:00", "reason": "first_assignment"}]
+    c = contract(app, cid, "PO-1")
+    assert c.status(ts("2026-05-20T10:00:00Z")) == "active"
+    assert c.end_as_of(ts("2026-06-01T00:00:00Z")) == ts("2029-05-20T10:00:00Z")
+
+
+def test_r6_second_assignment_does_not_restart_the_term(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=1)
+    cid = result["customer_id"]
+    a = add_room(app, cid, result["account_id"], "A", at="2026-05-20T09:00:00Z")
+    b = add_room(app, cid, result["account_id"], "B", at="2026-05-20T09:00:00Z")
+    assign(app, cid, a, "PO-1", at="2026-05-20T10:00:00Z")
+    second = assign(app, cid, b, "PO-1", at="2026-06-20T10:00:00Z")
+    assert types(second) == ["LicenseAssigned"]
+    assert contract(app, cid, "PO-1").started_at == ts("2026-05-20T10:00:00Z")
+
+
+def test_r6_grace_end_starts_the_term_without_assignment(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=2)
+    c = contract(app, result["customer_id"], "PO-1")
+    grace_end = ts(MAY) + timedelta(days=60)
+    assert c.status(grace_end - timedelta(seconds=1)) == "pending"
+    assert c.status(grace_end) == "active"
+    assert c.end_as_of(grace_end) == ts("2028-07-03T09:00:00Z")
+
+
+def test_r6_assignment_after_grace_end_starts_at_grace_end(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=3)
+    cid = result["customer_id"]
+    room = add_room(app, cid, result["account_id"], "Board Room", at="2026-07-10T09:00:00Z")
+    assign(app, cid, room, "PO-1", at="2026-07-13T09:00:00Z")
+    started = events(app, cid, "ContractStarted")[0]
+    assert started["reason"] == "grace_period_ended"
+    assert started["start"] == "2026-07-03T09:00:00+00:00"
+    assert contract(app, cid, "PO-1").end_as_of(ts("2026-08-01T00:00:00Z")) == ts("2029-07-03T09:00:00Z")
+
+
+def test_r6_daily_expiry_records_the_start_at_grace_end(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1")
+    run_at = "2026-07-04T00:00:00Z"
+    expiry = run(app, cmd("ExpireContracts", run_at))
+    assert expiry["expired"] == []
+    assert types(expiry) == ["ContractStarted"]
+    started = events(app, result["customer_id"], "ContractStarted")[0]
+    assert started == {"po_number": "PO-1", "start": "2026-07-03T09:00:00+00:00", "reason": "grace_period_ended"}
+
+
+def test_r6_daily_expiry_before_grace_end_records_nothing(app: LedgerApplication) -> None:
+    place(app, po="PO-1")
+    before = position(app)
+    expiry = run(app, cmd("ExpireContracts", "2026-07-03T08:59:59Z"))
+    assert expiry["expired"] == [] and expiry["events"] == []
+    assert position(app) == before
+
+
+def test_r6_grace_days_override(make_app: Any) -> None:
+    app = make_app(LEDGER_GRACE_DAYS="10")
+    result = place(app, po="PO-1", years=1)
+    c = contract(app, result["customer_id"], "PO-1")
+    assert c.grace_days == 10
+    assert events(app, result["customer_id"], "OrderPlaced")[0]["grace_days"] == 10
+    assert c.status(ts("2026-05-14T08:59:59Z")) == "pending"
+    assert c.status(ts("2026-05-14T09:00:00Z")) == "active"
+    assert c.end_as_of(ts("2026-05-14T09:00:00Z")) == ts("2027-05-14T09:00:00Z")
+
+
+def test_r6_grace_days_zero_starts_at_the_order(make_app: Any) -> None:
+    app = make_app(LEDGER_GRACE_DAYS="0")
+    result = place(app, po="PO-1", years=1)
+    assert contract(app, result["customer_id"], "PO-1").status(ts(MAY)) == "active"
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "4000"])
+def test_r6_unusable_grace_days_setting_refused(make_app: Any, value: str) -> None:
+    with pytest.raises(ConfigurationError, match="LEDGER_GRACE_DAYS"):
+        make_app(LEDGER_GRACE_DAYS=value)
+
+
+# ----- R7: cancellation within 30 days
+
+
+def test_r7_cancel_on_day_30_accepted(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
+    cancelled = run(app, cmd("CancelOrder", "2026-06-03T23:59:59Z", po_number="PO-1"))
+    assert cancelled["customer_id"] == result["customer_id"]
+    assert types(cancelled) == ["OrderCancelled"]
+    assert contract(app, result["customer_id"], "PO-1").status(ts("2026-06-04T00:00:00Z")) == "cancelled"
+
+
+def test_r7_cancel_on_the_day_of_the_order_accepted(app: LedgerApplication) -> None:
+    place(app, po="PO-1", at="2026-05-04T09:00:00Z")
+    assert types(run(app, cmd("CancelOrder", "2026-05-04T09:00:00Z", po_number="PO-1"))) == ["OrderCancelled"]
+
+
+def test_r7_cancel_after_30_days_rejected(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
+    error = refused(
+        app,
+        cmd("CancelOrder", "2026-06-04T00:00:00Z", po_number="PO-1"),
+        rule="R7",
+        field="at",
+        code="cancellation_window_closed",
+    )
+    assert "31 days" in error.message
+    assert contract(app, result["customer_id"], "PO-1").cancelled_at is None
+
+
+def test_r7_cancel_long_after_rejected(app: LedgerApplication) -> None:
+    place(app, po="PO-1")
+    refused(app, cmd("CancelOrder", "2026-12-01T00:00:00Z", po_number="PO-1"), rule="R7", field="at")
+
+
+def test_r7_window_counts_from_the_order_not_the_first_assignment(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
+    cid = result["customer_id"]
+    room = add_room(app, cid, result["account_id"], "A", at="2026-05-30T09:00:00Z")
+    assign(app, cid, room, "PO-1", at="2026-05-30T09:00:00Z")
+    refused(app, cmd("CancelOrder", "2026-06-05T09:00:00Z", po_number="PO-1"), rule="R7", field="at")
+
+
+def test_r7_cancellation_releases_licenses(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", quantity=5)
+    cid = result["customer_id"]
+    rooms = [add_room(app, cid, result["account_id"], name, at="2026-05-05T09:00:00Z") for name in ("A", "B")]
+    for room in rooms:
+        assign(app, cid, room, "PO-1", at="2026-05-06T09:00:00Z")
+    cancelled = run(app, cmd("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    assert types(cancelled) == ["OrderCancelled", "LicenseReleased", "LicenseReleased"]
+    released = events(app, cid, "LicenseReleased")
+    assert sorted(r["room_id"] for r in released) == sorted(rooms)
+    assert {(r["po_number"], r["service"], r["reason"]) for r in released} == {("PO-1", "select", "cancelled")}
+    state = customer(app, cid)
+    assert all(state.rooms[UUID(r)].licenses == {} for r in rooms)
+    assert state.contracts["PO-1"].assigned == 0
+
+
+def test_r7_cancellation_leaves_other_contracts_alone(app: LedgerApplication) -> None:
+    first = place(app, po="PO-1")
+    place(app, po="PO-2", service="syncplus", at="2026-05-04T10:00:00Z")
+    cid = first["customer_id"]
+    room = add_room(app, cid, first["account_id"], "A", at="2026-05-05T09:00:00Z")
+    assign(app, cid, room, "PO-1", at="2026-05-05T09:00:00Z")
+    assign(app, cid, room, "PO-2", at="2026-05-05T09:00:00Z")
+    cancelled = run(app, cmd("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    assert types(cancelled) == ["OrderCancelled", "LicenseReleased"]
+    assert customer(app, cid).rooms[UUID(room)].licenses == {"syncplus": "PO-2"}
+
+
+def test_r7_cancellation_revokes_spares(app: LedgerApplication) -> None:
+    first = place(app, po="PO-1", quantity=40, at="2026-05-04T09:00:00Z")
+    place(app, po="PO-2", quantity=40, at="2026-05-10T09:00:00Z")
+    cancelled = run(app, cmd("CancelOrder", "2026-05-11T09:00:00Z", po_number="PO-2"))
+    assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
+    assert events(app, first["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
+
+
+def test_r7_cancel_twice_refused(app: LedgerApplication) -> None:
+    place(app, po="PO-1")
+    run(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    refused(
+        app,
+        cmd("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"),
+        rule="R7",
+        field="po_number",
+        code="already_cancelled",
+    )
+
+
+def test_r7_cancel_unknown_po_refused(app: LedgerApplication) -> None:
+    place(app, po="PO-1")
+    refused(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-404"), rule="R7", field="po_number")
+
+
+def test_r7_cancel_without_po_refused(app: LedgerApplication) -> None:
+    place(app, po="PO-1")
+    refused(app, cmd("CancelOrder", "2026-05-05T09:00:00Z"), rule="R7", field="po_number")
+
+
+# ----- R8: the recorded daily expiry
+
+
+def _started(app: LedgerApplication, *, years: int = 1, quantity: int = 10, po: str = "PO-1") -> dict[str, Any]:
+    """An order whose one license was assigned on 2026-05-10 09:00, so it ends 2026+years-05-10 09:00."""
+    result = place(app, po=po, years=years, quantity=quantity)
+    cid = result["customer_id"]
+    room = add_room(app, cid, result["account_id"], f"Room {po}", at="2026-05-10T09:00:00Z")
+    assign(app, cid, room, po, at="2026-05-10T09:00:00Z")
+    return {**result, "room_id": room}
+
+
+def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> None:
+    started = _started(app, years=1)
+    cid = started["customer_id"]
+    expiry = run(app, cmd("ExpireContracts", "2027-05-10T09:00:00Z"))
+    assert expiry["expired"] == ["PO-1"]
+    assert types(expiry) == ["LicenseReleased", "ContractExpired"]
+    assert events(app, cid, "ContractExpired") == [{"po_number": "PO-1", "end": "2027-05-10T09:00:00+00:00"}]
+    released = events(app, cid, "LicenseReleased")
+    assert released == [
+        {"room_id": started["room_id"], "po_number": "PO-1", "service": "select", "reason": "expired"}
+    ]
+    state = customer(app, cid)
+    assert state.rooms[UUID(started["room_id"])].licenses == {}
+    assert state.contracts["PO-1"].status(ts("2027-05-10T09:00:00Z")) == "expired"
+
+
+def test_r8_contract_not_yet_ended_is_left_alone(app: LedgerApplication) -> None:
+    started = _started(app, years=1)
+    before = position(app)
+    expiry = run(app, cmd("ExpireContracts", "2027-05-10T08:59:59Z"))
+    assert expiry["expired"] == [] and expiry["events"] == []
+    assert position(app) == before
+    assert contract(app, started["customer_id"], "PO-1").expired_at is None
+
+
+def test_r8_expiry_is_an_event_not_a_clock_read(app: LedgerApplication) -> None:
+    started = _started(app, years=1)
+    cid = started["customer_id"]
+    c = contract(app, cid, "PO-1")
+    # The view says the term is over, but nothing was recorded: the license is still in its room.
+    assert c.status(ts("2027-06-01T00:00:00Z")) == "expired"
+    assert c.expired_at is None
+    assert customer(app, cid).rooms[UUID(started["room_id"])].licenses == {"select": "PO-1"}
+    run(app, cmd("ExpireContracts", "2027-06-01T00:00:00Z"))
+    rows = [row for row in history(app, cid) if row["type"] == "ContractExpired"]
+    assert len(rows) == 1
+    assert rows[0]["effective_at"] == "2027-06-01T00:00:00+00:00"
+    assert rows[0]["actor"] == "ops"
+    assert rows[0]["data"]["end"] == "2027-05-10T09:00:00+00:00"
+
+
+def test_r8_history_before_the_expiry_still_shows_the_contract_active(app: LedgerApplication) -> None:
+    started = _started(app, years=1)
+    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    c = contract(app, started["customer_id"], "PO-1")
+    assert c.status(ts("2027-01-01T00:00:00Z")) == "active"
+    assert c.status(ts("2027-05-11T00:00:00Z")) == "expired"
+
+
+def test_r8_expiry_is_recorded_once(app: LedgerApplication) -> None:
+    _started(app, years=1)
+    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    before = position(app)
+    again = run(app, cmd("ExpireContracts", "2027-05-12T00:00:00Z"))
+    assert again["expired"] == [] and again["events"] == []
+    assert position(app) == before
+
+
+def test_r8_expiry_reevaluates_spares(app: LedgerApplication) -> None:
+    started = _started(app, years=1, quantity=50)
+    cid = started["customer_id"]
+    assert len(events(app, cid, "SpareAccrued")) == 1
+    expiry = run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    assert types(expiry)[-1] == "SpareRevoked"
+    assert events(app, cid, "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 0}]
+
+
+def test_r8_expiry_covers_every_customer(app: LedgerApplication) -> None:
+    acme = place(app, po="PO-A", years=1)
+    globex = place(app, po="PO-G", years=2, company="Globex Ltd", email="hank@globex.example")
+    later = place(app, po="PO-L", years=5, company="Initech LLC", email="bill@initech.example")
+    # Nothing assigned: terms start at grace end (2026-07-03 09:00).
+    expiry = run(app, cmd("ExpireContracts", "2028-07-03T09:00:00Z"))
+    assert expiry["expired"] == ["PO-A", "PO-G"]
+    assert len(events(app, acme["customer_id"], "ContractExpired")) == 1
+    assert len(events(app, globex["customer_id"], "ContractExpired")) == 1
+    assert events(app, later["customer_id"], "ContractExpired") == []
+    assert len(events(app, later["customer_id"], "ContractStarted")) == 1
+
+
+def test_r8_cancelled_contract_is_not_expired_again(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1", years=1)
+    run(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    expiry = run(app, cmd("ExpireContracts", "2028-01-01T00:00:00Z"))
+    assert expiry["expired"] == []
+    assert events(app, result["customer_id"], "ContractExpired") == []
+
+
+def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None:
+    _started(app, years=1)
+    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    refused(
+        app,
+        cmd("CancelOrder", "2027-05-12T00:00:00Z", po_number="PO-1"),
+        rule="R7",
+        field="po_number",
+        code="already_expired",
+    )
+
+
+def test_r8_unknown_field_on_expiry_refused(app: LedgerApplication) -> None:
+    refused(app, {**cmd("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8", field="po_number")
+

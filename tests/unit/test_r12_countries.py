@@ -1,0 +1,147 @@
+"""R12 country availability: no license in a room where the service is unavailable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from ledger.app import LedgerApplication
+from ledger.config import ConfigurationError
+from tests.support import run
+from tests.unit.helpers import add_room, assign, cmd, customer, place, refused, types
+
+MakeApp = Callable[..., LedgerApplication]
+
+AT = "2026-05-05T09:00:00Z"
+LATER = "2026-05-06T09:00:00Z"
+
+
+def _rooms(app: LedgerApplication, *countries: str) -> tuple[str, list[str]]:
+    result = place(app, po="PO-1", quantity=10)
+    cid, aid = result["customer_id"], result["account_id"]
+    return cid, [add_room(app, cid, aid, f"Room {code}", country=code, at=AT) for code in countries]
+
+
+@pytest.mark.parametrize("code", ["KP", "IR", "CU", "SY"])
+def test_r12_assignment_refused_where_unavailable(app: LedgerApplication, code: str) -> None:
+    cid, (room,) = _rooms(app, code)
+    error = refused(
+        app,
+        cmd("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"),
+        rule="R12",
+        field="room_id",
+        code="service_unavailable_in_country",
+    )
+    assert code in error.message
+    assert customer(app, cid).contracts["PO-1"].started_at is None
+
+
+@pytest.mark.parametrize("code", ["KP", "SY"])
+def test_r12_move_refused_into_an_unavailable_country(app: LedgerApplication, code: str) -> None:
+    cid, (us, blocked) = _rooms(app, "US", code)
+    assign(app, cid, us, "PO-1", at=LATER)
+    refused(
+        app,
+        cmd("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=blocked),
+        rule="R12",
+        field="to_room_id",
+        code="service_unavailable_in_country",
+    )
+    assert customer(app, cid).rooms[UUID(us)].licenses == {"select": "PO-1"}
+
+
+@pytest.mark.parametrize("code", ["US", "DE", "JP", "BR", "ZA"])
+def test_r12_assignment_accepted_where_available(app: LedgerApplication, code: str) -> None:
+    cid, (room,) = _rooms(app, code)
+    assert types(assign(app, cid, room, "PO-1", at=LATER))[-1] == "LicenseAssigned"
+
+
+def test_r12_room_country_is_recorded_with_its_terms_available(app: LedgerApplication) -> None:
+    cid, (room,) = _rooms(app, "de")
+    recorded = customer(app, cid).rooms[UUID(room)]
+    assert recorded.country == "DE"
+    terms = app.settings.countries.get(recorded.country)
+    assert terms is not None and terms.available and "de" in terms.support_languages
+
+
+def test_r12_room_with_a_code_outside_the_table_refused(app: LedgerApplication) -> None:
+    result = place(app, po="PO-1")
+    raw = cmd(
+        "AddRoom",
+        AT,
+        customer_id=result["customer_id"],
+        account_id=result["account_id"],
+        name="X",
+        site="X",
+        country="ZZ",
+    )
+    refused(app, raw, rule="R9", field="country")
+
+
+def _with_countries(make_app: MakeApp, tmp_path: Path, rows: dict[str, Any]) -> LedgerApplication:
+    path = tmp_path / "countries.json"
+    path.write_text(json.dumps(rows), "utf-8")
+    return make_app(LEDGER_COUNTRIES=str(path))
+
+
+def test_r12_countries_override_can_close_a_country(make_app: MakeApp, tmp_path: Path) -> None:
+    app = _with_countries(make_app, tmp_path, {"DE": {"available": False}})
+    cid, (us, de) = _rooms(app, "US", "DE")
+    refused(
+        app,
+        cmd("AssignLicense", LATER, customer_id=cid, room_id=de, po_number="PO-1"),
+        rule="R12",
+        field="room_id",
+    )
+    assign(app, cid, us, "PO-1", at=LATER)
+    refused(
+        app,
+        cmd("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=de),
+        rule="R12",
+        field="to_room_id",
+    )
+
+
+def test_r12_countries_override_can_open_a_country(make_app: MakeApp, tmp_path: Path) -> None:
+    app = _with_countries(make_app, tmp_path, {"kp": {"available": True, "rma": "courier"}})
+    cid, (room,) = _rooms(app, "KP")
+    assert types(assign(app, cid, room, "PO-1", at=LATER))[-1] == "LicenseAssigned"
+    kp = app.settings.countries.get("KP")
+    assert kp is not None and kp.rma == "courier"
+
+
+def test_r12_countries_override_keeps_other_defaults(make_app: MakeApp, tmp_path: Path) -> None:
+    app = _with_countries(make_app, tmp_path, {"DE": {"available": False}})
+    cid, (room,) = _rooms(app, "IR")
+    refused(
+        app, cmd("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"), rule="R12", field="room_id"
+    )
+
+
+def test_r12_unreadable_countries_file_refused(make_app: MakeApp, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="LEDGER_COUNTRIES"):
+        make_app(LEDGER_COUNTRIES=str(tmp_path / "missing.json"))
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", "utf-8")
+    with pytest.raises(ConfigurationError, match="LEDGER_COUNTRIES"):
+        make_app(LEDGER_COUNTRIES=str(broken))
+
+
+def test_r12_countries_file_must_hold_an_object(make_app: MakeApp, tmp_path: Path) -> None:
+    listed = tmp_path / "list.json"
+    listed.write_text('["DE"]', "utf-8")
+    with pytest.raises(ConfigurationError, match="LEDGER_COUNTRIES"):
+        make_app(LEDGER_COUNTRIES=str(listed))
+
+
+def test_r12_ledger_runs_the_expiry_regardless_of_country(app: LedgerApplication) -> None:
+    # Availability limits assignments, not the recorded lifecycle of existing contracts.
+    cid, (us,) = _rooms(app, "US")
+    assign(app, cid, us, "PO-1", at=LATER)
+    expiry = run(app, cmd("ExpireContracts", "2029-05-07T00:00:00Z"))
+    assert expiry["expired"] == ["PO-1"]
