@@ -289,10 +289,11 @@ class Customer(Aggregate):
         name = (parent_company or company).strip()
         key = normalise_company(name)
         if not key:
+            field = "end_customer.parent_company" if parent_company else "end_customer.company"
             raise InvalidInput(
-                "end_customer.company: a company name needs letters or digits (R1)",
+                f"{field}: a company name needs letters or digits (R1)",
                 rule="R1",
-                field="end_customer.company",
+                field=field,
             )
         return cls(key=key, name=name, at=at, actor=actor)
 

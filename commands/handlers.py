@@ -350,8 +350,9 @@ def add_partner_user(cmd: AddPartnerUser, uow: UnitOfWork, ctx: Context) -> Resu
 def delegate_partner(cmd: DelegatePartner, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
     auth.require_owner_admin(ctx.actor, customer, "DelegatePartner")
-    _partner(uow, cmd.partner_id)
-    customer.delegate_partner(partner_id=cmd.partner_id, role=cmd.role, at=ctx.at, actor=ctx.actor)
+    partner = _partner(uow, cmd.partner_id)
+    # Partner ids are case-insensitive: key the delegation by the id the partner was registered with.
+    customer.delegate_partner(partner_id=partner.partner_id, role=cmd.role, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 
@@ -359,7 +360,9 @@ def delegate_partner(cmd: DelegatePartner, uow: UnitOfWork, ctx: Context) -> Res
 def revoke_partner(cmd: RevokePartner, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
     auth.require_owner_admin(ctx.actor, customer, "RevokePartner")
-    customer.revoke_partner(partner_id=cmd.partner_id, at=ctx.at, actor=ctx.actor)
+    partner = uow.partner(cmd.partner_id)
+    partner_id = partner.partner_id if partner is not None else cmd.partner_id
+    customer.revoke_partner(partner_id=partner_id, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 

@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import get_topic
 
 from aggregates.customer import Customer
-from aggregates.errors import Conflict, LedgerError, NotFound
+from aggregates.errors import Conflict, LedgerError, NotFound, RuleViolation
 from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_id_for
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
@@ -68,6 +68,7 @@ class UnitOfWork:
     def __init__(self, app: LedgerApplication) -> None:
         self._app = app
         self.staged: dict[UUID, Aggregate] = {}
+        self.loaded: dict[UUID, Aggregate] = {}
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         if aggregate_id in self.staged:
@@ -76,7 +77,17 @@ class UnitOfWork:
             aggregate: Aggregate = self._app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        self.loaded[aggregate_id] = aggregate
         return aggregate if isinstance(aggregate, kind) else None
+
+    def clock_raced(self, moment: datetime) -> bool:
+        """Whether every aggregate read is dated at or before ``moment`` (a fresh reading of the clock).
+
+        A command without ``at`` reads the clock before it reads the aggregates. If another writer
+        committed an event dated between those two reads, the command is refused by R20 although a
+        new reading of the clock would be accepted: that is a lost race, not a rule violation.
+        """
+        return all(getattr(a, "last_at", moment) <= moment for a in self.loaded.values())
 
     def customer(self, customer_id: UUID) -> Customer | None:
         return cast("Customer | None", self._get(customer_id, Customer))
@@ -132,11 +143,24 @@ class LedgerApplication(Application[UUID]):
     def execute(self, command: Command, now: datetime | None = None) -> dict[str, Any]:
         """Run one command; return its result or raise a LedgerError saying why it was refused."""
         handler = HANDLERS[type(command)]
-        ctx = self.context(command, now)
         attempts = self.settings.max_attempts
+        implicit_time = command.at is None and now is None
         for attempt in range(1, attempts + 1):
+            # "Now" is read afresh on every attempt: an attempt that follows a lost race must not be
+            # dated before the events of the writer that won it (R20).
+            ctx = self.context(command, now)
             uow = UnitOfWork(self)
-            result = handler(command, uow, ctx)
+            try:
+                result = handler(command, uow, ctx)
+            except RuleViolation as refusal:
+                if (
+                    implicit_time
+                    and refusal.code == "time_went_backwards"
+                    and attempt < attempts
+                    and uow.clock_raced(datetime.now(UTC))
+                ):
+                    continue
+                raise
             try:
                 recordings = self.save(*uow.staged.values()) if uow.staged else []
             except IntegrityError:

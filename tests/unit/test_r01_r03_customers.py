@@ -115,6 +115,10 @@ def test_r1_company_without_letters_or_digits_refused(app: LedgerApplication) ->
     refused(app, order(po="PO-1", company="!!! ---"), rule="R1", field="end_customer.company")
 
 
+def test_r1_parent_company_without_letters_or_digits_refused(app: LedgerApplication) -> None:
+    refused(app, order(po="PO-1", company="Acme Corp", parent="---"), rule="R1", field="end_customer.parent_company")
+
+
 # ----- R2: accounts by address
 
 

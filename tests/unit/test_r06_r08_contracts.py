@@ -299,9 +299,7 @@ def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> 
     assert types(expiry) == ["LicenseReleased", "ContractExpired"]
     assert events(app, cid, "ContractExpired") == [{"po_number": "PO-1", "end": "2027-05-10T09:00:00+00:00"}]
     released = events(app, cid, "LicenseReleased")
-    assert released == [
-        {"room_id": started["room_id"], "po_number": "PO-1", "service": "select", "reason": "expired"}
-    ]
+    assert released == [{"room_id": started["room_id"], "po_number": "PO-1", "service": "select", "reason": "expired"}]
     state = customer(app, cid)
     assert state.rooms[UUID(started["room_id"])].licenses == {}
     assert state.contracts["PO-1"].status(ts("2027-05-10T09:00:00Z")) == "expired"
@@ -393,4 +391,3 @@ def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None
 
 def test_r8_unknown_field_on_expiry_refused(app: LedgerApplication) -> None:
     refused(app, {**cmd("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8", field="po_number")
-

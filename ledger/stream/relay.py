@@ -1,0 +1,288 @@
+"""The relay: the ledger's notification log, in order, to a Kafka topic (at least once).
+
+Each round reads the next batch of the notification log after the relay's recorded position
+(``app.recorder.select_notifications``, one short read), publishes every customer event of it as a
+CloudEvents envelope keyed by the customer id, waits until the broker acknowledged every message
+(``acks=all``, idempotent producer so retries keep the order within a partition), and only then
+records the batch's last position in the ledger database with the library's tracking recorder
+(``Tracking("relay:<topic>", position)``, one short write). No Kafka I/O happens inside a
+database transaction.
+
+A crash anywhere before the position is recorded re-publishes that batch after a restart: messages
+may be duplicated, never lost, and one customer's events stay in order (one key, one partition).
+Subscribers drop duplicates by event id (see ``subscriber.py``). A broker that goes away makes a
+round fail; the relay closes its producer, waits and re-publishes from the recorded position.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import Notification, Tracking
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ledger.app import LedgerApplication
+from ledger.stream.envelope import KAFKA_CONTENT_TYPE, build_envelope, encode, is_published
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_TOPIC = "select-ledger.events"
+DEFAULT_PARTITIONS = 3
+
+
+class RelayError(Exception):
+    """The relay cannot go on; the message says why and what to do."""
+
+
+def split_servers(bootstrap_servers: str | Sequence[str]) -> list[str]:
+    if isinstance(bootstrap_servers, str):
+        return [s.strip() for s in bootstrap_servers.split(",") if s.strip()]
+    return list(bootstrap_servers)
+
+
+def producer_config(bootstrap_servers: str | Sequence[str], **overrides: Any) -> dict[str, Any]:
+    """The relay's producer settings (also used by the benchmark's bare producer)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": split_servers(bootstrap_servers),
+        "client_id": "select-ledger-relay",
+        "acks": "all",
+        "enable_idempotence": True,
+        "max_in_flight_requests_per_connection": 5,
+        "linger_ms": 5,
+        "batch_size": 256 * 1024,
+        "max_block_ms": 15_000,
+        "request_timeout_ms": 10_000,
+        "delivery_timeout_ms": 30_000,
+        "reconnect_backoff_ms": 100,
+        "reconnect_backoff_max_ms": 2_000,
+        "bootstrap_timeout_ms": 10_000,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    skipped: int = 0
+    batches: int = 0
+    failures: int = 0
+    position: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def rate(self) -> float:
+        return self.published / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def ensure_topic(
+    bootstrap_servers: str | Sequence[str], topic: str, partitions: int = DEFAULT_PARTITIONS, timeout: float = 15.0
+) -> bool:
+    """Create ``topic`` with ``partitions`` partitions unless it exists; True when it was created.
+
+    Raises a KafkaError (KafkaTimeoutError) when no broker answers within ``timeout`` seconds."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=split_servers(bootstrap_servers),
+        client_id="select-ledger-admin",
+        request_timeout_ms=int(timeout * 1000),
+        bootstrap_timeout_ms=int(timeout * 1000),
+    )
+    try:
+        if topic in admin.list_topics():
+            return False
+        try:
+            admin.create_topics([NewTopic(topic, partitions, 1)], timeout_ms=int(timeout * 1000))
+        except TopicAlreadyExistsError:
+            return False
+        return True
+    finally:
+        admin.close()
+
+
+class Relay:
+    """Publishes the ledger's customer events to ``topic``; see the module's docstring."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        bootstrap_servers: str | Sequence[str],
+        topic: str,
+        *,
+        batch_size: int = 1000,
+        partitions: int = DEFAULT_PARTITIONS,
+        producer_overrides: Mapping[str, Any] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.app = app
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.batch_size = batch_size
+        self.partitions = partitions
+        self.tracking_name = f"relay:{topic}"
+        self.tracking = app.factory.tracking_recorder()
+        self.stats = RelayStats(position=self.position())
+        self._producer_overrides = dict(producer_overrides or {})
+        self._producer: KafkaProducer | None = None
+        self._log = log or (lambda _message: None)
+        self._topic_checked = False
+
+    # ----- position
+
+    def position(self) -> int:
+        """The last ledger position whose events the broker acknowledged (0: nothing yet)."""
+        return self.tracking.max_tracking_id(self.tracking_name) or 0
+
+    def head(self) -> int:
+        """The last position in the ledger's notification log (0 when empty)."""
+        return self.app.recorder.max_notification_id() or 0
+
+    def _record(self, position: int) -> None:
+        self.tracking.insert_tracking(Tracking(self.tracking_name, position))
+
+    # ----- producer
+
+    def connect(self) -> None:
+        """Reach the broker and make sure the topic exists; RelayError with what to do when not."""
+        try:
+            self._connect()
+        except KafkaError as exc:
+            self._drop_producer()
+            raise RelayError(
+                f"cannot reach Kafka at {self.bootstrap_servers} ({type(exc).__name__}: {exc}); "
+                "is the broker running? (scripts/kafka.sh start)"
+            ) from None
+
+    def _connect(self) -> KafkaProducer:
+        if self._producer is None:
+            if not self._topic_checked:
+                ensure_topic(self.bootstrap_servers, self.topic, self.partitions)
+                self._topic_checked = True
+            self._producer = KafkaProducer(**producer_config(self.bootstrap_servers, **self._producer_overrides))
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:  # noqa: BLE001 - a broken producer is being thrown away
+                pass
+
+    def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.close(timeout=10)
+
+    # ----- one round
+
+    def _messages(self, notifications: Sequence[Notification]) -> list[tuple[bytes, bytes]]:
+        messages = []
+        for notification in notifications:
+            domain_event = self.app.mapper.to_domain_event(notification)
+            if not is_published(domain_event):
+                continue
+            envelope = build_envelope(domain_event, notification.id)
+            messages.append((envelope["subject"].encode(), encode(envelope)))
+        return messages
+
+    def publish_batch(self) -> int:
+        """Publish the next batch; return how many log positions it covered (0: caught up).
+
+        Raises KafkaError when the broker did not acknowledge every message; nothing is recorded then.
+        """
+        start = self.position() + 1
+        notifications = self.app.recorder.select_notifications(start, self.batch_size)
+        if not notifications:
+            return 0
+        messages = self._messages(notifications)
+        last = notifications[-1].id
+        if messages:
+            producer = self._connect()
+            headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
+            futures = [producer.send(self.topic, key=key, value=value, headers=headers) for key, value in messages]
+            producer.flush(timeout=self._flush_timeout())
+            for future in futures:
+                if not future.is_done:
+                    raise KafkaError("a message was not acknowledged in time")
+                if future.failed():
+                    exception = future.exception
+                    raise exception if isinstance(exception, KafkaError) else KafkaError(str(exception))
+        self._record(last)
+        self.stats.batches += 1
+        self.stats.published += len(messages)
+        self.stats.skipped += len(notifications) - len(messages)
+        self.stats.position = last
+        return len(notifications)
+
+    def _flush_timeout(self) -> float:
+        config = producer_config(self.bootstrap_servers, **self._producer_overrides)
+        return float(config["delivery_timeout_ms"]) / 1000 + 5
+
+    # ----- loops
+
+    def run(
+        self,
+        *,
+        follow: bool = False,
+        poll_interval: float = 0.2,
+        stop: threading.Event | None = None,
+        retry_for: float | None = 120.0,
+        progress_every: float = 5.0,
+    ) -> RelayStats:
+        """Publish until caught up (``follow=False``) or until ``stop`` is set (``follow=True``).
+
+        A round the broker did not acknowledge is retried from the recorded position with a growing
+        pause; without ``follow`` the relay gives up after ``retry_for`` seconds of failures
+        (``None``: never), with ``follow`` it never gives up.
+        """
+        stop = stop or threading.Event()
+        failing_since: float | None = None
+        pause = 0.5
+        last_progress = time.monotonic()
+        self._log(f"relay: publishing to {self.topic} from position {self.position()} (log head {self.head()})")
+        while not stop.is_set():
+            try:
+                covered = self.publish_batch()
+            except KafkaError as exc:
+                self.stats.failures += 1
+                self._drop_producer()
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if not follow and retry_for is not None and now - failing_since > retry_for:
+                    raise RelayError(
+                        f"the broker at {self.bootstrap_servers} did not acknowledge for {retry_for:.0f} s "
+                        f"({type(exc).__name__}: {exc}); position {self.position()} is recorded, run again to resume"
+                    ) from None
+                self._log(
+                    f"relay: broker did not acknowledge ({type(exc).__name__}: {exc}); "
+                    f"re-publishing from position {self.position()} in {pause:.1f} s"
+                )
+                stop.wait(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            if failing_since is not None:
+                self._log(f"relay: broker back, resumed at position {self.position()}")
+                failing_since, pause = None, 0.5
+            now = time.monotonic()
+            if covered and now - last_progress >= progress_every:
+                last_progress = now
+                self._log(
+                    f"relay: position {self.stats.position} of {self.head()}, {self.stats.published} events "
+                    f"published ({self.stats.rate:.0f}/s)"
+                )
+            if covered < self.batch_size:
+                if not follow:
+                    break
+                stop.wait(poll_interval)
+        return self.stats
