@@ -157,7 +157,7 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, ctx: Context) -> Result:
     if reserved is None:
         raise NotFound(f"po_number: no order {cmd.po_number} (R7)", rule="R7", field="po_number")
     customer = _customer(uow, reserved.customer_id)
-    customer.cancel_order(po_number=cmd.po_number, at=ctx.at, actor=ctx.actor)
+    customer.cancel_order(po_number=reserved.po_number, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 
@@ -260,9 +260,9 @@ def register_device(cmd: RegisterDevice, uow: UnitOfWork, ctx: Context) -> Resul
 
 def move_device(cmd: MoveDevice, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _managed(uow, ctx, cmd.customer_id, "MoveDevice")
-    customer.move_device(
-        serial_number=cmd.serial_number, to_room_id=cmd.to_room_id, at=ctx.at, actor=ctx.actor
-    )
+    reserved = uow.serial_number(cmd.serial_number)
+    serial_number = reserved.serial_number if reserved is not None else cmd.serial_number
+    customer.move_device(serial_number=serial_number, to_room_id=cmd.to_room_id, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 

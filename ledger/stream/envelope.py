@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar
 from uuid import UUID, uuid5
 
 from pydantic import ValidationError
@@ -85,7 +85,7 @@ def rfc3339(moment: datetime) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
-def is_published(domain_event: object) -> bool:
+def is_published(domain_event: object) -> TypeGuard[Customer.Event]:
     """Customer events go on the stream; reservation and partner aggregates' events do not."""
     return isinstance(domain_event, Customer.Event)
 

@@ -16,6 +16,7 @@ round fail; the relay closes its producer, waits and re-publishes from the recor
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -174,10 +175,8 @@ class Relay:
     def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken producer is being thrown away
                 producer.close(timeout=0)
-            except Exception:  # noqa: BLE001 - a broken producer is being thrown away
-                pass
 
     def close(self) -> None:
         producer, self._producer = self._producer, None

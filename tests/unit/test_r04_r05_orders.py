@@ -218,3 +218,11 @@ def test_r5_resubmission_by_a_non_ops_actor_is_refused_not_replayed(app: LedgerA
     raw = order(po="PO-R5")
     run(app, raw)
     refused(app, {**raw, "actor": "jane.doe@acme.example"}, rule="R18", field="actor")
+
+
+def test_r5_po_numbers_match_case_insensitively_for_cancellation(app: LedgerApplication) -> None:
+    placed = run(app, order(po="PO-CASE-1", at="2026-05-04T09:00:00Z"))
+    cancel = {"command": "CancelOrder", "at": "2026-05-05T09:00:00Z", "actor": "ops", "po_number": "po-case-1"}
+    result = run(app, cancel)
+    assert result["customer_id"] == placed["customer_id"]
+    assert result["events"][0]["type"] == "OrderCancelled"

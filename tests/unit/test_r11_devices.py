@@ -161,6 +161,15 @@ def test_r11_device_move_is_recorded(app: LedgerApplication) -> None:
     assert state.rooms[UUID(setup["b"])].devices == ["SN-0001"]
 
 
+def test_r11_device_move_matches_the_serial_without_case(app: LedgerApplication) -> None:
+    setup = _licensed(app)
+    cid = setup["customer_id"]
+    register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
+    moved = run(app, _move_cmd(cid, "sn-0001", setup["b"], "2026-06-01T09:00:00Z"))
+    assert types(moved) == ["DeviceMoved"]
+    assert customer(app, cid).devices["SN-0001"].room_id == UUID(setup["b"])
+
+
 def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]

@@ -17,6 +17,7 @@ from ledger.stream.schemas.models import ALL_MODELS, CURRENT, MODELS, EventData
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "events"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ID_PREFIX = "urn:select-ledger:schemas:events:"
+TYPE_PATTERN = r"^com\.select\.ledger\.customer\.[A-Za-z][A-Za-z0-9]*\.v[1-9][0-9]*$"
 
 __all__ = ["CURRENT", "MODELS", "SCHEMA_DIR", "EventData", "check", "data_schema", "file_name", "render", "write"]
 
@@ -51,9 +52,13 @@ def envelope_schema() -> dict[str, Any]:
         ],
         "properties": {
             "specversion": {"const": "1.0"},
-            "id": {"type": "string", "format": "uuid", "description": "stable per event: uuid5(customer id, aggregate version)"},
+            "id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "stable per event: uuid5(customer id, aggregate version)",
+            },
             "source": {"const": "urn:select-ledger"},
-            "type": {"type": "string", "pattern": r"^com\.select\.ledger\.customer\.[A-Za-z][A-Za-z0-9]*\.v[1-9][0-9]*$"},
+            "type": {"type": "string", "pattern": TYPE_PATTERN},
             "subject": {"type": "string", "format": "uuid", "description": "the customer id (also the message key)"},
             "time": {**rfc3339, "description": "effective time of the event (R20)"},
             "datacontenttype": {"const": "application/json"},

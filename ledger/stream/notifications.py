@@ -1,0 +1,343 @@
+"""The notifications consumer (R19): e-mails rendered from the event stream, sent over SMTP once each.
+
+- ``OrderPlaced`` → the purchase confirmation: subject "Logitech Select Service Contract Details",
+  from "Logitech Support Services <noreply@logitech.com>", to the end customer, Cc the reseller and
+  the distributor, with the PO number, service, term and quantity.
+- ``InvitationSent`` and ``UserInvited`` → the welcome invitation: subject "Welcome to Logitech
+  Select", to the invited person only (on a first order, the end customer), with the link to accept.
+
+The link's token is never on the stream (R15). Tokens are keyed MACs of (customer id, invitation id)
+under the ledger's secret key (``commands/tokens.py``), so this consumer, configured with the same
+key as the ledger (``LEDGER_SECRET_KEY`` / ``LEDGER_SECRET_FILE``), derives the very token the command
+returned from the ids the event carries. A consumer without the key cannot make a working link.
+
+Once per event, also across restarts: a sent-log in the consumer's own SQLite file, keyed by the
+event id, is checked before and written right after each mail is accepted by the SMTP server; the
+subscriber's positions and dedup memory live in the same file. Each mail's Message-ID is derived
+from the event id too, so the one crash window left (after the server accepted a mail, before the
+log was written) can only resend the same Message-ID, which mail systems recognise.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote
+
+from commands.tokens import issue_token
+from ledger.stream.envelope import StreamEvent
+from ledger.stream.schemas.models import InvitationSent, OrderPlaced, UserInvited
+from ledger.stream.subscriber import SqliteCheckpointStore, Subscriber
+
+SENDER = "Logitech Support Services <noreply@logitech.com>"
+PURCHASE_SUBJECT = "Logitech Select Service Contract Details"
+WELCOME_SUBJECT = "Welcome to Logitech Select"
+DEFAULT_PORTAL_URL = "https://select.logitech.com/portal/accept-invitation"
+SERVICE_NAMES = {
+    "select": "Logitech Select",
+    "syncplus": "Logitech Sync Plus",
+    "extended_warranty": "Logitech Extended Warranty",
+}
+
+
+class NotifyError(Exception):
+    """The consumer cannot go on; the message says why."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    event_id: str
+    kind: str
+    message: EmailMessage
+
+    @property
+    def recipients(self) -> list[str]:
+        addresses: list[str] = []
+        for header in ("To", "Cc"):
+            for value in self.message.get_all(header) or []:
+                addresses.extend(a.strip() for a in str(value).split(",") if a.strip())
+        return addresses
+
+
+def _message(event: StreamEvent[Any], kind: str, subject: str, to: str, cc: Iterable[str] = ()) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = to
+    cc = [c for c in dict.fromkeys(cc) if c and c != to]
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = f"<{event.id}.{kind}@select-ledger>"
+    message["X-Select-Event-Id"] = event.id
+    message["X-Select-Customer-Id"] = str(event.customer_id)
+    return message
+
+
+def purchase_confirmation(event: StreamEvent[OrderPlaced]) -> Mail:
+    order = event.data
+    message = _message(
+        event,
+        "purchase-confirmation",
+        PURCHASE_SUBJECT,
+        order.end_customer.email,
+        [order.reseller.email, order.distributor.email],
+    )
+    message["X-Select-PO-Number"] = order.po_number
+    service = SERVICE_NAMES.get(order.service, order.service)
+    years = f"{order.years} year" + ("s" if order.years != 1 else "")
+    address = order.end_customer.address
+    lines = [
+        f"Dear {order.end_customer.company},",
+        "",
+        f"thank you for your purchase of {service}. Your service contract is recorded:",
+        "",
+        f"  PO number:     {order.po_number}",
+        f"  Service:       {service}",
+        f"  Term:          {years}",
+        f"  Licenses:      {order.quantity} (one per room)",
+        f"  Ordered on:    {event.effective_at.date().isoformat()}",
+        f"  Ship-to:       {address.line1}, {address.postal_code} {address.city}, {address.country}",
+        f"  Reseller:      {order.reseller.name}",
+        f"  Distributor:   {order.distributor.name}",
+        "",
+        f"The term starts when the first license is assigned to a room, or {order.grace_days} days after "
+        "the order, whichever is earlier.",
+        "",
+        "Logitech Support Services",
+    ]
+    message.set_content("\n".join(lines) + "\n")
+    return Mail(event.id, "purchase-confirmation", message)
+
+
+def invitation_link(portal_url: str, token: str) -> str:
+    separator = "&" if "?" in portal_url else "?"
+    return f"{portal_url}{separator}token={quote(token)}"
+
+
+def welcome_invitation(
+    event: StreamEvent[InvitationSent] | StreamEvent[UserInvited], secret_key: bytes, portal_url: str
+) -> Mail:
+    invitation = event.data
+    token = issue_token(secret_key, event.customer_id, invitation.invitation_id)
+    message = _message(event, "welcome-invitation", WELCOME_SUBJECT, invitation.email)
+    lines = [
+        "Welcome to Logitech Select!",
+        "",
+        f"You have been invited to the Logitech Select Service Portal as {invitation.role}.",
+        "Accept the invitation with this link (it works for your e-mail address only):",
+        "",
+        f"  {invitation_link(portal_url, token)}",
+        "",
+        f"The link is valid until {invitation.expires_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+        "",
+        "Logitech Support Services",
+    ]
+    message.set_content("\n".join(lines) + "\n")
+    return Mail(event.id, "welcome-invitation", message)
+
+
+def mails_for(event: StreamEvent[Any], secret_key: bytes, portal_url: str = DEFAULT_PORTAL_URL) -> list[Mail]:
+    """The e-mails one event causes (R19): none for most events."""
+    if isinstance(event.data, OrderPlaced):
+        return [purchase_confirmation(event)]
+    if isinstance(event.data, (InvitationSent, UserInvited)):
+        return [welcome_invitation(event, secret_key, portal_url)]
+    return []
+
+
+class SentLog:
+    """The mails already handed to the SMTP server, keyed by event id and kind."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._conn = connection
+        with self._conn:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS notifications_sent (event_id TEXT, kind TEXT, recipients TEXT, "
+                "message_id TEXT, sent_at TEXT, outcome TEXT, PRIMARY KEY (event_id, kind))"
+            )
+
+    def has(self, mail: Mail) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM notifications_sent WHERE event_id=? AND kind=?", (mail.event_id, mail.kind)
+        ).fetchone()
+        return row is not None
+
+    def record(self, mail: Mail, outcome: str = "sent") -> None:
+        with self._conn:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO notifications_sent VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    mail.event_id,
+                    mail.kind,
+                    ", ".join(mail.recipients),
+                    mail.message["Message-ID"],
+                    datetime.now(UTC).isoformat(),
+                    outcome,
+                ),
+            )
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM notifications_sent").fetchone()[0])
+
+
+class SmtpSender:
+    """Hands mails to one SMTP server; reconnects when the connection was lost."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 30.0,
+        starttls: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.starttls, self.username, self.password = starttls, username, password
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            self._smtp = smtp
+        return self._smtp
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            self._connect().send_message(message)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            self._connect().send_message(message)
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+@dataclass
+class NotifyStats:
+    events: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    rejected: int = 0
+
+
+class NotificationsConsumer:
+    """Reads the stream with the subscriber API and sends each event's mails once."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        sender: SmtpSender,
+        secret_key: bytes,
+        state_path: str,
+        group_id: str = "select-ledger-notify",
+        portal_url: str = DEFAULT_PORTAL_URL,
+        from_beginning: bool = False,
+        retry_for: float | None = 60.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.sender = sender
+        self.secret_key = secret_key
+        self.portal_url = portal_url
+        self.retry_for = retry_for
+        self.stats = NotifyStats()
+        self._log = log or (lambda _message: None)
+        self.store = SqliteCheckpointStore(state_path)
+        self.sent_log = SentLog(self.store.connection)
+        self.subscriber = Subscriber(
+            bootstrap_servers,
+            topic,
+            group_id,
+            from_beginning=from_beginning,
+            store=self.store,
+            checkpoint_every=50,
+            log=self._log,
+        )
+
+    def _deliver(self, mail: Mail, stop: threading.Event) -> None:
+        """Send one mail; retry temporary failures (4xx, connection) with a growing pause."""
+        pause, failing_since = 1.0, time.monotonic()
+        while True:
+            try:
+                self.sender.send(mail.message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                codes = {code for code, _ in exc.recipients.values()}
+                if all(500 <= code < 600 for code in codes):
+                    self._log(f"notify: {mail.kind} for event {mail.event_id} refused by the server: {exc.recipients}")
+                    self.sent_log.record(mail, outcome="rejected")
+                    self.stats.rejected += 1
+                    return
+                error: Exception = exc
+            except smtplib.SMTPResponseException as exc:
+                if 500 <= exc.smtp_code < 600:
+                    self._log(
+                        f"notify: {mail.kind} for event {mail.event_id} refused: {exc.smtp_code} {exc.smtp_error!r}"
+                    )
+                    self.sent_log.record(mail, outcome="rejected")
+                    self.stats.rejected += 1
+                    return
+                error = exc
+            except (smtplib.SMTPException, OSError) as exc:
+                error = exc
+            else:
+                self.sent_log.record(mail)
+                self.stats.sent += 1
+                return
+            self.sender.close()
+            if self.retry_for is not None and time.monotonic() - failing_since > self.retry_for:
+                raise NotifyError(
+                    f"cannot hand mail to SMTP server {self.sender.host}:{self.sender.port} "
+                    f"({type(error).__name__}: {error}); the event will be retried on the next run"
+                )
+            self._log(
+                f"notify: SMTP {self.sender.host}:{self.sender.port} failed ({type(error).__name__}: {error}); "
+                f"retrying in {pause:.0f} s"
+            )
+            if stop.wait(pause):
+                raise NotifyError("stopped while the SMTP server was unavailable")
+            pause = min(pause * 2, 30.0)
+
+    def handle(self, event: StreamEvent[Any], stop: threading.Event | None = None) -> None:
+        self.stats.events += 1
+        for mail in mails_for(event, self.secret_key, self.portal_url):
+            if self.sent_log.has(mail):
+                self.stats.already_sent += 1
+                continue
+            self._deliver(mail, stop or threading.Event())
+            self._log(f"notify: sent {mail.kind} for event {mail.event_id} to {', '.join(mail.recipients)}")
+
+    def run(
+        self, *, until_caught_up: bool = False, idle_timeout: float | None = None, stop: threading.Event | None = None
+    ) -> NotifyStats:
+        stop = stop or threading.Event()
+        for event in self.subscriber.events(until_caught_up=until_caught_up, idle_timeout=idle_timeout, stop=stop):
+            self.handle(event, stop)
+        return self.stats
+
+    def close(self) -> None:
+        try:
+            self.subscriber.close()
+        finally:
+            self.sender.close()
+            self.store.close()
