@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, Snapshot, event
 
 from aggregates.catalog import (
     CANCELLATION_WINDOW_DAYS,
@@ -23,6 +23,7 @@ from aggregates.catalog import (
 )
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
+from aggregates.packing import pack, unpack
 from aggregates.timeutil import add_years, add_years_to_date, days
 
 WARRANTY_SERVICES = ("select", "extended_warranty")
@@ -142,8 +143,42 @@ class OrderOutcome:
     invitation: Invitation | None
 
 
+class CustomerSnapshot(Snapshot):
+    """The customer's state at a version, packed into JSON-ready values (UUID-keyed maps, dataclasses)."""
+
+    @classmethod
+    def take(cls, aggregate: Any) -> CustomerSnapshot:
+        snapshot = super().take(aggregate)
+        packed = pack(snapshot.state)
+        return cls(
+            originator_id=snapshot.originator_id,
+            originator_version=snapshot.originator_version,
+            timestamp=snapshot.timestamp,
+            topic=snapshot.topic,
+            state=packed,
+        )
+
+    def mutate(self, _: None) -> Any:
+        state = unpack(self.state, STATE_CLASSES)
+        unpacked = CustomerSnapshot(
+            originator_id=self.originator_id,
+            originator_version=self.originator_version,
+            timestamp=self.timestamp,
+            topic=self.topic,
+            state=state,
+        )
+        return Snapshot.mutate(unpacked, None)
+
+
+STATE_CLASSES: dict[str, type] = {
+    cls.__name__: cls for cls in (Account, Contract, Room, Device, Spare, Invitation)
+}
+
+
 class Customer(Aggregate):
     """A parent entity (R1): accounts, contracts, rooms, devices, spares and portal access."""
+
+    Snapshot = CustomerSnapshot
 
     class Event(Aggregate.Event):
         at: datetime

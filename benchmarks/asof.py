@@ -12,7 +12,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -29,7 +29,7 @@ PARTY = {"name": "R", "email": "r@r.example", "address": ADDRESS}
 
 def build_big_customer(app: LedgerApplication, events: int) -> tuple[UUID, datetime, datetime]:
     """Write one customer with about ``events`` events straight through its command methods."""
-    t0 = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
     customer = Customer.register(company="Big Co", parent_company=None, at=t0, actor="ops")
     end_customer = {"company": "Big Co", "email": "cio@big.example", "address": ADDRESS}
     customer.place_order(po_number="BIG-1", service="select", years=5, quantity=events, end_customer=end_customer,
@@ -54,7 +54,7 @@ def build_big_customer(app: LedgerApplication, events: int) -> tuple[UUID, datet
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -6,12 +6,19 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    InternalError,
+    JSONTranscoder,
+    ProgrammingError,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic
 
 from aggregates.customer import Customer
@@ -24,6 +31,7 @@ from commands.handlers import HANDLERS, Context
 from commands.models import Command
 from ledger.config import Settings
 
+STARTUP_ATTEMPTS = 6
 ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
 
 
@@ -101,6 +109,16 @@ class UnitOfWork:
     def serial_number(self, serial_number: str) -> SerialNumber | None:
         return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
 
+    @staticmethod
+    def _lost_race(attempts: int) -> Conflict:
+        return Conflict(
+            f"command: other writers changed the same records {attempts} times in a "
+            "row; nothing was recorded, submit it again (R18)",
+            rule="R18",
+            field="command",
+            code="concurrency_conflict",
+        )
+
     def customer_ids(self) -> Iterator[UUID]:
         return self._app.customer_ids()
 
@@ -118,6 +136,7 @@ class LedgerApplication(Application[UUID]):
     """
 
     name = "Ledger"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Customer: 100}
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -125,6 +144,23 @@ class LedgerApplication(Application[UUID]):
         env.setdefault("CREATE_TABLE", "y")
         env.setdefault("AGGREGATE_CACHE_MAXSIZE", "2000")
         super().__init__(env=env)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The recorder, creating the tables where missing; retried when other processes do it too.
+
+        On PostgreSQL the library creates its table, index, composite type and insert function on
+        start-up. When several processes start at once, those statements race: PostgreSQL answers
+        the losers with ``tuple concurrently updated`` (InternalError) or a duplicate key in the
+        catalogs (IntegrityError/ProgrammingError). Every statement is idempotent, so it is run again.
+        """
+        for attempt in range(1, STARTUP_ATTEMPTS + 1):
+            try:
+                return super().construct_recorder()
+            except (InternalError, IntegrityError, ProgrammingError):
+                if attempt == STARTUP_ATTEMPTS or self.settings.store.kind != "postgres":
+                    raise
+                time.sleep(random.uniform(0.05, 0.25) * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -146,6 +182,8 @@ class LedgerApplication(Application[UUID]):
         attempts = self.settings.max_attempts
         implicit_time = command.at is None and now is None
         for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
             # "Now" is read afresh on every attempt: an attempt that follows a lost race must not be
             # dated before the events of the writer that won it (R20).
             ctx = self.context(command, now)
@@ -153,26 +191,18 @@ class LedgerApplication(Application[UUID]):
             try:
                 result = handler(command, uow, ctx)
             except RuleViolation as refusal:
-                if (
-                    implicit_time
-                    and refusal.code == "time_went_backwards"
-                    and attempt < attempts
-                    and uow.clock_raced(datetime.now(UTC))
-                ):
+                if implicit_time and refusal.code == "time_went_backwards" and uow.clock_raced(datetime.now(UTC)):
+                    # Another writer committed an event dated after our reading of the clock
+                    # but before our read of the aggregate: a lost race, not a rule violation.
+                    if attempt == attempts:
+                        raise self._lost_race(attempts) from None
                     continue
                 raise
             try:
                 recordings = self.save(*uow.staged.values()) if uow.staged else []
             except IntegrityError:
                 if attempt == attempts:
-                    raise Conflict(
-                        f"command: other writers changed the same records {attempts} times in a "
-                        "row; nothing was recorded, submit it again (R18)",
-                        rule="R18",
-                        field="command",
-                        code="concurrency_conflict",
-                    ) from None
-                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                    raise self._lost_race(attempts) from None
                 continue
             events = [
                 {

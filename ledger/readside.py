@@ -6,13 +6,46 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from aggregates.customer import Customer
 from aggregates.errors import NotFound
 from ledger.app import LedgerApplication
 from projections import queries
 from projections.store import Progress, ReadModels, create_read_engine
 from projections.tables import PROJECTIONS
 from replay.rebuild import RebuildReport, rebuild
-from replay.views import customer_as_of, view_of, views_of_customers
+from replay.views import view_of, views_of_customers
+
+
+def _event_at(app: LedgerApplication, customer_id: UUID, version: int) -> datetime:
+    (domain_event,) = app.events.get(customer_id, gt=version - 1, lte=version)
+    return domain_event.at  # type: ignore[attr-defined, no-any-return]
+
+
+def version_at(app: LedgerApplication, customer_id: UUID, at: datetime) -> int:
+    """The customer's last version dated at or before ``at`` (0: none), by binary search on versions.
+
+    Effective times never go backwards within a customer (R20), so versions are ordered by time.
+    """
+    last = app.recorder.select_events(customer_id, desc=True, limit=1)
+    if not last:
+        return 0
+    low, high = 0, last[0].originator_version
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _event_at(app, customer_id, middle) <= at:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def customer_at(app: LedgerApplication, customer_id: UUID, at: datetime) -> Customer | None:
+    """The customer as it was at ``at``: nearest snapshot at or before that version, plus later events."""
+    version = version_at(app, customer_id, at)
+    if version == 0:
+        return None
+    aggregate: object = app.repository.get(customer_id, version=version)
+    return aggregate if isinstance(aggregate, Customer) else None
 
 
 def open_read_models(app: LedgerApplication) -> ReadModels:
@@ -42,7 +75,7 @@ def as_of_view(
     ids = [customer_id] if customer_id is not None else list(app.customer_ids())
     customers = []
     for cid in ids:
-        customer = customer_as_of(app.events.get(cid), at)
+        customer = customer_at(app, cid, at)
         if customer is None:
             if customer_id is not None:
                 app.customer(cid)
@@ -53,7 +86,7 @@ def as_of_view(
 
 
 def customer_view_as_of(app: LedgerApplication, name: str, customer_id: UUID, at: datetime) -> list[dict[str, Any]]:
-    customer = customer_as_of(app.events.get(customer_id), at)
+    customer = customer_at(app, customer_id, at)
     if customer is None:
         raise NotFound(f"customer_id: no customer {customer_id} at {at.isoformat()} (R1)", rule="R1",
                        field="customer_id")
