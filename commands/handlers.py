@@ -57,7 +57,9 @@ class UnitOfWork(Protocol):
     def partner(self, partner_id: str) -> Partner | None: ...
     def purchase_order(self, po_number: str) -> PurchaseOrder | None: ...
     def serial_number(self, serial_number: str) -> SerialNumber | None: ...
-    def customer_ids(self) -> Iterator[UUID]: ...
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
+        """Customers that may have contracts to start or expire at ``at`` (a superset is fine)."""
+        ...
     def stage(self, *aggregates: Aggregate) -> None: ...
 
 
@@ -166,7 +168,7 @@ def expire_contracts(cmd: ExpireContracts, uow: UnitOfWork, ctx: Context) -> Res
     auth.require_ops(ctx.actor, "ExpireContracts")
     expired: list[str] = []
     deferred: list[dict[str, str]] = []
-    for customer_id in uow.customer_ids():
+    for customer_id in uow.expiry_candidates(ctx.at):
         customer = uow.customer(customer_id)
         if customer is None:
             continue

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     IntegrityError,
     InternalError,
     JSONTranscoder,
+    PersistenceError,
     ProgrammingError,
     Transcoding,
 )
@@ -31,7 +34,9 @@ from commands.handlers import HANDLERS, Context
 from commands.models import Command
 from ledger.config import Settings
 
+logger = logging.getLogger(__name__)
 STARTUP_ATTEMPTS = 6
+T = TypeVar("T")
 ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
 
 
@@ -109,18 +114,8 @@ class UnitOfWork:
     def serial_number(self, serial_number: str) -> SerialNumber | None:
         return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
 
-    @staticmethod
-    def _lost_race(attempts: int) -> Conflict:
-        return Conflict(
-            f"command: other writers changed the same records {attempts} times in a "
-            "row; nothing was recorded, submit it again (R18)",
-            rule="R18",
-            field="command",
-            code="concurrency_conflict",
-        )
-
-    def customer_ids(self) -> Iterator[UUID]:
-        return self._app.customer_ids()
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
+        return self._app.expiry_candidates(at)
 
     def stage(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
@@ -143,6 +138,7 @@ class LedgerApplication(Application[UUID]):
         env = dict(settings.store.env)
         env.setdefault("CREATE_TABLE", "y")
         env.setdefault("AGGREGATE_CACHE_MAXSIZE", "2000")
+        self._read_models: Any = None
         super().__init__(env=env)
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -153,14 +149,31 @@ class LedgerApplication(Application[UUID]):
         the losers with ``tuple concurrently updated`` (InternalError) or a duplicate key in the
         catalogs (IntegrityError/ProgrammingError). Every statement is idempotent, so it is run again.
         """
+        return self._created_concurrently(super().construct_recorder)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        return self._created_concurrently(super().construct_snapshot_store)
+
+    def _created_concurrently(self, create: Callable[[], T]) -> T:
         for attempt in range(1, STARTUP_ATTEMPTS + 1):
             try:
-                return super().construct_recorder()
+                return create()
             except (InternalError, IntegrityError, ProgrammingError):
                 if attempt == STARTUP_ATTEMPTS or self.settings.store.kind != "postgres":
                     raise
                 time.sleep(random.uniform(0.05, 0.25) * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are taken after the command's events are committed; failing to store one loses
+        nothing (the events are the record). It must not fail a command that is already recorded,
+        least of all with an IntegrityError, which ``execute`` would take for a lost race and run the
+        command a second time.
+        """
+        try:
+            super()._take_snapshots(processing_event)
+        except PersistenceError:
+            logger.warning("snapshot not stored; the events are recorded", exc_info=True)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -215,6 +228,34 @@ class LedgerApplication(Application[UUID]):
             ]
             return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _lost_race(attempts: int) -> Conflict:
+        return Conflict(
+            f"command: other writers changed the same records {attempts} times in a "
+            "row; nothing was recorded, submit it again (R18)",
+            rule="R18",
+            field="command",
+            code="concurrency_conflict",
+        )
+
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
+        """Customers with a live contract whose grace period or term has ended by ``at``.
+
+        Found in the contracts read model, caught up to the end of the log first; the handler then
+        decides on each customer's own recorded state, so the read model only narrows the search.
+        """
+        from projections.store import ReadModels, create_read_engine
+
+        if self._read_models is None:
+            self._read_models = ReadModels(create_read_engine(self.settings.store))
+        return iter(self._read_models.expiry_candidates(self.recorder, self.mapper, at))
+
+    def close(self) -> None:
+        if self._read_models is not None:
+            self._read_models.close()
+            self._read_models = None
+        super().close()
 
     def customer_ids(self) -> Iterator[UUID]:
         """Every customer, in the order they were first recorded."""

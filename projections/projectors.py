@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, update
+from datetime import timedelta
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from aggregates.customer import Customer
+from aggregates.timeutil import add_years
 from projections.tables import TableSet
 
 Apply = Callable[[Connection, TableSet, Any], None]
@@ -41,7 +44,15 @@ def _c_order(conn: Connection, ts: TableSet, e: Customer.OrderPlaced) -> None:
     conn.execute(insert(ts["contracts"]).values(
         customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
         years=e.years, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
+        grace_ends_at=_t(e.at + timedelta(days=e.grace_days)),
     ))
+
+
+def _c_started(conn: Connection, ts: TableSet, e: Customer.ContractStarted) -> None:
+    t = ts["contracts"]
+    row = conn.execute(select(t.c.years).where(_key(t, e, po_number=e.po_number))).first()
+    ends_at = _t(add_years(e.start, row.years)) if row is not None else None
+    conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values(started_at=_t(e.start), ends_at=ends_at))
 
 
 def _contract_update(column: str, value: Callable[[Any], Any]) -> Apply:
@@ -64,7 +75,7 @@ CONTRACTS: dict[type, Apply] = {
     Customer.AccountOpened: _c_account,
     Customer.OrderPlaced: _c_order,
     Customer.OrderCancelled: _contract_update("cancelled_at", lambda e: _t(e.at)),
-    Customer.ContractStarted: _contract_update("started_at", lambda e: _t(e.start)),
+    Customer.ContractStarted: _c_started,
     Customer.ContractExpired: _contract_update("expired_at", lambda e: _t(e.at)),
     Customer.LicenseAssigned: _assigned_delta(+1),
     Customer.LicenseReleased: _assigned_delta(-1),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, insert, inspect, or_, select, update
 from sqlalchemy.pool import StaticPool
 
 from aggregates.customer import Customer
@@ -71,8 +73,20 @@ class ReadModels:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         tracking_metadata.create_all(engine)
+        existing = inspect(engine)
         for projection in PROJECTIONS:
-            table_set(projection).metadata.create_all(engine)
+            tables = table_set(projection)
+            stale = [
+                t for t in tables.tables.values()
+                if existing.has_table(t.name)
+                and {c["name"] for c in existing.get_columns(t.name)} != {c.name for c in t.columns}
+            ]
+            if stale:
+                # The code's tables changed shape: start this projection afresh from the log.
+                with engine.begin() as conn:
+                    tables.metadata.drop_all(conn)
+                    conn.execute(delete(tracking).where(tracking.c.name == projection))
+            tables.metadata.create_all(engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -129,18 +143,30 @@ class ReadModels:
             if progress is not None:
                 progress(notifications[-1].id, end)
 
+    def expiry_candidates(self, recorder: Any, mapper: Any, at: datetime) -> list[UUID]:
+        """Customers with a live contract whose grace period or term has ended by ``at``."""
+        self.catch_up(recorder, mapper, [live_target("contracts")])
+        t = table_set("contracts")["contracts"]
+        moment = at.isoformat()
+        stmt = (
+            select(t.c.customer_id)
+            .where(t.c.cancelled_at.is_(None), t.c.expired_at.is_(None))
+            .where(or_(and_(t.c.started_at.is_(None), t.c.grace_ends_at <= moment), t.c.ends_at <= moment))
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return sorted(UUID(row.customer_id) for row in conn.execute(stmt))
+
     def _apply_batch(
         self, targets: Sequence[Target], positions: dict[str, int], events: list[tuple[int, Any]], last: int
     ) -> None:
         with self.engine.begin() as conn:
             for target in targets:
                 old = positions[target.name]
-                for position, domain_event in events:
-                    if position <= old:
-                        continue
-                    apply = target.applies.get(type(domain_event))
-                    if apply is not None:
-                        apply(conn, target.tables, domain_event)
+                if last <= old:
+                    continue
+                # Claim the batch first: a runner that read an older position stops here, before it
+                # writes a row (on PostgreSQL the row lock also makes a concurrent runner wait).
                 result = conn.execute(
                     update(tracking)
                     .where(tracking.c.name == target.name, tracking.c.position == old)
@@ -148,6 +174,12 @@ class ReadModels:
                 )
                 if result.rowcount != 1:
                     raise ProjectionConflict(target.name)
+                for position, domain_event in events:
+                    if position <= old:
+                        continue
+                    apply = target.applies.get(type(domain_event))
+                    if apply is not None:
+                        apply(conn, target.tables, domain_event)
 
 
 def decode(mapper: Any, notifications: Iterable[Notification]) -> list[tuple[int, Any]]:

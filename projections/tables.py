@@ -40,6 +40,8 @@ def _contracts(md: MetaData, s: str) -> dict[str, Table]:
             Column("cancelled_at", String(40)),
             Column("expired_at", String(40)),
             Column("assigned", Integer, nullable=False),
+            Column("grace_ends_at", String(40), nullable=False),
+            Column("ends_at", String(40)),
         ),
     }
 

@@ -64,7 +64,7 @@ class MemoryUnitOfWork:
     def serial_number(self, serial_number: str) -> SerialNumber | None:
         return self._get(serial_number_id_for(serial_number), SerialNumber)  # type: ignore[no-any-return]
 
-    def customer_ids(self) -> Iterator[UUID]:
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
         return iter([k for k, v in self.aggregates.items() if isinstance(v, Customer)])
 
     def stage(self, *aggregates: Aggregate) -> None:
