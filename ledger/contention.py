@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 from aggregates.catalog import SUPPORTED_PRODUCTS, normalise_address, normalise_company
 from aggregates.errors import LedgerError
 from aggregates.ids import account_id_for, customer_id_for, room_id_for
@@ -129,9 +131,9 @@ def same_order(c: int, k: int) -> dict[str, Any]:
     )
 
 
-def clashing_order(worker: int, k: int, customers: int) -> dict[str, Any]:
+def clashing_order(worker: int, k: int, customers: int, first_customer: int = 0) -> dict[str, Any]:
     """PO ``CLASH-k`` with content that differs per worker: one worker owns it, the rest are refused (R5)."""
-    c = (k + 5 * worker) % customers
+    c = first_customer + (k + 5 * worker) % customers
     return order(f"CLASH-{k:03d}", c, site=False, service="select", years=3, quantity=1 + worker)
 
 
@@ -165,9 +167,23 @@ WEIGHTS: dict[str, int] = {
 }
 
 
-def mixed_commands(worker: int, count: int, customers: int = 20, seed: int = 2026) -> list[dict[str, Any]]:
-    """``count`` commands of one worker on ``customers`` customers shared with every other worker."""
+def mixed_commands(
+    worker: int,
+    count: int,
+    customers: int = 20,
+    seed: int = 2026,
+    *,
+    first_customer: int = 0,
+    contested: bool = True,
+) -> list[dict[str, Any]]:
+    """``count`` commands of one worker on customers ``first_customer`` .. ``+ customers - 1``.
+
+    Workers given the same customers share them. With ``contested`` (the default) workers also
+    submit the same identical orders, clashing PO numbers and the same serial numbers; without it
+    every ledger-wide key a worker uses is its own, so workers on disjoint customers never collide.
+    """
     rng = random.Random(f"{seed}:{worker}")
+    shared = "" if contested else f"W{worker}-"
     kinds = list(WEIGHTS)
     weights = [WEIGHTS[k] for k in kinds]
     commands: list[dict[str, Any]] = []
@@ -213,14 +229,14 @@ def mixed_commands(worker: int, count: int, customers: int = 20, seed: int = 202
 
     # Every worker starts by ordering for every customer and adding rooms, each in its own order:
     # all race to create the same customers and rooms.
-    first = list(range(customers))
+    first = list(range(first_customer, first_customer + customers))
     rng.shuffle(first)
     for c in first:
         commands.extend([own_order(c), add_room(c), add_room(c)])
     del commands[count:]
     while len(commands) < count:
         kind = rng.choices(kinds, weights)[0]
-        c = rng.randrange(customers)
+        c = first_customer + rng.randrange(customers)
         cid = str(customer_id(c))
         cmd: dict[str, Any]
         if kind == "order":
@@ -228,7 +244,8 @@ def mixed_commands(worker: int, count: int, customers: int = 20, seed: int = 202
         elif kind == "same_order":
             cmd = same_order(c, rng.randrange(SAME_PER_CUSTOMER))
         elif kind == "clash_order":
-            cmd = clashing_order(worker, rng.randrange(CLASHING_POS), customers)
+            cmd = clashing_order(worker, rng.randrange(CLASHING_POS), customers, first_customer)
+            cmd["po_number"] = shared + cmd["po_number"]
         elif kind == "room":
             cmd = add_room(c)
         elif kind == "assign":
@@ -245,7 +262,7 @@ def mixed_commands(worker: int, count: int, customers: int = 20, seed: int = 202
         elif kind == "device":
             site, r = a_room(c)
             if rng.random() < 0.3:
-                serial = f"SN-SHARED-{rng.randrange(SHARED_SERIALS):03d}"
+                serial = f"SN-{shared}SHARED-{rng.randrange(SHARED_SERIALS):03d}"
             else:
                 serial = f"SN-W{worker}-{len(commands):04d}"
             own_serials.append((c, serial))
@@ -338,6 +355,8 @@ def run_worker(
     *,
     customers: int = 20,
     seed: int = 2026,
+    first_customer: int = 0,
+    contested: bool = True,
     environ: Mapping[str, str] | None = None,
     barrier: Barrier | None = None,
 ) -> None:
@@ -345,7 +364,9 @@ def run_worker(
 
     ``out`` receives one JSON line per command; ``out + ".times"`` the start and end of the run.
     """
-    commands = mixed_commands(worker, count, customers=customers, seed=seed)
+    commands = mixed_commands(
+        worker, count, customers=customers, seed=seed, first_customer=first_customer, contested=contested
+    )
     app = LedgerApplication(load_settings(db_url, dict(environ or {})))
     try:
         if barrier is not None:
@@ -360,3 +381,56 @@ def read_results(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as source:
         for line in source:
             yield json.loads(line)
+
+
+class RaceApp(LedgerApplication):
+    """The application with two test hooks: it counts lost races, and can hold a save at a barrier.
+
+    ``lost_races`` counts the saves refused by the store because another writer got there first
+    (the optimistic-concurrency IntegrityError that ``execute`` retries). When ``hold`` is set, the
+    next save first waits there for the other racer: both have then read the same state and passed
+    every check, so exactly one of their saves can win, every time.
+    """
+
+    lost_races = 0
+    hold: Barrier | None = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        hold, self.hold = self.hold, None
+        if hold is not None:
+            hold.wait(timeout=60)
+        try:
+            return super().save(*objs, **kwargs)
+        except IntegrityError:
+            self.lost_races += 1
+            raise
+
+
+def race_worker(
+    db_url: str,
+    rounds: list[dict[str, Any]],
+    out: str,
+    start: Barrier,
+    holds: list[Barrier | None],
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Process entry point of one racer: per round, meet the other racer at ``start``, run the command.
+
+    In a round with a ``holds`` barrier both racers also meet just before saving (see ``RaceApp``).
+    One JSON line per round: the result, and how many lost races the command went through.
+    """
+    app = RaceApp(load_settings(db_url, dict(environ or {})))
+    try:
+        with Path(out).open("w", encoding="utf-8") as sink:
+            for number, (raw, hold) in enumerate(zip(rounds, holds, strict=True)):
+                before = app.lost_races
+                start.wait(timeout=60)
+                app.hold = hold
+                result = execute(app, raw)
+                if hold is not None and app.hold is hold:  # refused before saving: release the other racer
+                    app.hold = None
+                    hold.wait(timeout=60)
+                record = {"round": number, "lost_races": app.lost_races - before, **result}
+                sink.write(json.dumps(record, default=str) + "\n")
+    finally:
+        app.close()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 

@@ -76,6 +76,10 @@ def cmd_relay(args: argparse.Namespace) -> int:
     from ledger.stream.relay import Relay, RelayError
 
     _check_kafka_args(args)
+    if args.connect_timeout <= 0:
+        raise ConfigurationError("--connect-timeout: must be more than 0 seconds")
+    if args.delivery_timeout < 1:
+        raise ConfigurationError("--delivery-timeout: must be at least 1 second")
     if args.batch_size < 1:
         raise ConfigurationError("--batch-size: must be at least 1")
     if args.poll_interval <= 0:
@@ -83,7 +87,14 @@ def cmd_relay(args: argparse.Namespace) -> int:
     stop = _stop_on_signals()
     app = build_app(args.db)
     relay = Relay(
-        app, args.bootstrap_servers, args.topic, batch_size=args.batch_size, partitions=args.partitions, log=_err
+        app,
+        args.bootstrap_servers,
+        args.topic,
+        batch_size=args.batch_size,
+        partitions=args.partitions,
+        connect_timeout=args.connect_timeout,
+        delivery_timeout=args.delivery_timeout,
+        log=_err,
     )
     try:
         relay.connect()
@@ -135,6 +146,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
             portal_url=args.portal_url,
             from_beginning=args.from_beginning,
             retry_for=None if args.follow else args.retry_for,
+            connect_timeout=args.connect_timeout,
             log=_err,
         )
     except SubscriberError as exc:
@@ -180,6 +192,9 @@ def cmd_event_schemas(args: argparse.Namespace) -> int:
 
 def _kafka_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--connect-timeout", type=float, default=15.0, help="seconds to wait for the broker at start (15)"
+    )
+    parser.add_argument(
         "--bootstrap-servers",
         default=os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         metavar="HOST:PORT",
@@ -205,6 +220,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     mode.add_argument("--until-caught-up", action="store_true", help="publish what is there, then exit (default)")
     relay.add_argument("--batch-size", type=int, default=1000, help="events a round (default 1000)")
     relay.add_argument("--poll-interval", type=float, default=0.2, help="seconds between looks at the log (0.2)")
+    relay.add_argument(
+        "--delivery-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the broker's acknowledgement of a round before publishing it again (30)",
+    )
     relay.add_argument("--partitions", type=int, default=3, help="partitions when the relay creates the topic (3)")
     relay.add_argument(
         "--retry-for",

@@ -255,6 +255,7 @@ class NotificationsConsumer:
         portal_url: str = DEFAULT_PORTAL_URL,
         from_beginning: bool = False,
         retry_for: float | None = 60.0,
+        connect_timeout: float = 15.0,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.sender = sender
@@ -272,6 +273,7 @@ class NotificationsConsumer:
             from_beginning=from_beginning,
             store=self.store,
             checkpoint_every=50,
+            consumer_overrides={"bootstrap_timeout_ms": int(connect_timeout * 1000)},
             log=self._log,
         )
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification, PersistenceError, Tracking
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -61,7 +61,6 @@ def producer_config(bootstrap_servers: str | Sequence[str], **overrides: Any) ->
         "delivery_timeout_ms": 30_000,
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 2_000,
-        "bootstrap_timeout_ms": 10_000,
     }
     config.update(overrides)
     return config
@@ -121,6 +120,8 @@ class Relay:
         batch_size: int = 1000,
         partitions: int = DEFAULT_PARTITIONS,
         producer_overrides: Mapping[str, Any] | None = None,
+        connect_timeout: float = 15.0,
+        delivery_timeout: float | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if batch_size < 1:
@@ -130,10 +131,16 @@ class Relay:
         self.topic = topic
         self.batch_size = batch_size
         self.partitions = partitions
+        self.connect_timeout = connect_timeout
         self.tracking_name = f"relay:{topic}"
         self.tracking = app.factory.tracking_recorder()
         self.stats = RelayStats(position=self.position())
         self._producer_overrides = dict(producer_overrides or {})
+        if delivery_timeout is not None:
+            ms = max(int(delivery_timeout * 1000), 1000)
+            self._producer_overrides.setdefault("delivery_timeout_ms", ms)
+            self._producer_overrides.setdefault("request_timeout_ms", min(10_000, ms // 2))
+            self._producer_overrides.setdefault("max_block_ms", ms)
         self._producer: KafkaProducer | None = None
         self._log = log or (lambda _message: None)
         self._topic_checked = False
@@ -167,9 +174,11 @@ class Relay:
     def _connect(self) -> KafkaProducer:
         if self._producer is None:
             if not self._topic_checked:
-                ensure_topic(self.bootstrap_servers, self.topic, self.partitions)
+                ensure_topic(self.bootstrap_servers, self.topic, self.partitions, timeout=self.connect_timeout)
                 self._topic_checked = True
-            self._producer = KafkaProducer(**producer_config(self.bootstrap_servers, **self._producer_overrides))
+            config = producer_config(self.bootstrap_servers, **self._producer_overrides)
+            config.setdefault("bootstrap_timeout_ms", int(self.connect_timeout * 1000))
+            self._producer = KafkaProducer(**config)
         return self._producer
 
     def _drop_producer(self) -> None:
@@ -198,7 +207,8 @@ class Relay:
     def publish_batch(self) -> int:
         """Publish the next batch; return how many log positions it covered (0: caught up).
 
-        Raises KafkaError when the broker did not acknowledge every message; nothing is recorded then.
+        Raises KafkaError when the broker did not acknowledge every message (nothing is recorded
+        then), PersistenceError when the ledger database failed.
         """
         start = self.position() + 1
         notifications = self.app.recorder.select_notifications(start, self.batch_size)
@@ -253,19 +263,21 @@ class Relay:
         while not stop.is_set():
             try:
                 covered = self.publish_batch()
-            except KafkaError as exc:
+            except (KafkaError, PersistenceError) as exc:
                 self.stats.failures += 1
-                self._drop_producer()
+                if isinstance(exc, KafkaError):
+                    self._drop_producer()
                 now = time.monotonic()
                 failing_since = failing_since or now
+                what = "the broker did not acknowledge" if isinstance(exc, KafkaError) else "the ledger database failed"
                 if not follow and retry_for is not None and now - failing_since > retry_for:
                     raise RelayError(
-                        f"the broker at {self.bootstrap_servers} did not acknowledge for {retry_for:.0f} s "
-                        f"({type(exc).__name__}: {exc}); position {self.position()} is recorded, run again to resume"
+                        f"{what} for {retry_for:.0f} s ({type(exc).__name__}: {exc}); "
+                        "the last acknowledged position is recorded, run again to resume"
                     ) from None
                 self._log(
-                    f"relay: broker did not acknowledge ({type(exc).__name__}: {exc}); "
-                    f"re-publishing from position {self.position()} in {pause:.1f} s"
+                    f"relay: {what} ({type(exc).__name__}: {exc}); "
+                    f"re-publishing from the recorded position in {pause:.1f} s"
                 )
                 stop.wait(pause)
                 pause = min(pause * 2, 5.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
@@ -13,7 +13,7 @@ from projections.store import ProjectionConflict, ReadModels, create_read_engine
 from projections.tables import PROJECTIONS, table_set
 from tests.support import command, order, run
 
-LATER = datetime(2026, 6, 1, tzinfo=timezone.utc)
+LATER = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_r13_positions_never_move_back_when_projections_are_uneven(app: LedgerApplication) -> None:
@@ -70,10 +70,10 @@ def test_r6_tables_of_an_older_shape_are_rebuilt_from_the_log(app: LedgerApplica
 def test_r8_expiry_candidates_are_customers_with_ended_grace_or_term(app: LedgerApplication) -> None:
     acme = run(app, order(po="PO-1", at="2026-01-05T09:00:00Z", years=1))
     run(app, order(po="PO-2", at="2026-01-05T09:00:00Z", company="Globex", email="a@globex.example"))
-    assert list(app.expiry_candidates(datetime(2026, 2, 1, tzinfo=timezone.utc))) == []
-    in_grace_end = datetime(2026, 3, 10, tzinfo=timezone.utc)
+    assert list(app.expiry_candidates(datetime(2026, 2, 1, tzinfo=UTC))) == []
+    in_grace_end = datetime(2026, 3, 10, tzinfo=UTC)
     assert len(list(app.expiry_candidates(in_grace_end))) == 2
     run(app, command("ExpireContracts", "2026-03-10T00:00:00Z"))
     assert list(app.expiry_candidates(in_grace_end)) == []
-    after_one_year = datetime(2027, 3, 7, tzinfo=timezone.utc)
+    after_one_year = datetime(2027, 3, 7, tzinfo=UTC)
     assert [str(c) for c in app.expiry_candidates(after_one_year)] == [acme["customer_id"]]
