@@ -284,7 +284,9 @@ def cmd_project(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ledger.demo import run_demo
 
-    return run_demo(args.db)
+    if args.customers < 1:
+        raise UsageError("--customers: give at least 1")
+    return run_demo(args.db, customers=args.customers, seed=args.seed)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -339,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--interval", type=float, default=0.5, metavar="S")
     project.set_defaults(func=cmd_project)
     demo = sub.add_parser("demo", parents=[common], help="a seeded workload on a fresh embedded store")
+    demo.add_argument("--customers", type=int, default=5, help="customers to generate (about 40 commands each)")
+    demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
     schema = sub.add_parser("schema", help="print the JSON Schema of all commands")
     group = schema.add_mutually_exclusive_group()

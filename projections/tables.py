@@ -10,6 +10,7 @@ ones until it swaps them in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
@@ -154,7 +155,9 @@ class TableSet:
         return self.tables[name]
 
 
+@lru_cache(maxsize=64)
 def table_set(projection: str, suffix: str = "") -> TableSet:
+    """The tables of ``projection`` under ``suffix``, built once per process (SQL compiles are cached)."""
     md = MetaData()
     return TableSet(projection, suffix, md, _BUILDERS[projection](md, suffix))
 
