@@ -66,7 +66,8 @@ def run_demo(db: str | None = None, customers: int = 5, seed: int = 7) -> int:
         views = Table(title=f"Views now ({now.date().isoformat()})")
         views.add_column("view")
         views.add_column("summary")
-        views.add_row("contracts", ", ".join(f"{n} {s}" for s, n in sorted(Counter(c["status"] for c in contracts).items())))
+        statuses = sorted(Counter(c["status"] for c in contracts).items())
+        views.add_row("contracts", ", ".join(f"{n} {s}" for s, n in statuses))
         views.add_row("rooms", f"{len(rooms)} rooms, {sum(len(r['licenses']) for r in rooms)} licenses held, "
                                f"{sum(len(r['devices']) for r in rooms)} devices")
         views.add_row("spares", f"{sum(s['entitled'] for s in spares)} entitled across {len(spares)} customers, "
