@@ -38,7 +38,7 @@ class BatchUnitOfWork:
     def _get(self, aggregate_id: UUID, kind: type) -> Any:
         if aggregate_id not in self.aggregates:
             try:
-                self.aggregates[aggregate_id] = self.app.repository.get(aggregate_id)
+                self.aggregates[aggregate_id] = self.app.repository.get(aggregate_id, deepcopy_from_cache=False)
             except AggregateNotFoundError:
                 self.aggregates[aggregate_id] = None
         found = self.aggregates[aggregate_id]

@@ -229,19 +229,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     try:
         total = app.recorder.max_notification_id() or 0
         with _progress_bar("replay") as bar:
-            tasks: dict[str, Any] = {}
+            verb = "checking" if args.check else "rebuilding"
+            task = bar.add_task(f"{verb} {', '.join(names)}", total=total)
 
             def progress(done: int, end: int) -> None:
-                task = tasks[current[0]]
                 bar.update(task, completed=done, total=end)
 
-            current = [""]
-            reports = []
-            for name in names:
-                current[0] = name
-                tasks[name] = bar.add_task(("checking " if args.check else "rebuilding ") + name, total=total)
-                reports.extend(rebuild_views(app, models, (name,), check=args.check, progress=progress))
-                bar.update(tasks[name], completed=total, total=total)
+            reports = rebuild_views(app, models, names, check=args.check, progress=progress)
+            bar.update(task, completed=total, total=total)
     finally:
         models.close()
         app.close()

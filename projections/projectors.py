@@ -1,18 +1,113 @@
-"""How each customer event changes each projection's rows. Pure SQL on one open connection."""
+"""How each customer event changes each projection's rows.
+
+Statements are built once per table set with bind parameters; a ``Writer`` queues them and sends
+runs of the same statement as one ``executemany``, in the order the events came, inside the
+transaction of the batch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy.sql import Executable
 
 from aggregates.customer import Customer
 from aggregates.timeutil import add_years
-from projections.tables import TableSet
+from projections.tables import TableSet, table_set
 
-Apply = Callable[[Connection, TableSet, Any], None]
+
+class Writer:
+    """Queues parameterised statements; consecutive runs of one statement go as one executemany."""
+
+    def __init__(self, conn: Connection, tables: TableSet) -> None:
+        self.conn = conn
+        self.tables = tables
+        self.statements = statements(tables.projection, tables.suffix)
+        self._current: Executable | None = None
+        self._params: list[dict[str, Any]] = []
+
+    def add(self, statement: str, /, **params: Any) -> None:
+        stmt = self.statements[statement]
+        if stmt is not self._current:
+            self.flush()
+            self._current = stmt
+        self._params.append(params)
+
+    def flush(self) -> None:
+        if self._current is not None and self._params:
+            self.conn.execute(self._current, self._params)
+        self._current, self._params = None, []
+
+    def scalar(self, statement: str, /, **params: Any) -> Any:
+        self.flush()
+        return self.conn.execute(self.statements[statement], params).scalar()
+
+
+Apply = Callable[[Writer, Any], None]
+
+
+def _key(table: Any, *columns: str) -> Any:
+    return and_(table.c.customer_id == bindparam("k_customer_id"),
+                *[table.c[c] == bindparam(f"k_{c}") for c in columns])
+
+
+def _update(table: Any, key: tuple[str, ...], *columns: str) -> Any:
+    return update(table).where(_key(table, *key)).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+@lru_cache(maxsize=64)
+def statements(projection: str, suffix: str) -> dict[str, Any]:
+    ts = table_set(projection, suffix)
+    if projection == "contracts":
+        accounts, contracts = ts["accounts"], ts["contracts"]
+        return {
+            "account": insert(accounts),
+            "contract": insert(contracts),
+            "cancelled": _update(contracts, ("po_number",), "cancelled_at"),
+            "expired": _update(contracts, ("po_number",), "expired_at"),
+            "started": _update(contracts, ("po_number",), "started_at", "ends_at"),
+            "years": select(contracts.c.years).where(_key(contracts, "po_number")),
+            "assigned": update(contracts).where(_key(contracts, "po_number"))
+            .values(assigned=contracts.c.assigned + bindparam("v_delta")),
+        }
+    if projection == "rooms":
+        rooms, licenses, terms, devices = ts["rooms"], ts["room_licenses"], ts["room_contract_terms"], ts["devices"]
+        return {
+            "terms": insert(terms),
+            "started": _update(terms, ("po_number",), "started_at"),
+            "room": insert(rooms),
+            "license": insert(licenses),
+            "license_moved": _update(licenses, ("room_id", "service"), "room_id"),
+            "license_released": delete(licenses).where(_key(licenses, "room_id", "service")),
+            "device": insert(devices),
+            "device_moved": _update(devices, ("serial_number",), "room_id"),
+        }
+    if projection == "spares":
+        orders, spares = ts["spare_orders"], ts["spares"]
+        return {
+            "order": insert(orders),
+            "ended": _update(orders, ("po_number",), "live"),
+            "spare": insert(spares),
+            "revoked": _update(spares, ("spare_no",), "revoked_at"),
+            "allocated": _update(spares, ("spare_no",), "product", "ship_to", "allocated_at"),
+        }
+    customers, users, invitations, delegations = (
+        ts["access_customers"], ts["users"], ts["invitations"], ts["delegations"]
+    )
+    return {
+        "customer": insert(customers),
+        "invitation": insert(invitations),
+        "invitation_state": _update(invitations, ("invitation_id",), "state"),
+        "user_delete": delete(users).where(_key(users, "email")),
+        "user": insert(users),
+        "role": _update(users, ("email",), "role"),
+        "delegation_delete": delete(delegations).where(_key(delegations, "partner_id")),
+        "delegation": insert(delegations),
+    }
 
 
 def _cid(e: Any) -> str:
@@ -23,49 +118,38 @@ def _t(moment: Any) -> str:
     return str(moment.isoformat())
 
 
-def _key(table: Any, e: Any, **columns: Any) -> Any:
-    clauses = [table.c.customer_id == _cid(e)]
-    clauses += [table.c[name] == value for name, value in columns.items()]
-    return and_(*clauses)
-
-
 # ----- contracts
 
 
-def _c_account(conn: Connection, ts: TableSet, e: Customer.AccountOpened) -> None:
-    conn.execute(insert(ts["accounts"]).values(
-        customer_id=_cid(e), account_id=str(e.account_id), company=e.company, email=e.email,
-        country=e.address.get("country", ""),
-    ))
+def _c_account(w: Writer, e: Customer.AccountOpened) -> None:
+    w.add("account", customer_id=_cid(e), account_id=str(e.account_id), company=e.company, email=e.email,
+          country=e.address.get("country", ""))
 
 
-def _c_order(conn: Connection, ts: TableSet, e: Customer.OrderPlaced) -> None:
-    conn.execute(insert(ts["contracts"]).values(
-        customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
-        years=e.years, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
-        grace_ends_at=_t(e.at + timedelta(days=e.grace_days)),
-    ))
+def _c_order(w: Writer, e: Customer.OrderPlaced) -> None:
+    w.add("contract", customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
+          years=e.years, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
+          started_at=None, cancelled_at=None, expired_at=None, ends_at=None,
+          grace_ends_at=_t(e.at + timedelta(days=e.grace_days)))
 
 
-def _c_started(conn: Connection, ts: TableSet, e: Customer.ContractStarted) -> None:
-    t = ts["contracts"]
-    row = conn.execute(select(t.c.years).where(_key(t, e, po_number=e.po_number))).first()
-    ends_at = _t(add_years(e.start, row.years)) if row is not None else None
-    conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values(started_at=_t(e.start), ends_at=ends_at))
+def _c_cancelled(w: Writer, e: Customer.OrderCancelled) -> None:
+    w.add("cancelled", k_customer_id=_cid(e), k_po_number=e.po_number, v_cancelled_at=_t(e.at))
 
 
-def _contract_update(column: str, value: Callable[[Any], Any]) -> Apply:
-    def apply(conn: Connection, ts: TableSet, e: Any) -> None:
-        t = ts["contracts"]
-        conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values({column: value(e)}))
-
-    return apply
+def _c_expired(w: Writer, e: Customer.ContractExpired) -> None:
+    w.add("expired", k_customer_id=_cid(e), k_po_number=e.po_number, v_expired_at=_t(e.at))
 
 
-def _assigned_delta(delta: int) -> Apply:
-    def apply(conn: Connection, ts: TableSet, e: Any) -> None:
-        t = ts["contracts"]
-        conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values(assigned=t.c.assigned + delta))
+def _c_started(w: Writer, e: Customer.ContractStarted) -> None:
+    years = w.scalar("years", k_customer_id=_cid(e), k_po_number=e.po_number)
+    ends_at = _t(add_years(e.start, years)) if years is not None else None
+    w.add("started", k_customer_id=_cid(e), k_po_number=e.po_number, v_started_at=_t(e.start), v_ends_at=ends_at)
+
+
+def _c_assigned(delta: int) -> Apply:
+    def apply(w: Writer, e: Any) -> None:
+        w.add("assigned", k_customer_id=_cid(e), k_po_number=e.po_number, v_delta=delta)
 
     return apply
 
@@ -73,61 +157,50 @@ def _assigned_delta(delta: int) -> Apply:
 CONTRACTS: dict[type, Apply] = {
     Customer.AccountOpened: _c_account,
     Customer.OrderPlaced: _c_order,
-    Customer.OrderCancelled: _contract_update("cancelled_at", lambda e: _t(e.at)),
+    Customer.OrderCancelled: _c_cancelled,
     Customer.ContractStarted: _c_started,
-    Customer.ContractExpired: _contract_update("expired_at", lambda e: _t(e.at)),
-    Customer.LicenseAssigned: _assigned_delta(+1),
-    Customer.LicenseReleased: _assigned_delta(-1),
+    Customer.ContractExpired: _c_expired,
+    Customer.LicenseAssigned: _c_assigned(+1),
+    Customer.LicenseReleased: _c_assigned(-1),
 }
 
 # ----- rooms
 
 
-def _r_order(conn: Connection, ts: TableSet, e: Customer.OrderPlaced) -> None:
-    conn.execute(insert(ts["room_contract_terms"]).values(
-        customer_id=_cid(e), po_number=e.po_number, years=e.years, placed_at=_t(e.at), grace_days=e.grace_days,
-    ))
+def _r_order(w: Writer, e: Customer.OrderPlaced) -> None:
+    w.add("terms", customer_id=_cid(e), po_number=e.po_number, years=e.years, placed_at=_t(e.at),
+          grace_days=e.grace_days, started_at=None)
 
 
-def _r_started(conn: Connection, ts: TableSet, e: Customer.ContractStarted) -> None:
-    t = ts["room_contract_terms"]
-    conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values(started_at=_t(e.start)))
+def _r_started(w: Writer, e: Customer.ContractStarted) -> None:
+    w.add("started", k_customer_id=_cid(e), k_po_number=e.po_number, v_started_at=_t(e.start))
 
 
-def _r_room(conn: Connection, ts: TableSet, e: Customer.RoomAdded) -> None:
-    conn.execute(insert(ts["rooms"]).values(
-        customer_id=_cid(e), room_id=str(e.room_id), account_id=str(e.account_id), name=e.name, site=e.site,
-        country=e.country,
-    ))
+def _r_room(w: Writer, e: Customer.RoomAdded) -> None:
+    w.add("room", customer_id=_cid(e), room_id=str(e.room_id), account_id=str(e.account_id), name=e.name,
+          site=e.site, country=e.country)
 
 
-def _r_assigned(conn: Connection, ts: TableSet, e: Customer.LicenseAssigned) -> None:
-    conn.execute(insert(ts["room_licenses"]).values(
-        customer_id=_cid(e), room_id=str(e.room_id), service=e.service, po_number=e.po_number,
-    ))
+def _r_assigned(w: Writer, e: Customer.LicenseAssigned) -> None:
+    w.add("license", customer_id=_cid(e), room_id=str(e.room_id), service=e.service, po_number=e.po_number)
 
 
-def _r_moved(conn: Connection, ts: TableSet, e: Customer.LicenseMoved) -> None:
-    t = ts["room_licenses"]
-    conn.execute(update(t).where(_key(t, e, room_id=str(e.from_room_id), service=e.service))
-                 .values(room_id=str(e.to_room_id)))
+def _r_moved(w: Writer, e: Customer.LicenseMoved) -> None:
+    w.add("license_moved", k_customer_id=_cid(e), k_room_id=str(e.from_room_id), k_service=e.service,
+          v_room_id=str(e.to_room_id))
 
 
-def _r_released(conn: Connection, ts: TableSet, e: Customer.LicenseReleased) -> None:
-    t = ts["room_licenses"]
-    conn.execute(delete(t).where(_key(t, e, room_id=str(e.room_id), service=e.service)))
+def _r_released(w: Writer, e: Customer.LicenseReleased) -> None:
+    w.add("license_released", k_customer_id=_cid(e), k_room_id=str(e.room_id), k_service=e.service)
 
 
-def _r_device(conn: Connection, ts: TableSet, e: Customer.DeviceRegistered) -> None:
-    conn.execute(insert(ts["devices"]).values(
-        customer_id=_cid(e), serial_number=e.serial_number, room_id=str(e.room_id), product=e.product,
-        purchased_on=e.purchased_on.isoformat(),
-    ))
+def _r_device(w: Writer, e: Customer.DeviceRegistered) -> None:
+    w.add("device", customer_id=_cid(e), serial_number=e.serial_number, room_id=str(e.room_id), product=e.product,
+          purchased_on=e.purchased_on.isoformat())
 
 
-def _r_device_moved(conn: Connection, ts: TableSet, e: Customer.DeviceMoved) -> None:
-    t = ts["devices"]
-    conn.execute(update(t).where(_key(t, e, serial_number=e.serial_number)).values(room_id=str(e.to_room_id)))
+def _r_device_moved(w: Writer, e: Customer.DeviceMoved) -> None:
+    w.add("device_moved", k_customer_id=_cid(e), k_serial_number=e.serial_number, v_room_id=str(e.to_room_id))
 
 
 ROOMS: dict[type, Apply] = {
@@ -144,31 +217,27 @@ ROOMS: dict[type, Apply] = {
 # ----- spares
 
 
-def _s_order(conn: Connection, ts: TableSet, e: Customer.OrderPlaced) -> None:
+def _s_order(w: Writer, e: Customer.OrderPlaced) -> None:
     if e.service == "select":
-        conn.execute(insert(ts["spare_orders"]).values(
-            customer_id=_cid(e), po_number=e.po_number, quantity=e.quantity, live=1,
-        ))
+        w.add("order", customer_id=_cid(e), po_number=e.po_number, quantity=e.quantity, live=1)
 
 
-def _s_ended(conn: Connection, ts: TableSet, e: Any) -> None:
-    t = ts["spare_orders"]
-    conn.execute(update(t).where(_key(t, e, po_number=e.po_number)).values(live=0))
+def _s_ended(w: Writer, e: Any) -> None:
+    w.add("ended", k_customer_id=_cid(e), k_po_number=e.po_number, v_live=0)
 
 
-def _s_accrued(conn: Connection, ts: TableSet, e: Customer.SpareAccrued) -> None:
-    conn.execute(insert(ts["spares"]).values(customer_id=_cid(e), spare_no=e.spare_no, accrued_at=_t(e.at)))
+def _s_accrued(w: Writer, e: Customer.SpareAccrued) -> None:
+    w.add("spare", customer_id=_cid(e), spare_no=e.spare_no, accrued_at=_t(e.at), revoked_at=None, product=None,
+          ship_to=None, allocated_at=None)
 
 
-def _s_revoked(conn: Connection, ts: TableSet, e: Customer.SpareRevoked) -> None:
-    t = ts["spares"]
-    conn.execute(update(t).where(_key(t, e, spare_no=e.spare_no)).values(revoked_at=_t(e.at)))
+def _s_revoked(w: Writer, e: Customer.SpareRevoked) -> None:
+    w.add("revoked", k_customer_id=_cid(e), k_spare_no=e.spare_no, v_revoked_at=_t(e.at))
 
 
-def _s_allocated(conn: Connection, ts: TableSet, e: Customer.SpareAllocated) -> None:
-    t = ts["spares"]
-    conn.execute(update(t).where(_key(t, e, spare_no=e.spare_no))
-                 .values(product=e.product, ship_to=e.ship_to, allocated_at=_t(e.at)))
+def _s_allocated(w: Writer, e: Customer.SpareAllocated) -> None:
+    w.add("allocated", k_customer_id=_cid(e), k_spare_no=e.spare_no, v_product=e.product, v_ship_to=e.ship_to,
+          v_allocated_at=_t(e.at))
 
 
 SPARES: dict[type, Apply] = {
@@ -183,51 +252,43 @@ SPARES: dict[type, Apply] = {
 # ----- access
 
 
-def _a_registered(conn: Connection, ts: TableSet, e: Customer.Registered) -> None:
-    conn.execute(insert(ts["access_customers"]).values(customer_id=_cid(e), name=e.name))
+def _a_registered(w: Writer, e: Customer.Registered) -> None:
+    w.add("customer", customer_id=_cid(e), name=e.name)
 
 
-def _a_invited(conn: Connection, ts: TableSet, e: Any) -> None:
-    conn.execute(insert(ts["invitations"]).values(
-        customer_id=_cid(e), invitation_id=str(e.invitation_id), email=e.email, role=e.role, sent_at=_t(e.at),
-        expires_at=_t(e.expires_at), state="pending",
-    ))
+def _a_invited(w: Writer, e: Any) -> None:
+    w.add("invitation", customer_id=_cid(e), invitation_id=str(e.invitation_id), email=e.email, role=e.role,
+          sent_at=_t(e.at), expires_at=_t(e.expires_at), state="pending")
 
 
 def _invitation_state(state: str) -> Apply:
-    def apply(conn: Connection, ts: TableSet, e: Any) -> None:
-        t = ts["invitations"]
-        conn.execute(update(t).where(_key(t, e, invitation_id=str(e.invitation_id))).values(state=state))
+    def apply(w: Writer, e: Any) -> None:
+        w.add("invitation_state", k_customer_id=_cid(e), k_invitation_id=str(e.invitation_id), v_state=state)
 
     return apply
 
 
-def _a_accepted(conn: Connection, ts: TableSet, e: Customer.InvitationAccepted) -> None:
-    _invitation_state("accepted")(conn, ts, e)
-    t = ts["users"]
-    conn.execute(delete(t).where(_key(t, e, email=e.email)))
-    conn.execute(insert(t).values(customer_id=_cid(e), email=e.email, role=e.role))
+def _a_accepted(w: Writer, e: Customer.InvitationAccepted) -> None:
+    _invitation_state("accepted")(w, e)
+    w.add("user_delete", k_customer_id=_cid(e), k_email=e.email)
+    w.add("user", customer_id=_cid(e), email=e.email, role=e.role)
 
 
-def _a_role(conn: Connection, ts: TableSet, e: Customer.RoleChanged) -> None:
-    t = ts["users"]
-    conn.execute(update(t).where(_key(t, e, email=e.email)).values(role=e.role))
+def _a_role(w: Writer, e: Customer.RoleChanged) -> None:
+    w.add("role", k_customer_id=_cid(e), k_email=e.email, v_role=e.role)
 
 
-def _a_removed(conn: Connection, ts: TableSet, e: Customer.UserRemoved) -> None:
-    t = ts["users"]
-    conn.execute(delete(t).where(_key(t, e, email=e.email)))
+def _a_removed(w: Writer, e: Customer.UserRemoved) -> None:
+    w.add("user_delete", k_customer_id=_cid(e), k_email=e.email)
 
 
-def _a_delegated(conn: Connection, ts: TableSet, e: Customer.PartnerDelegated) -> None:
-    t = ts["delegations"]
-    conn.execute(delete(t).where(_key(t, e, partner_id=e.partner_id)))
-    conn.execute(insert(t).values(customer_id=_cid(e), partner_id=e.partner_id, role=e.role))
+def _a_delegated(w: Writer, e: Customer.PartnerDelegated) -> None:
+    w.add("delegation_delete", k_customer_id=_cid(e), k_partner_id=e.partner_id)
+    w.add("delegation", customer_id=_cid(e), partner_id=e.partner_id, role=e.role)
 
 
-def _a_revoked(conn: Connection, ts: TableSet, e: Customer.PartnerRevoked) -> None:
-    t = ts["delegations"]
-    conn.execute(delete(t).where(_key(t, e, partner_id=e.partner_id)))
+def _a_revoked(w: Writer, e: Customer.PartnerRevoked) -> None:
+    w.add("delegation_delete", k_customer_id=_cid(e), k_partner_id=e.partner_id)
 
 
 ACCESS: dict[type, Apply] = {

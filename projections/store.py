@@ -20,7 +20,7 @@ from sqlalchemy.pool import StaticPool
 
 from aggregates.customer import Customer
 from ledger.config import StoreSettings
-from projections.projectors import PROJECTORS, Apply
+from projections.projectors import PROJECTORS, Apply, Writer
 from projections.tables import PROJECTIONS, TableSet, table_set, tracking, tracking_metadata
 
 CUSTOMER_TOPIC_PREFIX = Customer.__module__ + ":Customer."
@@ -174,12 +174,14 @@ class ReadModels:
                 )
                 if result.rowcount != 1:
                     raise ProjectionConflict(target.name)
+                writer = Writer(conn, target.tables)
                 for position, domain_event in events:
                     if position <= old:
                         continue
                     apply = target.applies.get(type(domain_event))
                     if apply is not None:
-                        apply(conn, target.tables, domain_event)
+                        apply(writer, domain_event)
+                writer.flush()
 
 
 def decode(mapper: Any, notifications: Iterable[Notification]) -> list[tuple[int, Any]]:

@@ -105,27 +105,31 @@ def rebuild(
     max_batches: int | None = None,
 ) -> list[RebuildReport]:
     """Rebuild (or, with ``check``, verify) projections from the whole event log."""
-    reports = []
     stop = recorder.max_notification_id() or 0
     if check:
         models.catch_up(recorder, mapper, [live_target(p) for p in projections], stop=stop, batch_size=batch_size)
+    shadows: dict[str, str] = {}
+    reports: dict[str, RebuildReport] = {}
+    targets = []
     for projection in projections:
         suffix, resumed_from = _shadow_suffix(models, projection)
         shadow = table_set(projection, suffix)
         shadow.metadata.create_all(models.engine)
-        target = Target(rebuild_name(projection), shadow, PROJECTORS[projection])
-        read = models.catch_up(
-            recorder, mapper, [target], stop=stop, batch_size=batch_size, progress=progress,
-            max_batches=max_batches,
-        )
-        report = RebuildReport(projection, read, resumed_from)
-        if max_batches is not None and models.position(rebuild_name(projection)) < stop:
-            reports.append(report)
+        shadows[projection] = suffix
+        reports[projection] = RebuildReport(projection, 0, resumed_from)
+        targets.append(Target(rebuild_name(projection), shadow, PROJECTORS[projection]))
+    # One pass over the log feeds every projection: each page is read and decoded once.
+    read = models.catch_up(
+        recorder, mapper, targets, stop=stop, batch_size=batch_size, progress=progress, max_batches=max_batches
+    )
+    for projection in projections:
+        report = reports[projection]
+        report.events_read = read
+        if models.position(rebuild_name(projection)) < stop:
             continue
         if check:
-            report.differences = diff_rows(_rows(models, projection, ""), _rows(models, projection, suffix))
-            _drop_shadow(models, projection, suffix)
+            report.differences = diff_rows(_rows(models, projection, ""), _rows(models, projection, shadows[projection]))
+            _drop_shadow(models, projection, shadows[projection])
         else:
-            _swap(models, projection, suffix)
-        reports.append(report)
-    return reports
+            _swap(models, projection, shadows[projection])
+    return [reports[p] for p in projections]
