@@ -128,7 +128,8 @@ def rebuild(
         if models.position(rebuild_name(projection)) < stop:
             continue
         if check:
-            report.differences = diff_rows(_rows(models, projection, ""), _rows(models, projection, shadows[projection]))
+            shadow_rows = _rows(models, projection, shadows[projection])
+            report.differences = diff_rows(_rows(models, projection, ""), shadow_rows)
             _drop_shadow(models, projection, shadows[projection])
         else:
             _swap(models, projection, shadows[projection])
