@@ -64,7 +64,9 @@ class Writer:
 _COMPILED: dict[tuple[str, int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
 
 
-def _compiled(dialect: Any, stmts: dict[str, Any], name: str, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
+def _compiled(
+    dialect: Any, stmts: dict[str, Any], name: str, keys: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
     cache_key = (dialect.name, id(stmts), name, keys)
     found = _COMPILED.get(cache_key)
     if found is None:
