@@ -1,11 +1,11 @@
 # Quick start:  make demo   (installs, runs the demo on the embedded SQLite store)
-#               make test   (installs, starts PostgreSQL, runs lint, types and the whole suite on SQLite and PostgreSQL)
+#               make test   (installs, starts PostgreSQL and Kafka, runs lint, types and the whole suite on SQLite and PostgreSQL)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-sqlite test-postgres lint services stop-services clean
+.PHONY: install demo test test-sqlite test-postgres lint services stop-services kafka clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,24 +18,31 @@ install: $(STAMP)
 demo: install
 	$(BIN)/ledger demo
 
+kafka:
+	scripts/kafka.sh start
+
 services:
 	scripts/postgres.sh start
+	scripts/kafka.sh start
 
 stop-services:
 	scripts/postgres.sh stop
+	scripts/kafka.sh stop
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy aggregates commands ledger projections replay
 	$(BIN)/ledger schema --check
+	$(BIN)/ledger event-schemas --check
 
-test-sqlite: install
+test-sqlite: install kafka
 	$(BIN)/python -m pytest -q --backend sqlite
 
 test-postgres: install services
 	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
 
-test: install services lint test-sqlite test-postgres
+test: install services
+	$(MAKE) lint test-sqlite test-postgres; status=$$?; scripts/kafka.sh stop; exit $$status
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache

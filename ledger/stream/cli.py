@@ -110,7 +110,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
     state = "stopped" if stop.is_set() else "caught up"
     print(
         f"relay: {state} at position {stats.position}: {stats.published} events published, {stats.skipped} "
-        f"non-customer events skipped, {stats.batches} batches in {stats.elapsed:.1f} s ({stats.rate:.0f} events/s)",
+        f"non-customer events skipped, {stats.batches} rounds in {stats.elapsed:.1f} s ({stats.rate:.0f} events/s)",
         flush=True,
     )
     return EXIT_OK
@@ -241,8 +241,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="send the R19 e-mails (purchase confirmation, welcome invitation) from the stream",
     )
     _kafka_options(notify)
-    notify.add_argument("--smtp-host", default=os.environ.get("LEDGER_SMTP_HOST", "127.0.0.1"))
-    notify.add_argument("--smtp-port", type=int, default=int(os.environ.get("LEDGER_SMTP_PORT", "25")))
+    notify.add_argument(
+        "--smtp-host", default=os.environ.get("LEDGER_SMTP_HOST", "127.0.0.1"), help="(LEDGER_SMTP_HOST, 127.0.0.1)"
+    )
+    notify.add_argument(
+        "--smtp-port", type=int, default=os.environ.get("LEDGER_SMTP_PORT", "25"), help="(LEDGER_SMTP_PORT, 25)"
+    )
     notify.add_argument(
         "--smtp-starttls", action="store_true", help="upgrade with STARTTLS (LEDGER_SMTP_USER/_PASSWORD log in)"
     )

@@ -82,6 +82,12 @@ def _message(event: StreamEvent[Any], kind: str, subject: str, to: str, cc: Iter
     return message
 
 
+def _set_body(message: EmailMessage, lines: list[str]) -> None:
+    """Plain text; 7bit when it is ASCII so links stay whole in the raw message."""
+    text = "\n".join(lines) + "\n"
+    message.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
+
+
 def purchase_confirmation(event: StreamEvent[OrderPlaced]) -> Mail:
     order = event.data
     message = _message(
@@ -114,7 +120,7 @@ def purchase_confirmation(event: StreamEvent[OrderPlaced]) -> Mail:
         "",
         "Logitech Support Services",
     ]
-    message.set_content("\n".join(lines) + "\n")
+    _set_body(message, lines)
     return Mail(event.id, "purchase-confirmation", message)
 
 
@@ -141,7 +147,7 @@ def welcome_invitation(
         "",
         "Logitech Support Services",
     ]
-    message.set_content("\n".join(lines) + "\n")
+    _set_body(message, lines)
     return Mail(event.id, "welcome-invitation", message)
 
 
@@ -266,16 +272,20 @@ class NotificationsConsumer:
         self._log = log or (lambda _message: None)
         self.store = SqliteCheckpointStore(state_path)
         self.sent_log = SentLog(self.store.connection)
-        self.subscriber = Subscriber(
-            bootstrap_servers,
-            topic,
-            group_id,
-            from_beginning=from_beginning,
-            store=self.store,
-            checkpoint_every=50,
-            consumer_overrides={"bootstrap_timeout_ms": int(connect_timeout * 1000)},
-            log=self._log,
-        )
+        try:
+            self.subscriber = Subscriber(
+                bootstrap_servers,
+                topic,
+                group_id,
+                from_beginning=from_beginning,
+                store=self.store,
+                checkpoint_every=50,
+                consumer_overrides={"bootstrap_timeout_ms": int(connect_timeout * 1000)},
+                log=self._log,
+            )
+        except BaseException:
+            self.store.close()
+            raise
 
     def _deliver(self, mail: Mail, stop: threading.Event) -> None:
         """Send one mail; retry temporary failures (4xx, connection) with a growing pause."""

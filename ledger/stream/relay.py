@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,17 +27,43 @@ from eventsourcing.persistence import Notification, PersistenceError, Tracking
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import DefaultPartitioner
 
 from ledger.app import LedgerApplication
-from ledger.stream.envelope import KAFKA_CONTENT_TYPE, build_envelope, encode, is_published
+from ledger.stream.envelope import KAFKA_CONTENT_TYPE, encode_event, is_published
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TOPIC = "select-ledger.events"
 DEFAULT_PARTITIONS = 3
+DEFAULT_DELIVERY_TIMEOUT_MS = 30_000
 
 
 class RelayError(Exception):
     """The relay cannot go on; the message says why and what to do."""
+
+
+class CachingPartitioner(DefaultPartitioner):  # type: ignore[misc]
+    """Kafka's default partitioning (murmur2 of the key), remembered per key: the relay sends many
+    events of the same customers, and the pure-Python hash is a large part of a send's cost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[tuple[str, bytes, int], int] = {}
+
+    def partition(
+        self, topic: str, key: Any, serialized_key: bytes | None, value: Any, serialized_value: Any, cluster: Any
+    ) -> int:
+        if serialized_key is None:
+            return int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
+        partitions = cluster.partitions_for_topic(topic)
+        count = len(partitions) if partitions else 0
+        cached = self._cache.get((topic, serialized_key, count))
+        if cached is None:
+            cached = int(super().partition(topic, key, serialized_key, value, serialized_value, cluster))
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[(topic, serialized_key, count)] = cached
+        return cached
 
 
 def split_servers(bootstrap_servers: str | Sequence[str]) -> list[str]:
@@ -58,9 +84,10 @@ def producer_config(bootstrap_servers: str | Sequence[str], **overrides: Any) ->
         "batch_size": 256 * 1024,
         "max_block_ms": 15_000,
         "request_timeout_ms": 10_000,
-        "delivery_timeout_ms": 30_000,
+        "delivery_timeout_ms": DEFAULT_DELIVERY_TIMEOUT_MS,
         "reconnect_backoff_ms": 100,
         "reconnect_backoff_max_ms": 2_000,
+        "partitioner": CachingPartitioner(),
     }
     config.update(overrides)
     return config
@@ -194,32 +221,33 @@ class Relay:
 
     # ----- one round
 
-    def _messages(self, notifications: Sequence[Notification]) -> list[tuple[bytes, bytes]]:
-        messages = []
+    def _messages(self, notifications: Sequence[Notification]) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) of each customer event among ``notifications``, in log order."""
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
-            if not is_published(domain_event):
-                continue
-            envelope = build_envelope(domain_event, notification.id)
-            messages.append((envelope["subject"].encode(), encode(envelope)))
-        return messages
+            if is_published(domain_event):
+                yield encode_event(domain_event, notification.id)
 
     def publish_batch(self) -> int:
         """Publish the next batch; return how many log positions it covered (0: caught up).
 
-        Raises KafkaError when the broker did not acknowledge every message (nothing is recorded
-        then), PersistenceError when the ledger database failed.
+        Messages are handed to the producer as they are built, so the producer's I/O thread sends
+        the first while later ones are still being built. Raises KafkaError when the broker did not
+        acknowledge every message (nothing is recorded then), PersistenceError when the ledger
+        database failed.
         """
         start = self.position() + 1
         notifications = self.app.recorder.select_notifications(start, self.batch_size)
         if not notifications:
             return 0
-        messages = self._messages(notifications)
         last = notifications[-1].id
-        if messages:
-            producer = self._connect()
-            headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
-            futures = [producer.send(self.topic, key=key, value=value, headers=headers) for key, value in messages]
+        futures = []
+        producer: KafkaProducer | None = None
+        headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
+        for key, value in self._messages(notifications):
+            producer = producer or self._connect()
+            futures.append(producer.send(self.topic, key=key, value=value, headers=headers))
+        if producer is not None:
             producer.flush(timeout=self._flush_timeout())
             for future in futures:
                 if not future.is_done:
@@ -229,14 +257,14 @@ class Relay:
                     raise exception if isinstance(exception, KafkaError) else KafkaError(str(exception))
         self._record(last)
         self.stats.batches += 1
-        self.stats.published += len(messages)
-        self.stats.skipped += len(notifications) - len(messages)
+        self.stats.published += len(futures)
+        self.stats.skipped += len(notifications) - len(futures)
         self.stats.position = last
         return len(notifications)
 
     def _flush_timeout(self) -> float:
-        config = producer_config(self.bootstrap_servers, **self._producer_overrides)
-        return float(config["delivery_timeout_ms"]) / 1000 + 5
+        delivery_ms = self._producer_overrides.get("delivery_timeout_ms", DEFAULT_DELIVERY_TIMEOUT_MS)
+        return float(delivery_ms) / 1000 + 5
 
     # ----- loops
 
@@ -283,7 +311,10 @@ class Relay:
                 pause = min(pause * 2, 5.0)
                 continue
             if failing_since is not None:
-                self._log(f"relay: broker back, resumed at position {self.position()}")
+                self._log(
+                    f"relay: resumed at position {self.position()} after "
+                    f"{time.monotonic() - failing_since:.0f} s of failed rounds"
+                )
                 failing_since, pause = None, 0.5
             now = time.monotonic()
             if covered and now - last_progress >= progress_every:
