@@ -235,7 +235,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             def progress(done: int, end: int) -> None:
                 bar.update(task, completed=done, total=end)
 
-            reports = rebuild_views(app, models, names, check=args.check, progress=progress)
+            reports = rebuild_views(
+                app, models, names, check=args.check, progress=progress, batch_size=args.batch_size
+            )
             bar.update(task, completed=total, total=total)
     finally:
         models.close()
@@ -330,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", parents=[common], help="rebuild read models from the events")
     replay.add_argument("--projection", choices=("contracts", "rooms", "spares", "access"))
     replay.add_argument("--check", action="store_true", help="rebuild into a shadow copy and diff; exit 1 if different")
+    replay.add_argument("--batch-size", type=int, default=2000, metavar="N", help="events per transaction")
     replay.set_defaults(func=cmd_replay)
     project = sub.add_parser("project", parents=[common], help="catch the read models up with the log")
     project.add_argument("--follow", action="store_true", help="keep following new events until interrupted")

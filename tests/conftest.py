@@ -37,6 +37,21 @@ def db_url(tmp_path: Path, backend: str) -> str:
 
 
 @pytest.fixture
+def fresh_url(tmp_path: Path, backend: str) -> Callable[[], str]:
+    """A factory of empty stores on the selected backend, for tests that need many (hypothesis)."""
+    counter = iter(range(1_000_000))
+
+    def factory() -> str:
+        if backend == "sqlite":
+            return str(tmp_path / f"ledger-{next(counter)}.db")
+        from tests.pg import fresh_database_url
+
+        return fresh_database_url()
+
+    return factory
+
+
+@pytest.fixture
 def make_app(db_url: str) -> Iterator[Callable[..., LedgerApplication]]:
     apps: list[LedgerApplication] = []
 
