@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -25,7 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from aggregates.customer import Customer
-from aggregates.errors import Conflict, LedgerError, NotFound, RuleViolation
+from aggregates.errors import Conflict, LedgerError, NotFound
 from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_id_for
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
@@ -36,6 +37,15 @@ from ledger.config import Settings
 
 logger = logging.getLogger(__name__)
 STARTUP_ATTEMPTS = 6
+# What PostgreSQL (and SQLite, for SQLAlchemy's check-then-create) answer to the losers when several
+# processes create the same tables, types or functions at the same moment.
+STORE_RACES: tuple[type[Exception], ...] = (InternalError, IntegrityError, ProgrammingError)
+READ_MODEL_RACES: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.InternalError,
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.ProgrammingError,
+    sqlalchemy.exc.OperationalError,
+)
 T = TypeVar("T")
 ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
 
@@ -82,6 +92,7 @@ class UnitOfWork:
         self._app = app
         self.staged: dict[UUID, Aggregate] = {}
         self.loaded: dict[UUID, Aggregate] = {}
+        self.read_versions: dict[UUID, int] = {}  # 0: read as absent
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         if aggregate_id in self.staged:
@@ -89,9 +100,26 @@ class UnitOfWork:
         try:
             aggregate: Aggregate = self._app.repository.get(aggregate_id)
         except AggregateNotFoundError:
+            self.read_versions.setdefault(aggregate_id, 0)
             return None
         self.loaded[aggregate_id] = aggregate
+        self.read_versions.setdefault(aggregate_id, aggregate.version)
         return aggregate if isinstance(aggregate, kind) else None
+
+    def changed_since_read(self) -> bool:
+        """Whether another writer recorded events on any aggregate this command read (or found absent).
+
+        The reads of one command are not one snapshot: a writer can commit between two of them. A
+        refusal decided on such a torn read may be one that no order of the two commands gives (an
+        identical order resubmitted while its first submission commits: the PO reservation read as
+        absent, then the customer read with the PO on it), so it is decided again on fresh reads.
+        """
+        recorder = self._app.recorder
+        for aggregate_id, version in self.read_versions.items():
+            latest = recorder.select_events(aggregate_id, desc=True, limit=1)
+            if (latest[0].originator_version if latest else 0) != version:
+                return True
+        return False
 
     def clock_raced(self, moment: datetime) -> bool:
         """Whether every aggregate read is dated at or before ``moment`` (a fresh reading of the clock).
@@ -154,12 +182,12 @@ class LedgerApplication(Application[UUID]):
     def construct_snapshot_store(self) -> EventStore[UUID]:
         return self._created_concurrently(super().construct_snapshot_store)
 
-    def _created_concurrently(self, create: Callable[[], T]) -> T:
+    def _created_concurrently(self, create: Callable[[], T], races: tuple[type[Exception], ...] = STORE_RACES) -> T:
         for attempt in range(1, STARTUP_ATTEMPTS + 1):
             try:
                 return create()
-            except (InternalError, IntegrityError, ProgrammingError):
-                if attempt == STARTUP_ATTEMPTS or self.settings.store.kind != "postgres":
+            except races:
+                if attempt == STARTUP_ATTEMPTS:
                     raise
                 time.sleep(random.uniform(0.05, 0.25) * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -203,13 +231,15 @@ class LedgerApplication(Application[UUID]):
             uow = UnitOfWork(self)
             try:
                 result = handler(command, uow, ctx)
-            except RuleViolation as refusal:
+            except LedgerError as refusal:
                 if implicit_time and refusal.code == "time_went_backwards" and uow.clock_raced(datetime.now(UTC)):
                     # Another writer committed an event dated after our reading of the clock
                     # but before our read of the aggregate: a lost race, not a rule violation.
                     if attempt == attempts:
                         raise self._lost_race(attempts) from None
                     continue
+                if attempt < attempts and uow.changed_since_read():
+                    continue  # decided on a torn read: decide again
                 raise
             try:
                 recordings = self.save(*uow.staged.values()) if uow.staged else []
@@ -248,7 +278,14 @@ class LedgerApplication(Application[UUID]):
         from projections.store import ReadModels, create_read_engine
 
         if self._read_models is None:
-            self._read_models = ReadModels(create_read_engine(self.settings.store))
+            engine = create_read_engine(self.settings.store)
+            try:
+                # Writer processes that run their first expiry at the same moment all create the
+                # read-model tables; the losers of that race create them again (all idempotent).
+                self._read_models = self._created_concurrently(lambda: ReadModels(engine), READ_MODEL_RACES)
+            except BaseException:
+                engine.dispose()
+                raise
         return iter(self._read_models.expiry_candidates(self.recorder, self.mapper, at))
 
     def close(self) -> None:

@@ -13,11 +13,33 @@ Environment variables:
     ``<sqlite file>.key`` (or ``ledger.key`` for PostgreSQL), readable by its owner only.
 ``LEDGER_COUNTRIES``
     A JSON file of country-table overrides, ``{"RU": {"available": false}, ...}`` (R12).
-``LEDGER_PG_POOL_SIZE`` / ``LEDGER_PG_CONNECT_TIMEOUT`` / ``LEDGER_PG_LOCK_TIMEOUT``
-    PostgreSQL connection pool size (default 5), connect timeout in seconds (default 10) and lock
-    timeout in seconds (default 5).
+``LEDGER_PG_POOL_SIZE`` / ``LEDGER_PG_MAX_OVERFLOW``
+    PostgreSQL connections each process keeps open (default 5) and may open beyond them under load
+    (default 10). See "PostgreSQL pool sizes" below.
+``LEDGER_PG_CONNECT_TIMEOUT``
+    Seconds to wait for a connection, new or from the pool (default 10).
+``LEDGER_PG_LOCK_TIMEOUT``
+    Seconds a writer waits for the events table's insert lock before the attempt fails and is
+    retried by the library (default 5). The lock is held only while one command's events are
+    inserted (milliseconds), so waiting longer than this means something else holds it.
+``LEDGER_PG_PRE_PING``
+    ``y`` (default) checks every connection taken from the pool with a round trip first; ``n`` skips
+    that check (one round trip fewer per read or write; a broken connection then fails the
+    operation, which the library retries on a new connection).
 ``LEDGER_MAX_ATTEMPTS``
-    How often a command is retried after losing an optimistic-concurrency race (default 8).
+    How often a command is tried when it loses an optimistic-concurrency race (default 8); a command
+    that loses every time is refused with code ``concurrency_conflict`` (R18) and records nothing.
+
+PostgreSQL pool sizes
+    A ledger process runs one command at a time and uses one connection at a time (a read, or the
+    insert transaction), so ``LEDGER_PG_POOL_SIZE=1`` or ``2`` with ``LEDGER_PG_MAX_OVERFLOW=2`` is
+    enough for a command-line or worker process; the default 5 (+10 overflow) suits a process that
+    serves requests from several threads (one connection per concurrent request, plus one for a
+    follower). The server's ``max_connections`` (100 by default) must exceed the sum over all
+    processes of pool size + overflow. More writer processes do not make writes faster once the
+    machine's cores are busy: inserts are serialised by the events table lock, and each command
+    costs mostly CPU in the writer (validation, copying the cached aggregate, encoding events) and
+    three to four round trips. ``python -m benchmarks.pg_scaling`` measures 1, 2 and 4 writers.
 """
 
 from __future__ import annotations
@@ -98,7 +120,10 @@ def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSet
             "POSTGRES_MAX_OVERFLOW": environ.get("LEDGER_PG_MAX_OVERFLOW", "10"),
             "POSTGRES_CONNECT_TIMEOUT": environ.get("LEDGER_PG_CONNECT_TIMEOUT", "10"),
             "POSTGRES_LOCK_TIMEOUT": environ.get("LEDGER_PG_LOCK_TIMEOUT", "5"),
-            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_PRE_PING": _yes_no(environ, "LEDGER_PG_PRE_PING", "y"),
+            # The library's insert *function* path skips the table lock that keeps commit order
+            # equal to notification order (see tests/integration/test_pg_concurrency.py): keep it off.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
@@ -121,6 +146,15 @@ def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSet
         raise ConfigurationError(f"--db/LEDGER_DB: folder {file.parent} does not exist")
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(file), "SQLITE_LOCK_TIMEOUT": "30"}
     return StoreSettings(kind="sqlite", url=url, env=env, sqlite_path=file)
+
+
+def _yes_no(environ: Mapping[str, str], name: str, default: str) -> str:
+    raw = (environ.get(name) or default).strip().lower()
+    if raw in ("y", "yes", "1", "true", "on"):
+        return "y"
+    if raw in ("n", "no", "0", "false", "off"):
+        return "n"
+    raise ConfigurationError(f"{name}: {raw!r} is neither y nor n")
 
 
 def _secret_key(store: StoreSettings, environ: Mapping[str, str]) -> bytes:

@@ -23,6 +23,7 @@ import json
 import random
 import time
 import traceback
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -63,6 +64,7 @@ DISTRIBUTOR = {
 
 class Barrier(Protocol):
     def wait(self, timeout: float | None = None) -> int: ...
+    def abort(self) -> None: ...
 
 
 def company(c: int) -> str:
@@ -187,7 +189,7 @@ def mixed_commands(
     kinds = list(WEIGHTS)
     weights = [WEIGHTS[k] for k in kinds]
     commands: list[dict[str, Any]] = []
-    own_pos: dict[int, list[str]] = {c: [] for c in range(customers)}
+    own_pos: dict[int, list[str]] = defaultdict(list)
     own_serials: list[tuple[int, str]] = []
     n = 0
 
@@ -364,10 +366,15 @@ def run_worker(
 
     ``out`` receives one JSON line per command; ``out + ".times"`` the start and end of the run.
     """
-    commands = mixed_commands(
-        worker, count, customers=customers, seed=seed, first_customer=first_customer, contested=contested
-    )
-    app = LedgerApplication(load_settings(db_url, dict(environ or {})))
+    try:
+        commands = mixed_commands(
+            worker, count, customers=customers, seed=seed, first_customer=first_customer, contested=contested
+        )
+        app = LedgerApplication(load_settings(db_url, dict(environ or {})))
+    except BaseException:
+        if barrier is not None:
+            barrier.abort()  # the others must not wait for a worker that will never come
+        raise
     try:
         if barrier is not None:
             barrier.wait(timeout=120)
@@ -392,6 +399,7 @@ class RaceApp(LedgerApplication):
     every check, so exactly one of their saves can win, every time.
     """
 
+    name = LedgerApplication.name  # the library names tables and settings after the application
     lost_races = 0
     hold: Barrier | None = None
 
@@ -434,3 +442,20 @@ def race_worker(
                 sink.write(json.dumps(record, default=str) + "\n")
     finally:
         app.close()
+
+
+def start_worker(db_url: str, out: str, start: Barrier, environ: Mapping[str, str] | None = None) -> None:
+    """Process entry point: start an application at the same moment as the others on a new store,
+    and run a first expiry (which also opens the read models), writing the result to ``out``."""
+    start.wait(timeout=60)
+    try:
+        app = LedgerApplication(load_settings(db_url, dict(environ or {})))
+    except Exception as exc:
+        result: dict[str, Any] = {"ok": False, "code": "EXCEPTION", "message": repr(exc),
+                                  "traceback": traceback.format_exc()}
+    else:
+        try:
+            result = execute(app, {"command": "ExpireContracts", "actor": "ops"})
+        finally:
+            app.close()
+    Path(out).write_text(json.dumps(result, default=str), encoding="utf-8")
