@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -98,7 +99,9 @@ class UnitOfWork:
         if aggregate_id in self.staged:
             return self.staged[aggregate_id]
         try:
-            aggregate: Aggregate = self._app.repository.get(aggregate_id)
+            aggregate: Aggregate = self._app.repository.get(
+                aggregate_id, deepcopy_from_cache=self._app.copy_from_cache
+            )
         except AggregateNotFoundError:
             self.read_versions.setdefault(aggregate_id, 0)
             return None
@@ -166,6 +169,10 @@ class LedgerApplication(Application[UUID]):
         env = dict(settings.store.env)
         env.setdefault("CREATE_TABLE", "y")
         env.setdefault("AGGREGATE_CACHE_MAXSIZE", "2000")
+        # Commands work on the cached aggregate itself (no copy per read); a command that fails or
+        # is refused drops what it read from the cache. LEDGER_COPY_ON_READ=y copies instead, for
+        # a process that shares one application between threads.
+        self.copy_from_cache = settings.copy_on_read
         self._read_models: Any = None
         super().__init__(env=env)
 
@@ -230,7 +237,12 @@ class LedgerApplication(Application[UUID]):
             ctx = self.context(command, now)
             uow = UnitOfWork(self)
             try:
-                result = handler(command, uow, ctx)
+                try:
+                    result = handler(command, uow, ctx)
+                    recordings = self.save(*uow.staged.values()) if uow.staged else []
+                except BaseException:
+                    self._forget(uow)
+                    raise
             except LedgerError as refusal:
                 if implicit_time and refusal.code == "time_went_backwards" and uow.clock_raced(datetime.now(UTC)):
                     # Another writer committed an event dated after our reading of the clock
@@ -241,8 +253,6 @@ class LedgerApplication(Application[UUID]):
                 if attempt < attempts and uow.changed_since_read():
                     continue  # decided on a torn read: decide again
                 raise
-            try:
-                recordings = self.save(*uow.staged.values()) if uow.staged else []
             except IntegrityError:
                 if attempt == attempts:
                     raise self._lost_race(attempts) from None
@@ -258,6 +268,15 @@ class LedgerApplication(Application[UUID]):
             ]
             return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _forget(self, uow: UnitOfWork) -> None:
+        """Drop from the cache every aggregate a failed command read: it may hold unsaved changes."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in [*uow.loaded, *uow.staged]:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     @staticmethod
     def _lost_race(attempts: int) -> Conflict:

@@ -26,6 +26,10 @@ Environment variables:
     ``y`` (default) checks every connection taken from the pool with a round trip first; ``n`` skips
     that check (one round trip fewer per read or write; a broken connection then fails the
     operation, which the library retries on a new connection).
+``LEDGER_COPY_ON_READ``
+    ``n`` (default): a command works on the cached aggregate itself and a command that fails or is
+    refused drops what it read from the cache. ``y`` copies every aggregate read from the cache,
+    for a process that shares one application object between threads.
 ``LEDGER_MAX_ATTEMPTS``
     How often a command is tried when it loses an optimistic-concurrency race (default 8); a command
     that loses every time is refused with code ``concurrency_conflict`` (R18) and records nothing.
@@ -97,6 +101,7 @@ class Settings:
     secret_key: bytes
     countries: CountryTable
     max_attempts: int
+    copy_on_read: bool = False
 
 
 def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSettings:
@@ -208,4 +213,5 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         secret_key=_secret_key(store, environ),
         countries=countries,
         max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
+        copy_on_read=_yes_no(environ, "LEDGER_COPY_ON_READ", "n") == "y",
     )
