@@ -33,10 +33,14 @@ from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
 from aggregates.timeutil import as_utc
 from commands.handlers import HANDLERS, Context
-from commands.models import Command
+from commands.models import Command, ExpireContracts
 from ledger.config import Settings
 
 logger = logging.getLogger(__name__)
+
+
+class _RegroupError(Exception):
+    """A group cannot be committed as one; its commands are run one by one instead."""
 STARTUP_ATTEMPTS = 6
 # What PostgreSQL (and SQLite, for SQLAlchemy's check-then-create) answer to the losers when several
 # processes create the same tables, types or functions at the same moment.
@@ -268,6 +272,87 @@ class LedgerApplication(Application[UUID]):
             ]
             return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute_many(self, commands: list[Command], now: datetime | None = None) -> list[dict[str, Any] | LedgerError]:
+        """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction.
+
+        Each command stays atomic and isolated: its result, or its refusal, is exactly what running
+        the commands one by one with ``execute`` gives. A refused command changes nothing (checked:
+        if it left an aggregate changed, or was decided on a read another writer changed, or the
+        save loses a race, the whole group is run again command by command). ``ExpireContracts``
+        runs on its own, after the commands before it are saved, because it reads the read models.
+        """
+        outcomes: list[dict[str, Any] | LedgerError] = []
+        group: list[Command] = []
+        for command in commands:
+            if isinstance(command, ExpireContracts):
+                outcomes.extend(self._execute_group(group, now))
+                group = []
+                outcomes.append(self._outcome(command, now))
+            else:
+                group.append(command)
+        outcomes.extend(self._execute_group(group, now))
+        return outcomes
+
+    def _outcome(self, command: Command, now: datetime | None) -> dict[str, Any] | LedgerError:
+        try:
+            return self.execute(command, now)
+        except LedgerError as refusal:
+            return refusal
+
+    def _execute_group(self, group: list[Command], now: datetime | None) -> list[dict[str, Any] | LedgerError]:
+        if len(group) <= 1:
+            return [self._outcome(command, now) for command in group]
+        uow = UnitOfWork(self)
+        partial: list[tuple[dict[str, Any] | LedgerError, list[Any]]] = []
+        try:
+            for command in group:
+                before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
+                ctx = self.context(command, now)
+                try:
+                    result = HANDLERS[type(command)](command, uow, ctx)
+                except LedgerError as refusal:
+                    touched = {**uow.loaded, **uow.staged}
+                    if any(len(a.pending_events) != before.get(k, 0) for k, a in touched.items()):
+                        raise _RegroupError from None
+                    if uow.changed_since_read():
+                        raise _RegroupError from None
+                    partial.append((refusal, []))
+                    continue
+                produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
+                partial.append((result, produced))
+            # The log keeps the order of the commands: their events go in as they were produced.
+            processing: ProcessingEvent[UUID] = ProcessingEvent()
+            for aggregate in uow.staged.values():
+                aggregate.collect_events()
+                processing.aggregates[aggregate.id] = aggregate
+            processing.events.extend(e for _, produced in partial for e in produced)
+            recordings = self._record(processing) if processing.events else []
+        except (_RegroupError, IntegrityError):
+            self._forget(uow)
+            return [self._outcome(command, now) for command in group]
+        except BaseException:
+            self._forget(uow)
+            raise
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        by_event = {(r.domain_event.originator_id, r.domain_event.originator_version): r for r in recordings}
+        outcomes: list[dict[str, Any] | LedgerError] = []
+        for outcome, produced in partial:
+            if isinstance(outcome, LedgerError):
+                outcomes.append(outcome)
+                continue
+            events = [
+                {
+                    "type": event_type(r.domain_event),
+                    "aggregate_id": str(r.domain_event.originator_id),
+                    "version": r.domain_event.originator_version,
+                    "position": r.notification.id,
+                }
+                for r in (by_event[(e.originator_id, e.originator_version)] for e in produced)
+            ]
+            outcomes.append({"ok": True, "customer_id": outcome.pop("customer_id", None), "events": events, **outcome})
+        return outcomes
 
     def _forget(self, uow: UnitOfWork) -> None:
         """Drop from the cache every aggregate a failed command read: it may hold unsaved changes."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, and_, create_engine, delete, event, insert, inspect, or_, select, update
 from sqlalchemy.pool import StaticPool
@@ -100,10 +101,14 @@ class ReadModels:
         return {name: self.position(name) for name in PROJECTIONS}
 
     def _ensure_tracking(self, name: str, suffix: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            found = conn.execute(select(tracking.c.name).where(tracking.c.name == name)).first()
-            if found is None:
+        with self.engine.connect() as conn:
+            if conn.execute(select(tracking.c.name).where(tracking.c.name == name)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as conn:
                 conn.execute(insert(tracking).values(name=name, position=0, suffix=suffix))
+        except sqlalchemy.exc.IntegrityError:
+            pass  # another runner created it first: the same row
 
     def catch_up(
         self,
