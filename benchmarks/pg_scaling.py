@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writers", default="1,2,4")
     parser.add_argument("--pool-size", default=None, help="LEDGER_PG_POOL_SIZE for every writer")
     parser.add_argument("--pre-ping", choices=("y", "n"), default=None, help="LEDGER_PG_PRE_PING for every writer")
+    parser.add_argument("--json", metavar="FILE", help="write {writers: median commands/s} to FILE")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.writers.split(",")]
     environ = dict(ENV)
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         retried = statistics.median(run["lost_races"] for run in runs[n])
         each = " ".join(f"{x:.0f}" for x in rates)
         print(f"{n:>8} {median:>11.0f} {median / base:>6.2f} {retried:>14.0f} {each:>30}")
+    if args.json:
+        medians = {str(n): statistics.median(run["per_second"] for run in runs[n]) for n in counts}
+        Path(args.json).write_text(json.dumps(medians))
     return 0
 
 

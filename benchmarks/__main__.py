@@ -1,0 +1,148 @@
+"""One entry point for the ledger's measurements, each against a baseline in the same run.
+
+    python -m benchmarks [--quick] [--json FILE]
+
+Prints a table of medians and ratios (never a bare absolute time alone). PostgreSQL parts run when
+a server is reachable (LEDGER_TEST_PG_URL or .cache/pg-url, as `scripts/postgres.sh start` leaves);
+the stream part when a broker answers on 127.0.0.1:9092 (`scripts/kafka.sh start`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _pg_available() -> bool:
+    try:
+        from tests.pg import fresh_database_url
+
+        fresh_database_url()
+        return True
+    except Exception:
+        return False
+
+
+def _broker_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 9092), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute: proves it works")
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    figures: dict[str, Any] = {"quick": quick}
+    rows: list[tuple[str, str, str, str]] = []
+    folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+
+    from benchmarks import commands
+
+    rounds = 1 if quick else 3
+    customers = 8 if quick else 60
+
+    def sqlite_store(n: int) -> str:
+        return str(folder / f"cmd-{n}.db")
+
+    c = commands.measure("sqlite", customers, rounds, sqlite_store)
+    figures.setdefault("commands_per_s", {})["sqlite"] = c["ledger"]
+    figures.setdefault("baseline_commands_per_s", {})["sqlite"] = c["naive"]
+    figures.setdefault("ceiling_commands_per_s", {})["sqlite"] = c["raw"]
+    rows.append(("commands/s SQLite (apply, group commit)", f"{c['ledger']:,.0f}",
+                 f"naive {c['naive']:,.0f} · raw {c['raw']:,.0f}",
+                 f"×{c['ledger'] / c['naive']:.2f} naive, {c['ledger'] / c['raw']:.2f} of raw"))
+    pg = _pg_available()
+    if pg:
+        from tests.pg import fresh_database_url
+
+        c = commands.measure("postgres", customers, rounds, lambda n: fresh_database_url())
+        figures["commands_per_s"]["postgres"] = c["ledger"]
+        figures["baseline_commands_per_s"]["postgres"] = c["naive"]
+        figures.setdefault("ceiling_commands_per_s", {})["postgres"] = c["raw"]
+        rows.append(("commands/s PostgreSQL (apply, group commit)", f"{c['ledger']:,.0f}",
+                     f"naive {c['naive']:,.0f} · raw {c['raw']:,.0f}",
+                     f"×{c['ledger'] / c['naive']:.2f} naive, {c['ledger'] / c['raw']:.2f} of raw"))
+
+    from benchmarks import replay
+
+    big = folder / "rebuild.db"
+    subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", str(big), "--customers",
+                    "30" if quick else "1500", "--expiry-days", "30" if quick else "730"],
+                   check=True, capture_output=True)
+    r = replay.measure(str(big), rounds)
+    figures["rebuild_events_per_s"] = r["rebuild"]["events_per_s"]
+    figures["ceiling_rebuild_events_per_s"] = r["decode"]["events_per_s"]
+    figures["rebuild_peak_rss_mb"] = r["rebuild"]["peak_rss_mb"]
+    figures["rebuild_events"] = r["rebuild"]["events"]
+    rows.append((f"rebuild of all views ({r['rebuild']['events']:,.0f} events)",
+                 f"{r['rebuild']['events_per_s']:,.0f} ev/s", f"read+decode {r['decode']['events_per_s']:,.0f} ev/s",
+                 f"{r['rebuild']['events_per_s'] / r['decode']['events_per_s']:.2f} of ceiling; "
+                 f"peak {r['rebuild']['peak_rss_mb']:.0f} MB"))
+
+    from benchmarks.asof import build_big_customer, percentile
+    from ledger.app import LedgerApplication
+    from ledger.config import load_settings
+    from ledger.readside import customer_view_as_of
+
+    app = LedgerApplication(load_settings(str(folder / "asof.db"), {"LEDGER_SECRET_KEY": "bench"}))
+    events = 2000 if quick else 10_000
+    customer_id, first, last = build_big_customer(app, events)
+    asof, full = [], []
+    for i in range(10 if quick else 40):
+        at = first + (last - first) * (((i * 37) % 100) / 100)
+        t = time.perf_counter()
+        customer_view_as_of(app, "rooms", customer_id, at)
+        asof.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        app.repository.get(customer_id, version=None)
+        full.append((time.perf_counter() - t) * 1000)
+    app.close()
+    figures["asof_p50_ms"] = statistics.median(asof)
+    figures["asof_p99_ms"] = percentile(asof, 99)
+    figures["baseline_full_fold_p50_ms"] = statistics.median(full)
+    rows.append((f"as-of rooms view, one customer of {events:,} events", f"p50 {statistics.median(asof):.0f} ms",
+                 f"full fold p50 {statistics.median(full):.0f} ms",
+                 f"p99 {percentile(asof, 99):.0f} ms; ×{statistics.median(full) / statistics.median(asof):.1f}"))
+
+    if pg:
+        out = subprocess.run([sys.executable, "-m", "benchmarks.pg_scaling", "--total", "200" if quick else "1200",
+                              "--rounds", "1" if quick else "3", "--json", str(folder / "pg.json")],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and (folder / "pg.json").exists():
+            scaling = json.loads((folder / "pg.json").read_text())
+            figures["pg_scaling"] = scaling
+            per_writers = " / ".join(f"{scaling[k]:,.0f}" for k in ("1", "2", "4"))
+            rows.append(("PostgreSQL writers 1/2/4 (commands/s)", per_writers, "1 writer",
+                         f"×{scaling['2'] / scaling['1']:.2f}, ×{scaling['4'] / scaling['1']:.2f}"))
+    if _broker_available():
+        figures["stream"] = "run `python -m benchmarks.stream` (relay vs bare producer, e2e latency)"
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Select ledger benchmarks" + (" (quick)" if quick else ""))
+    for column in ("measure", "ledger", "baseline in the same run", "ratio"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
