@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-sqlite test-postgres lint services stop-services kafka clean
+.PHONY: install demo test test-sqlite test-postgres bench-quick lint services stop-services kafka clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,11 @@ test-sqlite: install kafka
 test-postgres: install services
 	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
 
+bench-quick: install services
+	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m benchmarks --quick --json .cache/bench-quick.json
+
 test: install services
-	$(MAKE) lint test-sqlite test-postgres; status=$$?; scripts/kafka.sh stop; exit $$status
+	$(MAKE) lint test-sqlite test-postgres bench-quick; status=$$?; scripts/kafka.sh stop; exit $$status
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache

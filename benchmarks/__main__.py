@@ -92,6 +92,27 @@ def main(argv: list[str] | None = None) -> int:
                  f"{r['rebuild']['events_per_s'] / r['decode']['events_per_s']:.2f} of ceiling; "
                  f"peak {r['rebuild']['peak_rss_mb']:.0f} MB"))
 
+    if pg:
+        from tests.pg import fresh_database_url
+
+        url = fresh_database_url()
+        subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", url, "--customers",
+                        "30" if quick else "300", "--expiry-days", "30" if quick else "365"],
+                       check=True, capture_output=True)
+        ours, runner = [], []
+        for i in range(rounds):
+            for kind in (("ours", "runner") if i % 2 == 0 else ("runner", "ours")):
+                module = ["benchmarks.replay", "--db", url, "--one", "rebuild"] if kind == "ours" else [
+                    "benchmarks.runner_baseline", "--db", url]
+                out = subprocess.run([sys.executable, "-m", *module], capture_output=True, text=True, check=True)
+                rate = json.loads(out.stdout.strip().splitlines()[-1])["events_per_s"]
+                (ours if kind == "ours" else runner).append(rate)
+        figures["rebuild_events_per_s_postgres"] = statistics.median(ours)
+        figures["baseline_rebuild_events_per_s"] = statistics.median(runner)
+        rows.append(("rebuild on PostgreSQL (batched catch-up)", f"{statistics.median(ours):,.0f} ev/s",
+                     f"library ProjectionRunner {statistics.median(runner):,.0f} ev/s",
+                     f"×{statistics.median(ours) / statistics.median(runner):.1f}"))
+
     from benchmarks.asof import build_big_customer, percentile
     from ledger.app import LedgerApplication
     from ledger.config import load_settings
@@ -128,7 +149,23 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("PostgreSQL writers 1/2/4 (commands/s)", per_writers, "1 writer",
                          f"×{scaling['2'] / scaling['1']:.2f}, ×{scaling['4'] / scaling['1']:.2f}"))
     if _broker_available():
-        figures["stream"] = "run `python -m benchmarks.stream` (relay vs bare producer, e2e latency)"
+        size = ["--customers", "10", "--events-per-customer", "200", "--rounds", "1", "--commands", "100"]
+        size = size if quick else []
+        out = subprocess.run([sys.executable, "-m", "benchmarks.stream", "--json", str(folder / "stream.json"), *size],
+                             capture_output=True, text=True)
+        if out.returncode == 0 and (folder / "stream.json").exists():
+            stream = json.loads((folder / "stream.json").read_text())
+            figures.update(stream)
+            rows.append(("stream: relay (events/s)", f"{stream['relay_events_per_s']:,.0f}",
+                         f"bare producer {stream['baseline_producer_events_per_s']:,.0f}",
+                         f"{stream['relay_events_per_s'] / stream['baseline_producer_events_per_s']:.2f} of bare"))
+            if "e2e_p99_ms" in stream:
+                rows.append(("append → consumer latency", f"p50 {stream['e2e_p50_ms']:.0f} ms",
+                             "-", f"p99 {stream['e2e_p99_ms']:.0f} ms"))
+        else:
+            rows.append(("stream", "failed", out.stderr.strip().splitlines()[-1] if out.stderr else "", ""))
+    else:
+        rows.append(("stream", "skipped", "no broker on 127.0.0.1:9092 (scripts/kafka.sh start)", ""))
 
     from rich.console import Console
     from rich.table import Table

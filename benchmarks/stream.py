@@ -18,6 +18,7 @@ Needs the broker: ``scripts/kafka.sh start``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -103,7 +104,7 @@ def bare_round(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) 
     return elapsed
 
 
-def throughput(args: argparse.Namespace, folder: Path) -> None:
+def throughput(args: argparse.Namespace, folder: Path) -> dict[str, float]:
     app = LedgerApplication(load_settings(str(folder / "throughput.db"), {"LEDGER_SECRET_KEY": SECRET}))
     started = time.perf_counter()
     build_ledger(app, args.customers, args.events_per_customer)
@@ -132,6 +133,7 @@ def throughput(args: argparse.Namespace, folder: Path) -> None:
         f"ratio relay/bare {relay_median / bare_median:.2f}"
     )
     app.close()
+    return {"relay_events_per_s": relay_median, "baseline_producer_events_per_s": bare_median}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -139,7 +141,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def latency(args: argparse.Namespace, folder: Path) -> None:
+def latency(args: argparse.Namespace, folder: Path) -> dict[str, float]:
     db = str(folder / "latency.db")
     app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": SECRET}))
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
@@ -165,7 +167,7 @@ def latency(args: argparse.Namespace, folder: Path) -> None:
     consumer.start()
     ready.wait(30)
     time.sleep(3)  # the group is formed and the relay connected before the clock starts
-    commands = generate(customers=max(2, args.commands // 40), seed=3)
+    commands = generate(customers=max(2, args.commands // 40), seed=3, expiry_days=0)
     interval = 1.0 / args.rate
     sent = 0
     next_at = time.monotonic()
@@ -194,13 +196,14 @@ def latency(args: argparse.Namespace, folder: Path) -> None:
     lat = [(received[i] - appended[i]) * 1000 for i in appended if i in received]
     if not lat:
         print("latency: no event was received")
-        return
+        return {}
     print(
         f"latency over {len(lat)} events of {sent} commands at {args.rate}/s (relay poll interval "
         f"{args.poll_interval * 1000:.0f} ms): p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms, "
         f"max {max(lat):.0f} ms" + (f"; {len(missing)} not received" if missing else "")
     )
     app.close()
+    return {"e2e_p50_ms": percentile(lat, 50), "e2e_p99_ms": percentile(lat, 99), "e2e_missing": len(missing)}
 
 
 def main() -> None:
@@ -213,10 +216,13 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--rate", type=float, default=25.0, help="commands per second in the latency run")
     parser.add_argument("--poll-interval", type=float, default=0.05)
+    parser.add_argument("--json", metavar="FILE", help="write the figures to FILE")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        throughput(args, Path(folder))
-        latency(args, Path(folder))
+        figures = throughput(args, Path(folder))
+        figures.update(latency(args, Path(folder)))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":
