@@ -23,7 +23,7 @@ from aggregates.catalog import (
 )
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
-from aggregates.packing import pack, unpack
+from aggregates.packing import StateCodec
 from aggregates.timeutil import add_years, add_years_to_date, days
 
 WARRANTY_SERVICES = ("select", "extended_warranty")
@@ -144,28 +144,26 @@ class OrderOutcome:
 
 
 class CustomerSnapshot(Snapshot):
-    """The customer's state at a version, packed into JSON-ready values (UUID-keyed maps, dataclasses)."""
+    """The customer's state at a version, packed into JSON-ready typed records (see ``StateCodec``)."""
 
     @classmethod
     def take(cls, aggregate: Any) -> CustomerSnapshot:
         snapshot = super().take(aggregate)
-        packed = pack(snapshot.state)
         return cls(
             originator_id=snapshot.originator_id,
             originator_version=snapshot.originator_version,
             timestamp=snapshot.timestamp,
             topic=snapshot.topic,
-            state=packed,
+            state=STATE_CODEC.pack(snapshot.state),
         )
 
     def mutate(self, _: None) -> Any:
-        state = unpack(self.state, STATE_CLASSES)
         unpacked = CustomerSnapshot(
             originator_id=self.originator_id,
             originator_version=self.originator_version,
             timestamp=self.timestamp,
             topic=self.topic,
-            state=state,
+            state=STATE_CODEC.unpack(self.state),
         )
         return Snapshot.mutate(unpacked, None)
 
@@ -173,6 +171,17 @@ class CustomerSnapshot(Snapshot):
 STATE_CLASSES: dict[str, type] = {
     cls.__name__: cls for cls in (Account, Contract, Room, Device, Spare, Invitation)
 }
+STATE_CODEC = StateCodec(
+    {
+        "accounts": (Account, "account_id"),
+        "contracts": (Contract, "po_number"),
+        "rooms": (Room, "room_id"),
+        "devices": (Device, "serial_number"),
+        "spares": (Spare, None),
+        "invitations": (Invitation, "invitation_id"),
+    },
+    STATE_CLASSES,
+)
 
 
 class Customer(Aggregate):

@@ -65,3 +65,139 @@ def unpack(value: Any, classes: dict[str, type]) -> Any:
     if isinstance(value, list):
         return [unpack(v, classes) for v in value]
     return value
+
+
+# Typed records: a dataclass as a list of its field values, converted by the field's declared type.
+# Much smaller and faster than the generic form (no per-object marks, no type tests per value).
+
+_RAW, _UUID, _TIME, _DATE, _UUID_TIME_MAP, _GENERIC = range(6)
+
+
+def _kind(annotation: Any) -> int:
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", repr(annotation))
+    text = text.replace(" ", "")
+    return {
+        "str": _RAW, "int": _RAW, "bool": _RAW, "float": _RAW, "list[str]": _RAW, "dict[str,str]": _RAW,
+        "str|None": _RAW, "int|None": _RAW,
+        "UUID": _UUID, "UUID|None": _UUID, "datetime": _TIME, "datetime|None": _TIME, "date": _DATE,
+        "dict[UUID,datetime]": _UUID_TIME_MAP,
+    }.get(text, _GENERIC)
+
+
+class RecordCodec:
+    """Packs instances of one dataclass as lists of values and unpacks them again.
+
+    The conversion of each field follows its annotation: UUIDs as hex, times and dates as ISO text,
+    ``dict[UUID, datetime]`` as a flat list, strings and lists of strings as they are, anything
+    else through the generic ``pack``/``unpack``.
+    """
+
+    def __init__(self, cls: type, classes: dict[str, type]) -> None:
+        self.cls = cls
+        self.classes = classes
+        self.names = [f.name for f in fields(cls)]
+        self.kinds = [_kind(f.type) for f in fields(cls)]
+
+    def pack(self, value: Any) -> list[Any]:
+        out: list[Any] = []
+        for name, kind in zip(self.names, self.kinds, strict=True):
+            v = getattr(value, name)
+            if kind == _RAW:
+                out.append(v)
+            elif kind == _UUID:
+                out.append(None if v is None else v.hex)
+            elif kind in (_TIME, _DATE):
+                out.append(None if v is None else v.isoformat())
+            elif kind == _UUID_TIME_MAP:
+                flat: list[str] = []
+                for k, t in v.items():
+                    flat.append(k.hex)
+                    flat.append(t.isoformat())
+                out.append(flat)
+            else:
+                out.append(pack(v))
+        return out
+
+    def unpack(self, row: list[Any], uuids: dict[str, UUID]) -> Any:
+        values: list[Any] = []
+        for kind, v in zip(self.kinds, row, strict=True):
+            if kind == _RAW or v is None:
+                values.append(v)
+            elif kind == _UUID:
+                u = uuids.get(v)
+                if u is None:
+                    u = uuids[v] = _fast_uuid(v)
+                values.append(u)
+            elif kind == _TIME:
+                values.append(datetime.fromisoformat(v))
+            elif kind == _DATE:
+                values.append(date.fromisoformat(v))
+            elif kind == _UUID_TIME_MAP:
+                mapping: dict[UUID, datetime] = {}
+                for i in range(0, len(v), 2):
+                    h = v[i]
+                    u = uuids.get(h)
+                    if u is None:
+                        u = uuids[h] = _fast_uuid(h)
+                    mapping[u] = datetime.fromisoformat(v[i + 1])
+                values.append(mapping)
+            else:
+                values.append(unpack(v, self.classes))
+        return self.cls(*values)
+
+
+STATE_FORMAT = "__format__"
+_GENERIC_KEYS = "__generic__"
+
+
+class StateCodec:
+    """Packs an aggregate's state: its collections of dataclasses as typed records, the rest generically.
+
+    ``collections`` names, for each attribute holding a ``dict`` of records keyed by one of their
+    fields, the record class and that field (``None`` for a ``list`` of records). An attribute that
+    does not fit its declaration (a foreign key or class) is packed generically, so nothing is lost.
+    """
+
+    VERSION = 2
+
+    def __init__(self, collections: dict[str, tuple[type, str | None]], classes: dict[str, type]) -> None:
+        self.collections = collections
+        self.classes = classes
+        self.codecs = {name: RecordCodec(cls, classes) for name, (cls, _) in collections.items()}
+
+    def _fits(self, name: str, value: Any) -> bool:
+        cls, key = self.collections[name]
+        if key is None:
+            return isinstance(value, list) and all(type(v) is cls for v in value)
+        return isinstance(value, dict) and all(type(v) is cls and getattr(v, key) == k for k, v in value.items())
+
+    def pack(self, state: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {STATE_FORMAT: self.VERSION}
+        generic: list[str] = []
+        for name, value in state.items():
+            if name in self.collections and self._fits(name, value):
+                items = value if isinstance(value, list) else value.values()
+                out[name] = [self.codecs[name].pack(item) for item in items]
+            else:
+                out[name] = pack(value)
+                generic.append(name)
+        out[_GENERIC_KEYS] = generic
+        return out
+
+    def unpack(self, packed: dict[str, Any]) -> dict[str, Any]:
+        if packed.get(STATE_FORMAT) != self.VERSION:
+            return dict(unpack(packed, self.classes))
+        generic = set(packed[_GENERIC_KEYS])
+        uuids: dict[str, UUID] = {}
+        state: dict[str, Any] = {}
+        for name, value in packed.items():
+            if name in (STATE_FORMAT, _GENERIC_KEYS):
+                continue
+            if name in generic:
+                state[name] = unpack(value, self.classes)
+                continue
+            codec = self.codecs[name]
+            records = [codec.unpack(row, uuids) for row in value]
+            key = self.collections[name][1]
+            state[name] = records if key is None else {getattr(r, key): r for r in records}
+        return state

@@ -24,7 +24,10 @@ from eventsourcing.persistence import (
     ProgrammingError,
     Transcoding,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
+from psycopg.sql import SQL, Identifier
 
 from aggregates.customer import Customer
 from aggregates.errors import Conflict, LedgerError, NotFound
@@ -103,8 +106,10 @@ class UnitOfWork:
         if aggregate_id in self.staged:
             return self.staged[aggregate_id]
         try:
-            aggregate: Aggregate = self._app.repository.get(
-                aggregate_id, deepcopy_from_cache=self._app.copy_from_cache
+            aggregate: Aggregate = (
+                self._app.repository.get(aggregate_id, deepcopy_from_cache=self._app.copy_from_cache)
+                if kind is Customer
+                else self._app.unsnapshotted(aggregate_id)
             )
         except AggregateNotFoundError:
             self.read_versions.setdefault(aggregate_id, 0)
@@ -120,13 +125,10 @@ class UnitOfWork:
         refusal decided on such a torn read may be one that no order of the two commands gives (an
         identical order resubmitted while its first submission commits: the PO reservation read as
         absent, then the customer read with the PO on it), so it is decided again on fresh reads.
+        All the versions are read in one query.
         """
-        recorder = self._app.recorder
-        for aggregate_id, version in self.read_versions.items():
-            latest = recorder.select_events(aggregate_id, desc=True, limit=1)
-            if (latest[0].originator_version if latest else 0) != version:
-                return True
-        return False
+        latest = self._app.latest_versions(list(self.read_versions))
+        return any(latest.get(k, 0) != v for k, v in self.read_versions.items())
 
     def clock_raced(self, moment: datetime) -> bool:
         """Whether every aggregate read is dated at or before ``moment`` (a fresh reading of the clock).
@@ -305,6 +307,7 @@ class LedgerApplication(Application[UUID]):
             return [self._outcome(command, now) for command in group]
         uow = UnitOfWork(self)
         partial: list[tuple[dict[str, Any] | LedgerError, list[Any]]] = []
+        refused = False
         try:
             for command in group:
                 before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
@@ -315,12 +318,15 @@ class LedgerApplication(Application[UUID]):
                     touched = {**uow.loaded, **uow.staged}
                     if any(len(a.pending_events) != before.get(k, 0) for k, a in touched.items()):
                         raise _RegroupError from None
-                    if uow.changed_since_read():
-                        raise _RegroupError from None
+                    refused = True
                     partial.append((refusal, []))
                     continue
                 produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
                 partial.append((result, produced))
+            # A refusal decided on a read that another writer has since changed is decided again,
+            # command by command (one query for every aggregate the group read).
+            if refused and uow.changed_since_read():
+                raise _RegroupError
             # The log keeps the order of the commands: their events go in as they were produced.
             processing: ProcessingEvent[UUID] = ProcessingEvent()
             for aggregate in uow.staged.values():
@@ -372,6 +378,45 @@ class LedgerApplication(Application[UUID]):
             field="command",
             code="concurrency_conflict",
         )
+
+    def unsnapshotted(self, aggregate_id: UUID) -> Aggregate:
+        """An aggregate that is never snapshotted (reservations, partners), folded from its events in
+        one query: the repository would first look for a snapshot, a round trip that finds nothing."""
+        aggregate: Any = None
+        for domain_event in self.events.get(aggregate_id):
+            aggregate = cast("Aggregate.Event", domain_event).mutate(aggregate)
+        if aggregate is None:
+            raise AggregateNotFoundError(aggregate_id)
+        return cast("Aggregate", aggregate)
+
+    def latest_versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+        """The latest recorded version of each of ``aggregate_ids`` that has events, in one query."""
+        if not aggregate_ids:
+            return {}
+        recorder: Any = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            statement = SQL(
+                "SELECT originator_id, max(originator_version) AS v FROM {schema}.{table} "
+                "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(statement, [aggregate_ids])
+                return {UUID(str(row["originator_id"])): int(row["v"]) for row in curs.fetchall()}
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            marks = ",".join("?" * len(aggregate_ids))
+            statement_text = (
+                f"SELECT originator_id, max(originator_version) FROM {recorder.events_table_name} "
+                f"WHERE originator_id IN ({marks}) GROUP BY originator_id"
+            )
+            with recorder.datastore.transaction(commit=False) as c:
+                c.execute(statement_text, [i.hex for i in aggregate_ids])
+                return {UUID(row[0]): int(row[1]) for row in c.fetchall()}
+        found = {}
+        for aggregate_id in aggregate_ids:
+            last = recorder.select_events(aggregate_id, desc=True, limit=1)
+            if last:
+                found[aggregate_id] = last[0].originator_version
+        return found
 
     def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
         """Customers with a live contract whose grace period or term has ended by ``at``.

@@ -23,9 +23,9 @@ Environment variables:
     retried by the library (default 5). The lock is held only while one command's events are
     inserted (milliseconds), so waiting longer than this means something else holds it.
 ``LEDGER_PG_PRE_PING``
-    ``y`` (default) checks every connection taken from the pool with a round trip first; ``n`` skips
-    that check (one round trip fewer per read or write; a broken connection then fails the
-    operation, which the library retries on a new connection).
+    ``n`` (default) takes connections from the pool as they are: a broken one (a restarted server)
+    fails its operation, which the library retries on a new connection (up to 10 times). ``y``
+    checks every connection with a round trip first, which costs one round trip per read or write.
 ``LEDGER_COPY_ON_READ``
     ``n`` (default): a command works on the cached aggregate itself and a command that fails or is
     refused drops what it read from the cache. ``y`` copies every aggregate read from the cache,
@@ -125,7 +125,7 @@ def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSet
             "POSTGRES_MAX_OVERFLOW": environ.get("LEDGER_PG_MAX_OVERFLOW", "10"),
             "POSTGRES_CONNECT_TIMEOUT": environ.get("LEDGER_PG_CONNECT_TIMEOUT", "10"),
             "POSTGRES_LOCK_TIMEOUT": environ.get("LEDGER_PG_LOCK_TIMEOUT", "5"),
-            "POSTGRES_PRE_PING": _yes_no(environ, "LEDGER_PG_PRE_PING", "y"),
+            "POSTGRES_PRE_PING": _yes_no(environ, "LEDGER_PG_PRE_PING", "n"),
             # The library's insert *function* path skips the table lock that keeps commit order
             # equal to notification order (see tests/integration/test_pg_concurrency.py): keep it off.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -39,12 +42,29 @@ def version_at(app: LedgerApplication, customer_id: UUID, at: datetime) -> int:
     return low
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large state is built from a snapshot.
+
+    Unpacking a big customer makes hundreds of thousands of small acyclic objects; the collector
+    would scan the growing heap again and again meanwhile (a third of the time, measured).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def customer_at(app: LedgerApplication, customer_id: UUID, at: datetime) -> Customer | None:
     """The customer as it was at ``at``: nearest snapshot at or before that version, plus later events."""
     version = version_at(app, customer_id, at)
     if version == 0:
         return None
-    aggregate: object = app.repository.get(customer_id, version=version)
+    with gc_paused():
+        aggregate: object = app.repository.get(customer_id, version=version)
     return aggregate if isinstance(aggregate, Customer) else None
 
 

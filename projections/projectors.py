@@ -44,21 +44,32 @@ class Writer:
     def flush(self) -> None:
         if self._current is not None and self._params:
             sql, names = _compiled(self.conn.dialect, self.statements, *self._current)
-            if self._cursor is None:
-                self._cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor = self._dbapi_cursor()
             if names is None:
                 rows: list[Any] = self._params
             else:
                 rows = [tuple(p[n] for n in names) for p in self._params]
             if len(rows) == 1:
-                self._cursor.execute(sql, rows[0])
+                cursor.execute(sql, rows[0])
             else:
-                self._cursor.executemany(sql, rows)
+                cursor.executemany(sql, rows)
         self._current, self._params = None, []
 
     def scalar(self, statement: str, /, **params: Any) -> Any:
+        """The first column of the first row of a query (fetching waits for every statement sent)."""
         self.flush()
-        return self.conn.execute(self.statements[statement], params).scalar()
+        sql, names = _compiled(self.conn.dialect, self.statements, statement, tuple(params))
+        cursor = self._dbapi_cursor()
+        cursor.execute(sql, params if names is None else tuple(params[n] for n in names))
+        row = cursor.fetchone()
+        if isinstance(row, dict):  # a cursor with a dict row factory
+            return next(iter(row.values()))
+        return None if row is None else row[0]
+
+    def _dbapi_cursor(self) -> Any:
+        if self._cursor is None:
+            self._cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        return self._cursor
 
 
 _COMPILED: dict[tuple[str, int, str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}

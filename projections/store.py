@@ -8,6 +8,7 @@ again from the position that won. A crash between batches loses nothing and coun
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from uuid import UUID
 
 import sqlalchemy.exc
 from eventsourcing.persistence import Notification
-from sqlalchemy import Engine, and_, create_engine, delete, event, insert, inspect, or_, select, update
+from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, insert, inspect, or_, select, update
 from sqlalchemy.pool import StaticPool
 
 from aggregates.customer import Customer
@@ -179,14 +180,23 @@ class ReadModels:
                 )
                 if result.rowcount != 1:
                     raise ProjectionConflict(target.name)
-                writer = Writer(conn, target.tables)
-                for position, domain_event in events:
-                    if position <= old:
-                        continue
-                    apply = target.applies.get(type(domain_event))
-                    if apply is not None:
-                        apply(writer, domain_event)
-                writer.flush()
+                with _pipelined(conn):
+                    writer = Writer(conn, target.tables)
+                    for position, domain_event in events:
+                        if position <= old:
+                            continue
+                        apply = target.applies.get(type(domain_event))
+                        if apply is not None:
+                            apply(writer, domain_event)
+                    writer.flush()
+
+
+def _pipelined(conn: Connection) -> contextlib.AbstractContextManager[Any]:
+    """On PostgreSQL, the batch's statements go out in pipeline mode: sent without waiting for each
+    answer (one round trip per sync, not per statement); errors still abort the transaction."""
+    if conn.dialect.name != "postgresql":
+        return contextlib.nullcontext()
+    return conn.connection.dbapi_connection.pipeline()  # type: ignore[union-attr, no-any-return]
 
 
 def decode(mapper: Any, notifications: Iterable[Notification]) -> list[tuple[int, Any]]:

@@ -38,26 +38,34 @@ def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
 
 def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dict[str, Any]]:
     cid = str(customer.id)
+    ends: dict[str, tuple[datetime | None, str | None]] = {}
+    account_ids: dict[UUID, str] = {}
     out = []
-    for room_id, room in sorted(customer.rooms.items(), key=lambda kv: str(kv[0])):
+    for room_key, room_id, room in sorted((str(k), k, r) for k, r in customer.rooms.items()):
         licenses = []
         coverage = []
         for service, po in room.licenses.items():
-            end = customer.contracts[po].end_as_of(at)
-            licenses.append({"service": service, "po_number": po, "coverage_end": _iso(end)})
+            found = ends.get(po)
+            if found is None:
+                end = customer.contracts[po].end_as_of(at)
+                found = ends[po] = (end, _iso(end))
+            licenses.append({"service": service, "po_number": po, "coverage_end": found[1]})
             if service in WARRANTY_SERVICES:
-                coverage.append(end)
-        devices = [
-            {
+                coverage.append(found[0])
+        devices = []
+        for serial in room.devices:
+            device = customer.devices[serial]
+            devices.append({
                 "serial_number": serial,
-                "product": customer.devices[serial].product,
-                "purchased_on": customer.devices[serial].purchased_on.isoformat(),
-                "warranty_end": _iso(warranty_end(customer.devices[serial].purchased_on, coverage)),
-            }
-            for serial in room.devices
-        ]
-        out.append(room_view(str(room_id), cid, str(room.account_id), room.name, room.site, room.country,
-                             countries, licenses, devices))
+                "product": device.product,
+                "purchased_on": device.purchased_on.isoformat(),
+                "warranty_end": _iso(warranty_end(device.purchased_on, coverage)),
+            })
+        account = account_ids.get(room.account_id)
+        if account is None:
+            account = account_ids[room.account_id] = str(room.account_id)
+        out.append(room_view(room_key, cid, account, room.name, room.site, room.country, countries, licenses,
+                             devices))
     return out
 
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
-from aggregates.customer import STATE_CLASSES, Room
-from aggregates.packing import pack, unpack
+from aggregates.customer import (
+    STATE_CLASSES,
+    STATE_CODEC,
+    Account,
+    Contract,
+    Device,
+    Invitation,
+    Room,
+    Spare,
+)
+from aggregates.packing import STATE_FORMAT, StateCodec, pack, unpack
 from benchmarks.asof import build_big_customer
 from ledger.app import LedgerApplication
 from ledger.readside import customer_at, version_at
@@ -48,3 +58,59 @@ def test_r20_packing_round_trips_tagged_text_and_uuid_maps() -> None:
         "plain": {"a": [1, "x", None, date(2024, 2, 29)]},
     }
     assert unpack(pack(state), STATE_CLASSES) == state
+
+
+def _full_state() -> dict[str, object]:
+    t = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    account, room, invitation = uuid4(), uuid4(), uuid4()
+    address = {"line1": "1 Main", "city": "X", "postal_code": "1", "country": "US"}
+    return {
+        "_created_on": t,
+        "_modified_on": t,
+        "key": "acme",
+        "name": "\x00Acme",
+        "last_at": t,
+        "accounts": {account: Account(account, "Acme", "a@acme.example", address, t)},
+        "contracts": {
+            "PO-1": Contract("PO-1", account, "select", 3, 10, t, 60, {"company": "Acme", "address": address},
+                             {"name": "R"}, {"name": "D"}, ["w"], started_at=t, rooms={room: t},
+                             invitation_id=invitation),
+            "PO-2": Contract("PO-2", account, "extended_warranty", 1, 1, t, 60, {}, {}, {}, []),
+        },
+        "rooms": {room: Room(room, account, "\x00Boardroom", "HQ", "US", t, {"select": "PO-1"}, ["S1"])},
+        "devices": {"S1": Device("S1", "Rally Bar", date(2024, 2, 29), room, t)},
+        "spares": [Spare(1, t), Spare(2, t, revoked_at=t, product="Rally", ship_to="HQ", allocated_at=t)],
+        "invitations": {invitation: Invitation(invitation, "a@acme.example", "admin", t, t, po_number="PO-1")},
+        "users": {"a@acme.example": "admin"},
+        "partners": {"P-1": "viewer"},
+    }
+
+
+def test_r20_typed_snapshot_state_round_trips_every_collection() -> None:
+    state = _full_state()
+    packed = STATE_CODEC.pack(state)
+    assert packed[STATE_FORMAT] == StateCodec.VERSION
+    assert isinstance(packed["rooms"], list)  # typed records, not the generic form
+    assert STATE_CODEC.unpack(json.loads(json.dumps(packed))) == state
+
+
+def test_r20_a_collection_that_does_not_fit_its_declaration_is_packed_generically() -> None:
+    state = _full_state()
+    room = next(iter(state["rooms"].values()))  # type: ignore[attr-defined]
+    state["rooms"] = {uuid4(): room}  # keyed by something else than its room_id
+    packed = STATE_CODEC.pack(state)
+    assert "rooms" in packed["__generic__"]
+    assert STATE_CODEC.unpack(json.loads(json.dumps(packed))) == state
+
+
+def test_r20_snapshots_in_the_earlier_generic_form_still_load() -> None:
+    state = _full_state()
+    assert STATE_CODEC.unpack(json.loads(json.dumps(pack(state)))) == state
+
+
+def test_r18_latest_versions_reads_every_aggregate_in_one_query(app: LedgerApplication) -> None:
+    customer_id, _, _ = build_big_customer(app, 120)
+    absent = uuid4()
+    found = app.latest_versions([customer_id, absent])
+    assert found == {customer_id: app.customer(customer_id).version}
+    assert app.latest_versions([]) == {}
