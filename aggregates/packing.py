@@ -97,6 +97,7 @@ class RecordCodec:
         self.classes = classes
         self.names = [f.name for f in fields(cls)]
         self.kinds = [_kind(f.type) for f in fields(cls)]
+        self._unpack = self._compile_unpack()
 
     def pack(self, value: Any) -> list[Any]:
         out: list[Any] = []
@@ -119,31 +120,46 @@ class RecordCodec:
         return out
 
     def unpack(self, row: list[Any], uuids: dict[str, UUID]) -> Any:
-        values: list[Any] = []
-        for kind, v in zip(self.kinds, row, strict=True):
-            if kind == _RAW or v is None:
-                values.append(v)
-            elif kind == _UUID:
-                u = uuids.get(v)
-                if u is None:
-                    u = uuids[v] = _fast_uuid(v)
-                values.append(u)
-            elif kind == _TIME:
-                values.append(datetime.fromisoformat(v))
-            elif kind == _DATE:
-                values.append(date.fromisoformat(v))
-            elif kind == _UUID_TIME_MAP:
-                mapping: dict[UUID, datetime] = {}
-                for i in range(0, len(v), 2):
-                    h = v[i]
-                    u = uuids.get(h)
-                    if u is None:
-                        u = uuids[h] = _fast_uuid(h)
-                    mapping[u] = datetime.fromisoformat(v[i + 1])
-                values.append(mapping)
-            else:
-                values.append(unpack(v, self.classes))
-        return self.cls(*values)
+        return self._unpack(row, uuids)
+
+    def _compile_unpack(self) -> Any:
+        """One function per record class that converts each field in place, like ``dataclasses``
+        generates ``__init__``: no loop or type test per value at run time."""
+        optional = {
+            name: "None" in str(f.type) for name, f in zip(self.names, fields(self.cls), strict=True)
+        }
+        parts = []
+        for i, (name, kind) in enumerate(zip(self.names, self.kinds, strict=True)):
+            value = f"row[{i}]"
+            if kind == _RAW:
+                parts.append(value)
+                continue
+            call = {
+                _UUID: f"_uuid({value}, uuids)",
+                _TIME: f"_time({value})",
+                _DATE: f"_date({value})",
+                _UUID_TIME_MAP: f"_uuid_times({value}, uuids)",
+                _GENERIC: f"_generic({value}, classes)",
+            }[kind]
+            parts.append(f"(None if {value} is None else {call})" if optional[name] else call)
+        source = f"def unpack_record(row, uuids):\n    return cls({', '.join(parts)})\n"
+        namespace: dict[str, Any] = {
+            "cls": self.cls, "classes": self.classes, "_uuid": _memo_uuid, "_time": datetime.fromisoformat,
+            "_date": date.fromisoformat, "_uuid_times": _uuid_times, "_generic": unpack,
+        }
+        exec(compile(source, f"<unpack {self.cls.__name__}>", "exec"), namespace)
+        return namespace["unpack_record"]
+
+
+def _memo_uuid(hex_text: str, uuids: dict[str, UUID]) -> UUID:
+    u = uuids.get(hex_text)
+    if u is None:
+        u = uuids[hex_text] = _fast_uuid(hex_text)
+    return u
+
+
+def _uuid_times(flat: list[str], uuids: dict[str, UUID]) -> dict[UUID, datetime]:
+    return {_memo_uuid(flat[i], uuids): datetime.fromisoformat(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
 STATE_FORMAT = "__format__"

@@ -23,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from aggregates.customer import Customer
-from ledger.app import DateAsISO
 from ledger.config import parse_db_url
+from ledger.transcoding import DateAsISO
 from projections.projectors import PROJECTORS, Writer
 from projections.store import create_read_engine
 from projections.tables import PROJECTIONS, table_set

@@ -165,8 +165,8 @@ def room_view(
         "site": site,
         "country": country,
         "terms": terms_of(countries, country),
-        "licenses": sorted(licenses, key=lambda x: x["service"]),
-        "devices": sorted(devices, key=lambda x: x["serial_number"]),
+        "licenses": sorted(licenses, key=lambda x: x["service"]) if len(licenses) > 1 else licenses,
+        "devices": sorted(devices, key=lambda x: x["serial_number"]) if len(devices) > 1 else devices,
     }
 
 

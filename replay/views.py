@@ -40,8 +40,9 @@ def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dic
     cid = str(customer.id)
     ends: dict[str, tuple[datetime | None, str | None]] = {}
     account_ids: dict[UUID, str] = {}
+    warranty: dict[tuple[Any, ...], tuple[str, str | None]] = {}
     out = []
-    for room_key, room_id, room in sorted((str(k), k, r) for k, r in customer.rooms.items()):
+    for room_key, room in sorted(((str(k), r) for k, r in customer.rooms.items()), key=lambda kv: kv[0]):
         licenses = []
         coverage = []
         for service, po in room.licenses.items():
@@ -55,11 +56,16 @@ def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dic
         devices = []
         for serial in room.devices:
             device = customer.devices[serial]
+            key = (device.purchased_on, *coverage)
+            dates = warranty.get(key)
+            if dates is None:
+                dates = warranty[key] = (device.purchased_on.isoformat(),
+                                         _iso(warranty_end(device.purchased_on, coverage)))
             devices.append({
                 "serial_number": serial,
                 "product": device.product,
-                "purchased_on": device.purchased_on.isoformat(),
-                "warranty_end": _iso(warranty_end(device.purchased_on, coverage)),
+                "purchased_on": dates[0],
+                "warranty_end": dates[1],
             })
         account = account_ids.get(room.account_id)
         if account is None:
