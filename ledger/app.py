@@ -19,7 +19,6 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     InternalError,
-    JSONTranscoder,
     PersistenceError,
     ProgrammingError,
     Transcoder,
@@ -38,7 +37,7 @@ from aggregates.timeutil import as_utc
 from commands.handlers import HANDLERS, Context
 from commands.models import Command, ExpireContracts
 from ledger.config import Settings
-from ledger.transcoding import DateAsISO, LedgerTranscoder
+from ledger.transcoding import ledger_transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -206,13 +205,7 @@ class LedgerApplication(Application[UUID]):
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format with a faster decoder (``ledger.transcoding``)."""
-        transcoder = LedgerTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        return ledger_transcoder()
 
     def context(self, command: Command, now: datetime | None = None) -> Context:
         at = as_utc(command.at) if command.at is not None else (now or datetime.now(UTC))

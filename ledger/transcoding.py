@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, SafeUUID
 
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
 
 def uuid_from_hex(hex_text: str) -> UUID:
@@ -65,3 +65,11 @@ class LedgerTranscoder(JSONTranscoder):
             return d
 
         return hook
+
+
+def ledger_transcoder() -> LedgerTranscoder:
+    """The ledger's transcoder with every transcoding its events use registered."""
+    transcoder = LedgerTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+    return transcoder

@@ -84,6 +84,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
         raise ConfigurationError("--batch-size: must be at least 1")
     if args.poll_interval <= 0:
         raise ConfigurationError("--poll-interval: must be more than 0 seconds")
+    if args.encoders < 0:
+        raise ConfigurationError("--encoders: must be 0 or more")
     stop = _stop_on_signals()
     app = build_app(args.db)
     relay = Relay(
@@ -95,6 +97,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         delivery_timeout=args.delivery_timeout,
         log=_err,
+        encoders=args.encoders,
     )
     try:
         relay.connect()
@@ -220,6 +223,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     mode.add_argument("--until-caught-up", action="store_true", help="publish what is there, then exit (default)")
     relay.add_argument("--batch-size", type=int, default=1000, help="events a round (default 1000)")
     relay.add_argument("--poll-interval", type=float, default=0.2, help="seconds between looks at the log (0.2)")
+    relay.add_argument(
+        "--encoders", type=int, default=1,
+        help="processes that build envelopes a batch ahead, on other cores (default 1; 0: in the relay itself)",
+    )
     relay.add_argument(
         "--delivery-timeout",
         type=float,

@@ -17,13 +17,16 @@ round fail; the relay closes its producer, waits and re-publishes from the recor
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import Notification, PersistenceError, Tracking
+from eventsourcing.persistence import Mapper, Notification, PersistenceError, StoredEvent, Tracking
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -31,6 +34,7 @@ from kafka.partitioner.default import DefaultPartitioner
 
 from ledger.app import LedgerApplication
 from ledger.stream.envelope import KAFKA_CONTENT_TYPE, encode_event, is_published
+from ledger.transcoding import ledger_transcoder
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TOPIC = "select-ledger.events"
@@ -135,8 +139,47 @@ def ensure_topic(
         admin.close()
 
 
+Row = tuple[int, Any, int, str, bytes]
+_WORKER_MAPPER: Mapper[Any] | None = None
+
+
+def _encoder_init() -> None:
+    global _WORKER_MAPPER
+    _WORKER_MAPPER = Mapper(transcoder=ledger_transcoder())
+
+
+def encode_rows(rows: Sequence[Row], mapper: Mapper[Any] | None = None) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each customer event among notification rows ``(id, originator_id, version,
+    topic, state)``, in order: what an encoder process computes for the relay."""
+    mapper = mapper or _WORKER_MAPPER
+    if mapper is None:
+        raise RuntimeError("encode_rows: no mapper (the encoder process was not initialised)")
+    out = []
+    for position, originator_id, version, topic, state in rows:
+        domain_event = mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
+        if is_published(domain_event):
+            out.append(encode_event(domain_event, position))
+    return out
+
+
+def _rows(notifications: Sequence[Notification]) -> list[Row]:
+    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
+
+
+@dataclass
+class _Page:
+    start: int
+    notifications: Sequence[Notification]
+    messages: Future[list[tuple[bytes, bytes]]] | list[tuple[bytes, bytes]]
+
+
 class Relay:
-    """Publishes the ledger's customer events to ``topic``; see the module's docstring."""
+    """Publishes the ledger's customer events to ``topic``; see the module's docstring.
+
+    With ``encoders`` ≥ 1 (default 1), envelopes are built in that many separate processes, a page
+    ahead: while this process hands page N to the producer, an encoder decodes and serialises page
+    N+1 on another core. ``encoders=0`` builds them here, between sends.
+    """
 
     def __init__(
         self,
@@ -150,9 +193,12 @@ class Relay:
         connect_timeout: float = 15.0,
         delivery_timeout: float | None = None,
         log: Callable[[str], None] | None = None,
+        encoders: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if encoders < 0:
+            raise ValueError("encoders must be 0 or more")
         self.app = app
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
@@ -171,6 +217,10 @@ class Relay:
         self._producer: KafkaProducer | None = None
         self._log = log or (lambda _message: None)
         self._topic_checked = False
+        plain_mapper = getattr(app.mapper, "cipher", None) is None and getattr(app.mapper, "compressor", None) is None
+        self.encoders = encoders if plain_mapper else 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._ahead: _Page | None = None
 
     # ----- position
 
@@ -188,7 +238,9 @@ class Relay:
     # ----- producer
 
     def connect(self) -> None:
-        """Reach the broker and make sure the topic exists; RelayError with what to do when not."""
+        """Reach the broker and make sure the topic exists; RelayError with what to do when not.
+        Starts the encoder processes too, so the first round does not wait for them."""
+        self._start_encoders()
         try:
             self._connect()
         except KafkaError as exc:
@@ -215,9 +267,47 @@ class Relay:
                 producer.close(timeout=0)
 
     def close(self) -> None:
+        self._ahead = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.close(timeout=10)
+
+    # ----- encoders
+
+    def _start_encoders(self) -> ProcessPoolExecutor | None:
+        if self._pool is None and self.encoders > 0:
+            pool = ProcessPoolExecutor(
+                self.encoders, mp_context=multiprocessing.get_context("spawn"), initializer=_encoder_init
+            )
+            try:
+                pool.submit(encode_rows, []).result(timeout=60)
+            except Exception as exc:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._log(f"relay: encoder processes unavailable ({type(exc).__name__}: {exc}); encoding inline")
+                self.encoders = 0
+                return None
+            self._pool = pool
+        return self._pool
+
+    def _page(self, start: int) -> _Page:
+        notifications = self.app.recorder.select_notifications(start, self.batch_size)
+        pool = self._start_encoders()
+        if pool is None or not notifications:
+            return _Page(start, notifications, list(self._messages(notifications)))
+        return _Page(start, notifications, pool.submit(encode_rows, _rows(notifications)))
+
+    def _page_messages(self, page: _Page) -> list[tuple[bytes, bytes]]:
+        if isinstance(page.messages, list):
+            return page.messages
+        try:
+            return page.messages.result()
+        except BrokenProcessPool:
+            self._log("relay: an encoder process died; encoding inline from now on")
+            self._pool, self.encoders, self._ahead = None, 0, None
+            return list(self._messages(page.notifications))
 
     # ----- one round
 
@@ -231,20 +321,25 @@ class Relay:
     def publish_batch(self) -> int:
         """Publish the next batch; return how many log positions it covered (0: caught up).
 
-        Messages are handed to the producer as they are built, so the producer's I/O thread sends
-        the first while later ones are still being built. Raises KafkaError when the broker did not
+        With encoder processes, the next page is read and handed to them before this one is sent, so
+        it is encoded meanwhile; a page read ahead is used only if it starts right after the recorded
+        position (after a failed round it is dropped and read again). Raises KafkaError when the broker did not
         acknowledge every message (nothing is recorded then), PersistenceError when the ledger
         database failed.
         """
         start = self.position() + 1
-        notifications = self.app.recorder.select_notifications(start, self.batch_size)
+        ahead, self._ahead = self._ahead, None
+        page = ahead if ahead is not None and ahead.start == start else self._page(start)
+        notifications = page.notifications
         if not notifications:
             return 0
         last = notifications[-1].id
+        if len(notifications) == self.batch_size and self.encoders:
+            self._ahead = self._page(last + 1)  # encoded while this page is being sent
         futures = []
         producer: KafkaProducer | None = None
         headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
-        for key, value in self._messages(notifications):
+        for key, value in self._page_messages(page):
             producer = producer or self._connect()
             futures.append(producer.send(self.topic, key=key, value=value, headers=headers))
         if producer is not None:

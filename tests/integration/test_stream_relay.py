@@ -14,7 +14,7 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.stream.envelope import event_id
-from ledger.stream.relay import Relay
+from ledger.stream.relay import Relay, encode_rows
 from ledger.stream.schemas.models import (
     ContractExpired,
     OrderCancelled,
@@ -278,3 +278,44 @@ def test_relay_cli_errors_are_clear(db_url: str, topic: str) -> None:
     assert both.returncode == 2
     for proc in (down, bad, both):
         assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_relay_encoder_processes_build_the_very_messages_built_inline(app: LedgerApplication) -> None:
+    populate(app, customers=2)
+    notifications = app.recorder.select_notifications(1, 100_000)
+    inline = Relay(app, "127.0.0.1:1", "unused", encoders=0)
+    expected = list(inline._messages(notifications))
+    assert expected and expected == encode_rows(
+        [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications], app.mapper
+    )
+    pooled = Relay(app, "127.0.0.1:1", "unused", encoders=1, batch_size=50)
+    try:
+        pages, start = [], 1
+        while True:
+            page = pooled._page(start)
+            if not page.notifications:
+                break
+            pages.extend(pooled._page_messages(page))
+            start = page.notifications[-1].id + 1
+        assert pooled._pool is not None, "the encoder process started"
+        assert pages == expected
+    finally:
+        pooled.close()
+
+
+@pytest.mark.parametrize("encoders", [0, 2])
+def test_relay_publishes_the_same_bytes_with_or_without_encoder_processes(
+    app: LedgerApplication, kafka: str, topic: str, encoders: int
+) -> None:
+    populate(app, customers=2)
+    expected = list(Relay(app, kafka, "unused", encoders=0)._messages(app.recorder.select_notifications(1, 100_000)))
+    relay = relay_all(app, kafka, topic, batch_size=37, encoders=encoders)
+    assert relay.stats.published == len(expected)
+    messages = read_topic(kafka, topic)
+    by_key: dict[bytes, list[bytes]] = {}
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        by_key.setdefault(m.key, []).append(m.value)
+    expected_by_key: dict[bytes, list[bytes]] = {}
+    for key, value in expected:
+        expected_by_key.setdefault(key, []).append(value)
+    assert by_key == expected_by_key
