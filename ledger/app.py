@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -47,7 +48,10 @@ class _RegroupError(Exception):
 STARTUP_ATTEMPTS = 6
 # What PostgreSQL (and SQLite, for SQLAlchemy's check-then-create) answer to the losers when several
 # processes create the same tables, types or functions at the same moment.
-STORE_RACES: tuple[type[Exception], ...] = (InternalError, IntegrityError, ProgrammingError)
+# Losers of the start-up race: PostgreSQL catalog races; on SQLite, switching a new file to WAL mode
+# needs an exclusive lock that SQLite refuses at once ("database is locked") while another
+# process is doing the same.
+STORE_RACES: tuple[type[Exception], ...] = (InternalError, IntegrityError, ProgrammingError, sqlite3.OperationalError)
 READ_MODEL_RACES: tuple[type[Exception], ...] = (
     sqlalchemy.exc.InternalError,
     sqlalchemy.exc.IntegrityError,
