@@ -80,7 +80,7 @@ def build_ledger(app: LedgerApplication, customers: int, events_per_customer: in
 
 def relay_round(app: LedgerApplication, bootstrap: str, topic: str, batch_size: int) -> tuple[float, int]:
     ensure_topic(bootstrap, topic, 3)
-    relay = Relay(app, bootstrap, topic, batch_size=batch_size)
+    relay = Relay(app, bootstrap, topic, batch_size=batch_size, encoders=1)  # as `ledger relay` runs
     relay.connect()
     started = time.perf_counter()
     stats = relay.run()

@@ -176,9 +176,11 @@ class _Page:
 class Relay:
     """Publishes the ledger's customer events to ``topic``; see the module's docstring.
 
-    With ``encoders`` ≥ 1 (default 1), envelopes are built in that many separate processes, a page
-    ahead: while this process hands page N to the producer, an encoder decodes and serialises page
-    N+1 on another core. ``encoders=0`` builds them here, between sends.
+    With ``encoders`` ≥ 1 (``ledger relay`` uses 1), envelopes are built in that many separate
+    processes, a page ahead: while this process hands page N to the producer, an encoder decodes and
+    serialises page N+1 on another core. The processes are spawned, so a script that uses them must
+    guard its entry point with ``if __name__ == "__main__":``. ``encoders=0`` (the default here)
+    builds envelopes in this process, between sends.
     """
 
     def __init__(
@@ -193,7 +195,7 @@ class Relay:
         connect_timeout: float = 15.0,
         delivery_timeout: float | None = None,
         log: Callable[[str], None] | None = None,
-        encoders: int = 1,
+        encoders: int = 0,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
