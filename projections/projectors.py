@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
@@ -48,7 +49,7 @@ class Writer:
             if names is None:
                 rows: list[Any] = self._params
             else:
-                rows = [tuple(p[n] for n in names) for p in self._params]
+                rows = list(map(_getter(names), self._params))
             if len(rows) == 1:
                 cursor.execute(sql, rows[0])
             else:
@@ -87,6 +88,15 @@ def _compiled(
         found = (str(compiled), names)
         _COMPILED[cache_key] = found
     return found
+
+
+@cache
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The positional row of a params dict, built in C (``itemgetter`` gives a tuple from 2 names)."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda params: (params[only],)
+    return itemgetter(*names)
 
 
 Apply = Callable[[Writer, Any], None]
