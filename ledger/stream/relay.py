@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -143,9 +144,21 @@ Row = tuple[int, Any, int, str, bytes]
 _WORKER_MAPPER: Mapper[Any] | None = None
 
 
-def _encoder_init() -> None:
+def _encoder_init(relay_pid: int) -> None:
+    """Initialiser of an encoder process: the ledger's mapper, and a watch on the relay process.
+
+    An encoder waits on its call queue, whose pipe it holds both ends of: when the relay is killed
+    (SIGKILL: no shutdown), nothing would ever wake it. The watch ends it once its parent is gone.
+    """
     global _WORKER_MAPPER
     _WORKER_MAPPER = Mapper(transcoder=ledger_transcoder())
+    threading.Thread(target=_exit_when_orphaned, args=(relay_pid,), daemon=True, name="orphan-watch").start()
+
+
+def _exit_when_orphaned(relay_pid: int, interval: float = 0.5) -> None:
+    while os.getppid() == relay_pid:
+        time.sleep(interval)
+    os._exit(0)
 
 
 def encode_rows(rows: Sequence[Row], mapper: Mapper[Any] | None = None) -> list[tuple[bytes, bytes]]:
@@ -282,7 +295,8 @@ class Relay:
     def _start_encoders(self) -> ProcessPoolExecutor | None:
         if self._pool is None and self.encoders > 0:
             pool = ProcessPoolExecutor(
-                self.encoders, mp_context=multiprocessing.get_context("spawn"), initializer=_encoder_init
+                self.encoders, mp_context=multiprocessing.get_context("spawn"), initializer=_encoder_init,
+                initargs=(os.getpid(),),
             )
             try:
                 pool.submit(encode_rows, []).result(timeout=60)

@@ -319,3 +319,37 @@ def test_relay_publishes_the_same_bytes_with_or_without_encoder_processes(
     for key, value in expected:
         expected_by_key.setdefault(key, []).append(value)
     assert by_key == expected_by_key
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_relay_encoder_process_ends_when_the_relay_is_killed(
+    app: LedgerApplication, db_url: str, kafka: str, topic: str, tmp_path: Path
+) -> None:
+    populate(app, customers=1)
+    proc = start_relay(db_url, kafka, topic, "--follow", "--encoders", "1", log=tmp_path / "relay.log")
+    try:
+        wait_for(lambda: end_offsets_total(kafka, topic) > 0, 60, "the first acknowledged messages")
+        encoders = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+        assert encoders, "ledger relay runs an encoder process"
+    finally:
+        stop_process(proc, signal.SIGKILL)
+    wait_for(lambda: not any(_alive(p) for p in encoders), 15, "the orphaned encoder process to end")
