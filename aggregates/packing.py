@@ -16,7 +16,10 @@ MAP_MARK = "__map__"
 _TAG = "\x00"
 
 
-def _fast_uuid(hex_text: str) -> UUID:
+def uuid_from_hex(hex_text: str) -> UUID:
+    """A UUID from 32 hex digits, without ``UUID.__init__``'s parsing of text this code wrote."""
+    if len(hex_text) != 32:
+        return UUID(hex_text)
     value = object.__new__(UUID)
     object.__setattr__(value, "int", int(hex_text, 16))
     object.__setattr__(value, "is_safe", SafeUUID.unknown)
@@ -49,7 +52,7 @@ def unpack(value: Any, classes: dict[str, type]) -> Any:
             return value
         kind, text = value[1], value[2:]
         if kind == "U":
-            return _fast_uuid(text)
+            return uuid_from_hex(text)
         if kind == "T":
             return datetime.fromisoformat(text)
         if kind == "S":
@@ -154,7 +157,7 @@ class RecordCodec:
 def _memo_uuid(hex_text: str, uuids: dict[str, UUID]) -> UUID:
     u = uuids.get(hex_text)
     if u is None:
-        u = uuids[hex_text] = _fast_uuid(hex_text)
+        u = uuids[hex_text] = uuid_from_hex(hex_text)
     return u
 
 

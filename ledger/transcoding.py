@@ -11,19 +11,10 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID, SafeUUID
 
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
 
-
-def uuid_from_hex(hex_text: str) -> UUID:
-    """A UUID from 32 hex digits (as the library stores them), without UUID.__init__'s parsing."""
-    if len(hex_text) != 32:
-        return UUID(hex_text)
-    value = object.__new__(UUID)
-    object.__setattr__(value, "int", int(hex_text, 16))
-    object.__setattr__(value, "is_safe", SafeUUID.unknown)
-    return value
+from aggregates.packing import uuid_from_hex
 
 
 class DateAsISO(Transcoding):

@@ -61,7 +61,7 @@ class Writer:
         self.flush()
         sql, names = _compiled(self.conn.dialect, self.statements, statement, tuple(params))
         cursor = self._dbapi_cursor()
-        cursor.execute(sql, params if names is None else tuple(params[n] for n in names))
+        cursor.execute(sql, params if names is None else _getter(names)(params))
         row = cursor.fetchone()
         if isinstance(row, dict):  # a cursor with a dict row factory
             return next(iter(row.values()))

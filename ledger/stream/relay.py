@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -167,9 +167,14 @@ def encode_rows(rows: Sequence[Row], mapper: Mapper[Any] | None = None) -> list[
     mapper = mapper or _WORKER_MAPPER
     if mapper is None:
         raise RuntimeError("encode_rows: no mapper (the encoder process was not initialised)")
+    return _encode(mapper, ((p, StoredEvent(o, v, t, s)) for p, o, v, t, s in rows))
+
+
+def _encode(mapper: Mapper[Any], stored: Iterable[tuple[int, StoredEvent]]) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each customer event among ``(log position, stored event)`` pairs, in order."""
     out = []
-    for position, originator_id, version, topic, state in rows:
-        domain_event = mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
+    for position, stored_event in stored:
+        domain_event = mapper.to_domain_event(stored_event)
         if is_published(domain_event):
             out.append(encode_event(domain_event, position))
     return out
@@ -312,7 +317,7 @@ class Relay:
         notifications = self.app.recorder.select_notifications(start, self.batch_size)
         pool = self._start_encoders()
         if pool is None or not notifications:
-            return _Page(start, notifications, list(self._messages(notifications)))
+            return _Page(start, notifications, self._messages(notifications))
         return _Page(start, notifications, pool.submit(encode_rows, _rows(notifications)))
 
     def _page_messages(self, page: _Page) -> list[tuple[bytes, bytes]]:
@@ -323,16 +328,13 @@ class Relay:
         except BrokenProcessPool:
             self._log("relay: an encoder process died; encoding inline from now on")
             self._pool, self.encoders, self._ahead = None, 0, None
-            return list(self._messages(page.notifications))
+            return self._messages(page.notifications)
 
     # ----- one round
 
-    def _messages(self, notifications: Sequence[Notification]) -> Iterator[tuple[bytes, bytes]]:
+    def _messages(self, notifications: Sequence[Notification]) -> list[tuple[bytes, bytes]]:
         """(key, value) of each customer event among ``notifications``, in log order."""
-        for notification in notifications:
-            domain_event = self.app.mapper.to_domain_event(notification)
-            if is_published(domain_event):
-                yield encode_event(domain_event, notification.id)
+        return _encode(self.app.mapper, ((n.id, n) for n in notifications))
 
     def publish_batch(self) -> int:
         """Publish the next batch; return how many log positions it covered (0: caught up).
