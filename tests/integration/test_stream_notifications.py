@@ -83,23 +83,15 @@ def relay_all(app: LedgerApplication, kafka: str, topic: str) -> None:
         relay.close()
 
 
+def notify_args(kafka: str, topic: str, port: int, state: Path) -> list[str]:
+    """``ledger notify`` against the test broker's topic and the loopback SMTP server."""
+    return ["notify", "--bootstrap-servers", kafka, "--topic", topic, "--smtp-host", "127.0.0.1",
+            "--smtp-port", str(port), "--state", str(state)]
+
+
 def notify(db: str, kafka: str, topic: str, port: int, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     proc = ledger_cli(
-        "notify",
-        "--bootstrap-servers",
-        kafka,
-        "--topic",
-        topic,
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        str(port),
-        "--state",
-        str(state),
-        "--portal-url",
-        "https://portal.example/accept",
-        *extra,
-        db=db,
+        *notify_args(kafka, topic, port, state), "--portal-url", "https://portal.example/accept", *extra, db=db
     )
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
@@ -164,23 +156,7 @@ def test_r19_each_mail_sent_once_across_consumer_restarts(
     # 1. Following the topic; stopped with SIGTERM once its mails are out.
     log = (tmp_path / "notify.log").open("wb")
     proc = subprocess.Popen(
-        [
-            LEDGER,
-            "--db",
-            db_url,
-            "notify",
-            "--bootstrap-servers",
-            kafka,
-            "--topic",
-            topic,
-            "--smtp-host",
-            "127.0.0.1",
-            "--smtp-port",
-            str(port),
-            "--state",
-            str(state),
-            "--follow",
-        ],
+        [LEDGER, "--db", db_url, *notify_args(kafka, topic, port, state), "--follow"],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=ledger_env(),
