@@ -45,12 +45,13 @@ logger = logging.getLogger(__name__)
 
 class _RegroupError(Exception):
     """A group cannot be committed as one; its commands are run one by one instead."""
+
+
 STARTUP_ATTEMPTS = 6
-# What PostgreSQL (and SQLite, for SQLAlchemy's check-then-create) answer to the losers when several
-# processes create the same tables, types or functions at the same moment.
-# Losers of the start-up race: PostgreSQL catalog races; on SQLite, switching a new file to WAL mode
-# needs an exclusive lock that SQLite refuses at once ("database is locked") while another
-# process is doing the same.
+# What the losers are told when several processes create the same tables, types or functions at
+# the same moment: PostgreSQL's catalog races (and SQLite's, for SQLAlchemy's check-then-create);
+# on a new SQLite file, the switch to WAL mode, whose exclusive lock SQLite refuses at once
+# ("database is locked") while another process is switching too.
 STORE_RACES: tuple[type[Exception], ...] = (InternalError, IntegrityError, ProgrammingError, sqlite3.OperationalError)
 READ_MODEL_RACES: tuple[type[Exception], ...] = (
     sqlalchemy.exc.InternalError,
