@@ -1,0 +1,112 @@
+"""Audit entries (RFC 8785, salted commitments) and the C2SP note, checkpoint and proof formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from replay.audit.entry import MissingSalt, build_entry, canonical, parse_entry
+from replay.audit.merkle import MemoryTree, leaf_hash
+from replay.audit.note import Checkpoint, NoteError, ProofBundle, Signer, Verifier, open_checkpoint
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_r8_canonical_json_is_rfc8785(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(rfc8785.CanonicalizationError):
+            canonical(value)
+        return
+    assert canonical(value) == expected
+
+
+def test_r8_canonical_json_of_floats_goes_through_rfc8785() -> None:
+    assert canonical({"b": 1.0, "a": 1e21}) == b'{"a":1e+21,"b":1}'
+
+
+STATE = json.dumps({
+    "timestamp": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:01+00:00"},
+    "at": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:00+00:00"},
+    "actor": "ann@example.com",
+    "po_number": "PO-1",
+    "end_customer": {"company": "Acme", "email": "it@acme.example", "address": {"city": "Oslo"}},
+}).encode()
+AGG = "5f0c5ad2-3f71-4d0e-9a6b-0e4b3c2a1d10"
+
+
+def test_r8_entry_commits_to_personal_values_with_salts_kept_outside() -> None:
+    entry, salts = build_entry(4, AGG, 2, "aggregates.customer:Customer.OrderPlaced", STATE, b"\x01" * 32)
+    parsed = parse_entry(entry)
+    assert parsed["seq"] == 4 and parsed["version"] == 2 and parsed["type"] == "Customer.OrderPlaced"
+    assert parsed["prev"] == "01" * 32 and parsed["effective_at"] == "2026-05-01T09:00:00+00:00"
+    assert parsed["data"]["po_number"] == "PO-1" and parsed["data"]["end_customer"]["company"] == "Acme"
+    assert set(salts) == {"/actor", "/data/end_customer/email", "/data/end_customer/address"}
+    for secret in (b"ann@example.com", b"it@acme.example", b"Oslo"):
+        assert secret not in entry
+        assert all(secret.decode() not in s for s in salts.values())
+    again, _ = build_entry(4, AGG, 2, "aggregates.customer:Customer.OrderPlaced", STATE, b"\x01" * 32, salts)
+    assert again == entry
+    other, _ = build_entry(4, AGG, 2, "aggregates.customer:Customer.OrderPlaced", STATE, b"\x01" * 32)
+    assert other != entry  # fresh salts: equal values do not give equal commitments
+    with pytest.raises(MissingSalt) as missing:
+        build_entry(4, AGG, 2, "x:Customer.OrderPlaced", STATE, None, {"/actor": salts["/actor"]})
+    assert missing.value.path.startswith("/data/end_customer/")
+
+
+def _signer() -> Signer:
+    return Signer("ledger.example/audit", Ed25519PrivateKey.generate())
+
+
+def test_r8_signed_checkpoint_and_verifier_key_round_trip() -> None:
+    signer = _signer()
+    note = signer.sign(Checkpoint("ledger.example/audit", 3, b"\x07" * 32).text())
+    vkey = str(signer.verifier)
+    name, kid, material = vkey.split("+", 2)
+    assert name == "ledger.example/audit" and len(kid) == 8
+    assert open_checkpoint(note, Verifier.parse(vkey)) == Checkpoint("ledger.example/audit", 3, b"\x07" * 32)
+    with pytest.raises(NoteError, match="does not verify"):
+        open_checkpoint(note.replace("\n3\n", "\n4\n"), Verifier.parse(vkey))
+    with pytest.raises(NoteError, match="no signature"):
+        open_checkpoint(note, _signer().verifier)
+    with pytest.raises(NoteError, match="key id"):
+        Verifier.parse(f"{name}+00000000+{material}")
+
+
+def test_r8_signed_note_spec_example_verifies() -> None:
+    # The example of c2sp.org/signed-note.
+    vkey = Verifier.parse("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
+    note = ("This is an example message.\n\n\u2014 example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncA"
+            "lTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n")
+    assert vkey.verify(note) == "This is an example message.\n"
+
+
+def test_r8_proof_bundle_round_trips_and_rejects_a_changed_entry() -> None:
+    signer = _signer()
+    tree = MemoryTree()
+    entries = [f'{{"seq":{i}}}'.encode() for i in range(5)]
+    for e in entries:
+        tree.append(leaf_hash(e))
+    note = signer.sign(Checkpoint(signer.name, 5, tree.root()).text())
+    bundle = ProofBundle(entries[3], 3, tree.inclusion_proof(3), note)
+    text = bundle.render()
+    assert text.startswith("c2sp.org/tlog-proof@v1\nextra ")
+    parsed = ProofBundle.parse(text)
+    assert parsed == bundle
+    assert parsed.verify(signer.verifier).size == 5
+    with pytest.raises(NoteError, match="inclusion"):
+        ProofBundle(entries[2], 3, parsed.path, note).verify(signer.verifier)
+    with pytest.raises(NoteError):
+        ProofBundle.parse(text.replace("index 3", "index 03"))
