@@ -30,6 +30,19 @@ Environment variables:
     ``n`` (default): a command works on the cached aggregate itself and a command that fails or is
     refused drops what it read from the cache. ``y`` copies every aggregate read from the cache,
     for a process that shares one application object between threads.
+``LEDGER_OIDC_ISSUERS``
+    The operator's trusted OpenID Connect issuers (R21): a JSON list of ``{"issuer": URL,
+    "audience": CLIENT_ID}``. An ID token from one of them is accepted for every customer (the
+    principal still needs a role there). Customers add their own issuers with ``ConfigureSso`` (R22).
+``LEDGER_OIDC_LEEWAY``
+    Seconds of clock skew allowed on ``exp``, ``iat`` and ``nbf`` (default 60, at most 300).
+``LEDGER_OIDC_TIMEOUT``
+    Seconds a discovery or JWKS fetch may take, connecting and reading each (default 5).
+``LEDGER_OIDC_JWKS_CACHE``
+    Seconds an issuer's discovery document and keys are used before they are fetched again (default 600).
+``LEDGER_OIDC_JWKS_REFRESH``
+    Seconds between two refreshes caused by a token with an unknown ``kid`` (default 30): a key
+    rotation is picked up at once, a flood of made-up key ids costs one fetch per interval.
 ``LEDGER_MAX_ATTEMPTS``
     How often a command is tried when it loses an optimistic-concurrency race (default 8); a command
     that loses every time is refused with code ``concurrency_conflict`` (R18) and records nothing.
@@ -57,6 +70,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from aggregates.catalog import DEFAULT_GRACE_DAYS, CountryTable
+from aggregates.sso import issuer_problem
 
 DEFAULT_DB = "ledger.db"
 
@@ -95,6 +109,25 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class OidcIssuer:
+    """An OpenID Connect issuer the operator trusts, and the audience (client id) its tokens name."""
+
+    issuer: str
+    audience: str
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """ID-token verification (R21): the operator's issuers, clock leeway, fetch timeout and cache."""
+
+    issuers: tuple[OidcIssuer, ...] = ()
+    leeway_seconds: int = 60
+    timeout_seconds: float = 5.0
+    cache_seconds: int = 600
+    refresh_interval_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class Settings:
     store: StoreSettings
     grace_days: int
@@ -102,6 +135,7 @@ class Settings:
     countries: CountryTable
     max_attempts: int
     copy_on_read: bool = False
+    oidc: OidcSettings = OidcSettings()
 
 
 def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSettings:
@@ -193,6 +227,44 @@ def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
+def parse_oidc_issuers(raw: str | None) -> tuple[OidcIssuer, ...]:
+    """``LEDGER_OIDC_ISSUERS``: a JSON list of ``{"issuer", "audience"}``; empty or unset is none."""
+    if raw is None or not raw.strip():
+        return ()
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ConfigurationError('LEDGER_OIDC_ISSUERS: not JSON; expected [{"issuer": …, "audience": …}]') from None
+    if not isinstance(items, list):
+        raise ConfigurationError('LEDGER_OIDC_ISSUERS: expected a JSON list of {"issuer", "audience"}')
+    issuers: list[OidcIssuer] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"issuer", "audience"}:
+            raise ConfigurationError(
+                f"LEDGER_OIDC_ISSUERS[{index}]: expected exactly the keys issuer and audience"
+            )
+        issuer, audience = item["issuer"], item["audience"]
+        if not isinstance(issuer, str) or (problem := issuer_problem(issuer)) is not None:
+            raise ConfigurationError(
+                f"LEDGER_OIDC_ISSUERS[{index}].issuer: {issuer!r} "
+                f"{'is not a string' if not isinstance(issuer, str) else problem}"
+            )
+        if not isinstance(audience, str) or not audience.strip():
+            raise ConfigurationError(f"LEDGER_OIDC_ISSUERS[{index}].audience: must be a non-empty string")
+        issuers.append(OidcIssuer(issuer=issuer, audience=audience))
+    return tuple(issuers)
+
+
+def load_oidc_settings(environ: Mapping[str, str]) -> OidcSettings:
+    return OidcSettings(
+        issuers=parse_oidc_issuers(environ.get("LEDGER_OIDC_ISSUERS")),
+        leeway_seconds=_int(environ, "LEDGER_OIDC_LEEWAY", 60, 0, 300),
+        timeout_seconds=float(_int(environ, "LEDGER_OIDC_TIMEOUT", 5, 1, 60)),
+        cache_seconds=_int(environ, "LEDGER_OIDC_JWKS_CACHE", 600, 0, 86400),
+        refresh_interval_seconds=_int(environ, "LEDGER_OIDC_JWKS_REFRESH", 30, 0, 3600),
+    )
+
+
 def load_settings(db: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Resolve every setting; raise ConfigurationError naming the setting that cannot be used."""
     environ = os.environ if environ is None else environ
@@ -214,4 +286,5 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         countries=countries,
         max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
         copy_on_read=_yes_no(environ, "LEDGER_COPY_ON_READ", "n") == "y",
+        oidc=load_oidc_settings(environ),
     )
