@@ -132,6 +132,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         models = open_read_models(app)
         try:
             catch_up(app, models)
+            for fault in models.faults():
+                print(f"ledger: warning: {fault.describe()}", file=sys.stderr)
         finally:
             models.close()
         return status
@@ -224,6 +226,11 @@ def cmd_view(args: argparse.Namespace) -> int:
             models = open_read_models(app)
             try:
                 catch_up(app, models)
+                fault = models.fault(args.name)
+                if fault is not None:
+                    print(f"ledger: the {args.name} view is not current: {fault.describe()}; "
+                          "see README 'Operating the ledger'", file=sys.stderr)
+                    return EXIT_REFUSED
                 rows = live_view(app, models, args.name, at, customer_id)
             finally:
                 models.close()
@@ -274,6 +281,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for report in reports:
         resumed = f", resumed at position {report.resumed_from}" if report.resumed_from else ""
+        if report.stopped is not None:
+            status = EXIT_REFUSED
+            print(f"{report.projection}: not rebuilt, {report.stopped}")
+            continue
         if args.check:
             if report.differences:
                 status = EXIT_REFUSED
@@ -288,23 +299,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
-    import time
+    """Catch the read models up; a projection stopped at an event it cannot apply is reported (exit 1)."""
+    from ledger.ops.project import run_projector
 
-    from ledger.readside import catch_up, open_read_models
-
-    app = build_app(args.db)
-    models = open_read_models(app)
-    try:
-        while True:
-            read = catch_up(app, models)
-            if read:
-                print(f"projected {read} notifications; positions {models.positions()}", flush=True)
-            if not args.follow:
-                return EXIT_OK
-            time.sleep(args.interval)
-    finally:
-        models.close()
-        app.close()
+    return run_projector(args.db, follow=args.follow, interval=args.interval, metrics_port=args.metrics_port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -370,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     project = sub.add_parser("project", parents=[common], help="catch the read models up with the log")
     project.add_argument("--follow", action="store_true", help="keep following new events until interrupted")
     project.add_argument("--interval", type=float, default=0.5, metavar="S")
+    project.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port")
     project.set_defaults(func=cmd_project)
     demo = sub.add_parser("demo", parents=[common], help="a seeded workload on a fresh embedded store")
     demo.add_argument("--customers", type=int, default=5, help="customers to generate (about 40 commands each)")

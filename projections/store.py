@@ -9,12 +9,15 @@ again from the position that won. A crash between batches loses nothing and coun
 from __future__ import annotations
 
 import contextlib
+import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import sqlalchemy.exc
 from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, insert, inspect, or_, select, update
@@ -23,7 +26,9 @@ from sqlalchemy.pool import StaticPool
 from aggregates.customer import Customer
 from ledger.config import StoreSettings
 from projections.projectors import PROJECTORS, Apply, Writer
-from projections.tables import PROJECTIONS, TableSet, table_set, tracking, tracking_metadata
+from projections.tables import PROJECTIONS, TableSet, faults, table_set, tracking, tracking_metadata
+
+logger = logging.getLogger(__name__)
 
 CUSTOMER_TOPIC_PREFIX = Customer.__module__ + ":Customer."
 DEFAULT_BATCH = 2000
@@ -33,6 +38,67 @@ Progress = Callable[[int, int], None]
 
 class ProjectionConflict(Exception):
     """Another runner advanced the same projection first; this batch was rolled back."""
+
+
+# Failures of the database itself (connection lost, server restarted, locked, disk full): the round
+# is given up and tried again later; they are never blamed on an event.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DisconnectionError,
+    sqlalchemy.exc.TimeoutError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    ProjectionConflict,
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Why a stop-policy projection stopped: the event it cannot apply, and the error."""
+
+    projection: str
+    position: int
+    customer_id: str
+    event_type: str
+    error: str
+    first_failed_at: str
+    last_failed_at: str
+    attempts: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.projection}: stopped before position {self.position} ({self.event_type} of customer "
+            f"{self.customer_id}): {self.error}; {self.attempts} attempts since {self.first_failed_at}"
+        )
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A notification of a customer event that this code cannot decode (a poison event)."""
+
+    originator_id: Any
+    topic: str
+    error: str
+
+
+class _EventFailed(Exception):
+    def __init__(self, position: int, domain_event: Any, error: BaseException) -> None:
+        super().__init__(position)
+        self.position = position
+        self.customer_id = str(domain_event.originator_id)
+        if isinstance(domain_event, Undecodable):
+            self.event_type = domain_event.topic.rpartition(":")[2].removeprefix("Customer.")
+            self.error = domain_event.error
+        else:
+            self.event_type = type(domain_event).__qualname__.removeprefix("Customer.")
+            self.error = f"{type(error).__name__}: {error}"
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    return isinstance(exc, INFRASTRUCTURE_ERRORS)
 
 
 def create_read_engine(store: StoreSettings) -> Engine:
@@ -130,24 +196,142 @@ class ReadModels:
         for target in targets:
             self._ensure_tracking(target.name)
         end = (recorder.max_notification_id() or 0) if stop is None else stop
+        stopped = {f.projection for f in self.faults() if f.projection in {t.name for t in targets}}
+        for target in [t for t in targets if t.name in stopped]:
+            if self._retry_stopped(recorder, mapper, target):
+                stopped.discard(target.name)
+        running = [t for t in targets if t.name not in stopped]
         read = 0
         batches = 0
-        while True:
-            positions = {t.name: self.position(t.name) for t in targets}
+        while running:
+            positions = {t.name: self.position(t.name) for t in running}
             start = min(positions.values())
             if start >= end or (max_batches is not None and batches >= max_batches):
                 return read
             notifications = recorder.select_notifications(start + 1, batch_size, stop=end)
             if not notifications:
                 return read
+            events = decode_checked(mapper, notifications)
             try:
-                self._apply_batch(targets, positions, decode(mapper, notifications), notifications[-1].id)
+                self._apply_batch(running, positions, events, notifications[-1].id)
             except ProjectionConflict:
                 continue
+            except Exception as exc:
+                if _is_infrastructure(exc):
+                    raise
+                failed = self._apply_isolated(running, positions, events, notifications[-1].id)
+                running = [t for t in running if t.name not in failed]
             read += len(notifications)
             batches += 1
             if progress is not None:
                 progress(notifications[-1].id, end)
+        return read
+
+    # ----- the stop policy (SPEC 9): never skip an event, never advance past it
+
+    def faults(self) -> list[Fault]:
+        """Every projection (or rebuild) stopped at an event it cannot apply."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(faults).order_by(faults.c.name)).all()
+        return [
+            Fault(r.name, r.position, r.customer_id, r.event_type, r.error, r.first_failed_at, r.last_failed_at,
+                  r.attempts)
+            for r in rows
+        ]
+
+    def fault(self, name: str) -> Fault | None:
+        return next((f for f in self.faults() if f.projection == name), None)
+
+    def _record_fault(self, name: str, failed: _EventFailed) -> None:
+        now = datetime.now(UTC).isoformat()
+        with self.engine.begin() as conn:
+            found = conn.execute(select(faults.c.attempts).where(faults.c.name == name)).first()
+            if found is None:
+                conn.execute(insert(faults).values(
+                    name=name, position=failed.position, customer_id=failed.customer_id,
+                    event_type=failed.event_type, error=failed.error[:2000], first_failed_at=now,
+                    last_failed_at=now, attempts=1,
+                ))
+            else:
+                conn.execute(update(faults).where(faults.c.name == name).values(
+                    position=failed.position, error=failed.error[:2000], last_failed_at=now,
+                    attempts=faults.c.attempts + 1,
+                ))
+        if found is None:
+            logger.error(
+                "projection stopped",
+                extra={"projection": name, "position": failed.position, "customer_id": failed.customer_id,
+                       "event_type": failed.event_type, "error": failed.error},
+            )
+
+    def _clear_fault(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(faults).where(faults.c.name == name))
+        logger.warning("projection resumed", extra={"projection": name})
+
+    def _apply_one_by_one(self, target: Target, old: int, events: list[tuple[int, Any]], last: int) -> None:
+        """Apply ``events`` after ``old`` to one target and claim ``last``, flushing after each event so
+        that a failure is the event's: raises _EventFailed naming it (the transaction rolls back)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(tracking).where(tracking.c.name == target.name, tracking.c.position == old)
+                .values(position=last)
+            )
+            if result.rowcount != 1:
+                raise ProjectionConflict(target.name)
+            writer = Writer(conn, target.tables)
+            for position, domain_event in events:
+                if position <= old or position > last:
+                    continue
+                try:
+                    if isinstance(domain_event, Undecodable):
+                        raise ValueError(domain_event.error)
+                    apply = target.applies.get(type(domain_event))
+                    if apply is not None:
+                        apply(writer, domain_event)
+                    writer.flush()
+                except Exception as exc:
+                    if _is_infrastructure(exc):
+                        raise
+                    raise _EventFailed(position, domain_event, exc) from exc
+
+    def _apply_isolated(
+        self, targets: Sequence[Target], positions: dict[str, int], events: list[tuple[int, Any]], last: int
+    ) -> set[str]:
+        """A batch failed: each target on its own, event by event. A target that cannot apply an event
+        commits what comes before it, stops there and records the fault. Returns the stopped ones."""
+        stopped: set[str] = set()
+        for target in targets:
+            old = positions[target.name]
+            if last <= old:
+                continue
+            try:
+                self._apply_one_by_one(target, old, events, last)
+            except ProjectionConflict:
+                continue
+            except _EventFailed as failed:
+                if failed.position - 1 > old:
+                    self._apply_one_by_one(target, old, events, failed.position - 1)
+                self._record_fault(target.name, failed)
+                stopped.add(target.name)
+        return stopped
+
+    def _retry_stopped(self, recorder: Any, mapper: Any, target: Target) -> bool:
+        """Try a stopped target's failing event again (it may apply now); True when it did."""
+        old = self.position(target.name)
+        page = recorder.select_notifications(old + 1, 1)
+        if not page:
+            self._clear_fault(target.name)
+            return True
+        try:
+            self._apply_one_by_one(target, old, decode_checked(mapper, page), page[0].id)
+        except ProjectionConflict:
+            return False
+        except _EventFailed as failed:
+            self._record_fault(target.name, failed)
+            return False
+        self._clear_fault(target.name)
+        return True
 
     def expiry_candidates(self, recorder: Any, mapper: Any, at: datetime) -> list[UUID]:
         """Customers with a live contract whose grace period or term has ended by ``at``."""
@@ -185,6 +369,8 @@ class ReadModels:
                     for position, domain_event in events:
                         if position <= old:
                             continue
+                        if isinstance(domain_event, Undecodable):
+                            raise ValueError(domain_event.error)
                         apply = target.applies.get(type(domain_event))
                         if apply is not None:
                             apply(writer, domain_event)
@@ -197,6 +383,19 @@ def _pipelined(conn: Connection) -> contextlib.AbstractContextManager[Any]:
     if conn.dialect.name != "postgresql":
         return contextlib.nullcontext()
     return conn.connection.dbapi_connection.pipeline()  # type: ignore[union-attr, no-any-return]
+
+
+def decode_checked(mapper: Any, notifications: Iterable[Notification]) -> list[tuple[int, Any]]:
+    """``decode``, but a customer event that cannot be decoded becomes an ``Undecodable`` in its place."""
+    out: list[tuple[int, Any]] = []
+    for n in notifications:
+        if not n.topic.startswith(CUSTOMER_TOPIC_PREFIX):
+            continue
+        try:
+            out.append((n.id, mapper.to_domain_event(n)))
+        except Exception as exc:
+            out.append((n.id, Undecodable(n.originator_id, n.topic, f"{type(exc).__name__}: {exc}")))
+    return out
 
 
 def decode(mapper: Any, notifications: Iterable[Notification]) -> list[tuple[int, Any]]:

@@ -169,3 +169,15 @@ tracking = Table(
     Column("position", Integer, nullable=False),
     Column("suffix", String(32)),
 )
+# A stop-policy projection that cannot apply an event stops before it and records why here (SPEC 9).
+faults = Table(
+    "projection_faults", tracking_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("customer_id", String(36), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("first_failed_at", String(40), nullable=False),
+    Column("last_failed_at", String(40), nullable=False),
+    Column("attempts", Integer, nullable=False),
+)

@@ -31,6 +31,7 @@ class RebuildReport:
     events_read: int
     resumed_from: int
     differences: list[str] = field(default_factory=list)
+    stopped: str | None = None  # the rebuild stopped at an event it cannot apply (SPEC 9): why
 
 
 def _shadow_suffix(models: ReadModels, projection: str) -> tuple[str, int]:
@@ -126,6 +127,9 @@ def rebuild(
         report = reports[projection]
         report.events_read = read
         if models.position(rebuild_name(projection)) < stop:
+            fault = models.fault(rebuild_name(projection))
+            if fault is not None:
+                report.stopped = fault.describe()
             continue
         if check:
             shadow_rows = _rows(models, projection, shadows[projection])
