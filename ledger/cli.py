@@ -382,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ledger.stream.cli import register as register_stream
 
     register_stream(sub, common)
+    from ledger.ops.cli import register as register_ops
+
+    register_ops(sub, common)
     return parser
 
 

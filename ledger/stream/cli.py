@@ -71,6 +71,19 @@ def notify_secret_key(db: str | None, environ: Mapping[str, str] | None = None) 
     return file.read_text().strip().encode()
 
 
+def _serve_metrics(port: int | None, source: Any) -> Any:
+    """Serve the process's metrics on ``port`` (None: not at all); returns the stopper or None."""
+    if port is None:
+        return None
+    from ledger.ops.metrics import LedgerMetrics, serve
+
+    metrics = LedgerMetrics()
+    metrics.add_consumers(source)
+    stopper = serve(port, metrics.registry)
+    _err(f"metrics on http://127.0.0.1:{port}/metrics")
+    return stopper
+
+
 def cmd_relay(args: argparse.Namespace) -> int:
     from ledger.bootstrap import build_app
     from ledger.stream.relay import Relay, RelayError
@@ -99,6 +112,14 @@ def cmd_relay(args: argparse.Namespace) -> int:
         log=_err,
         encoders=args.encoders,
     )
+    def relay_status() -> list[Any]:
+        from ledger.ops.lag import log_lag
+        from ledger.ops.metrics import ConsumerStatus
+
+        lag = log_lag(app.recorder, app.mapper, relay.position())
+        return [ConsumerStatus(relay.tracking_name, lag.events, lag.seconds, lag.position, relay_topic=args.topic)]
+
+    stop_metrics = _serve_metrics(args.metrics_port, relay_status)
     try:
         relay.connect()
         mode = "following the ledger" if args.follow else "until caught up"
@@ -108,6 +129,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
         _err(f"ledger relay: {exc}")
         return EXIT_FAILED
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         relay.close()
         app.close()
     state = "stopped" if stop.is_set() else "caught up"
@@ -151,6 +174,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
             retry_for=None if args.follow else args.retry_for,
             connect_timeout=args.connect_timeout,
             log=_err,
+            park_after=args.park_after,
         )
     except SubscriberError as exc:
         _err(f"ledger notify: {exc}")
@@ -160,16 +184,19 @@ def cmd_notify(args: argparse.Namespace) -> int:
         f"notify: reading {args.topic} on {args.bootstrap_servers} as group {args.group}, {mode}; "
         f"mail via {args.smtp_host}:{args.smtp_port}; sent-log {state}"
     )
+    stop_metrics = _serve_metrics(args.metrics_port, lambda: [consumer.status()])
     try:
         stats = consumer.run(until_caught_up=not args.follow, stop=stop)
     except (NotifyError, SubscriberError) as exc:
         _err(f"ledger notify: {exc}")
         return EXIT_FAILED
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         consumer.close()
     print(
         f"notify: {stats.events} events read, {stats.sent} mails sent, {stats.already_sent} already sent before, "
-        f"{stats.rejected} refused by the server",
+        f"{stats.rejected} refused by the server, {stats.parked} parked, {stats.retried} parked ones delivered",
         flush=True,
     )
     return EXIT_OK
@@ -240,6 +267,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         default=120.0,
         help="without --follow, give up after this many seconds of broker failures (120)",
     )
+    relay.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port")
     relay.set_defaults(func=cmd_relay)
 
     notify = sub.add_parser(
@@ -275,6 +303,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     notify.add_argument(
         "--retry-for", type=float, default=60.0, help="without --follow, give up on SMTP after this many seconds (60)"
     )
+    notify.add_argument(
+        "--park-after", type=float, default=60.0,
+        help="seconds a recipient may be refused (4xx) before the event is parked for its customer (60)",
+    )
+    notify.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port")
     notify.set_defaults(func=cmd_notify)
 
     event_schemas = sub.add_parser("event-schemas", help="the JSON Schemas of the stream's events (schemas/events/)")

@@ -11,6 +11,13 @@ under the ledger's secret key (``commands/tokens.py``), so this consumer, config
 key as the ledger (``LEDGER_SECRET_KEY`` / ``LEDGER_SECRET_FILE``), derives the very token the command
 returned from the ids the event carries. A consumer without the key cannot make a working link.
 
+Error policy (SPEC 9): an event whose mails cannot be made or handed over (a message that is not a
+valid ledger event, a rendering failure, a recipient the server keeps refusing for ``park_after``
+seconds) is parked under its customer (``ledger.ops.parked``); that customer's later events are
+parked behind it, in order, while other customers' mails go on. ``ledger parked retry`` marks them
+for this consumer to try again (it does so while it runs), ``ledger parked discard`` gives them up.
+An outage of the SMTP server itself is not an event's fault: it is waited out as before.
+
 Once per event, also across restarts: a sent-log in the consumer's own SQLite file, keyed by the
 event id, is checked before and written right after each mail is accepted by the SMTP server; the
 subscriber's positions and dedup memory live in the same file. Each mail's Message-ID is derived
@@ -20,6 +27,7 @@ log was written) can only resend the same Message-ID, which mail systems recogni
 
 from __future__ import annotations
 
+import json
 import smtplib
 import sqlite3
 import threading
@@ -33,7 +41,9 @@ from typing import Any
 from urllib.parse import quote
 
 from commands.tokens import issue_token
-from ledger.stream.envelope import StreamEvent
+from ledger.ops.metrics import ConsumerStatus
+from ledger.ops.parked import Parked, ParkedStore, sqlite_engine
+from ledger.stream.envelope import EnvelopeError, StreamEvent, decode, event_id, read_event
 from ledger.stream.schemas.models import InvitationSent, OrderPlaced, UserInvited
 from ledger.stream.subscriber import SqliteCheckpointStore, Subscriber
 
@@ -50,6 +60,10 @@ SERVICE_NAMES = {
 
 class NotifyError(Exception):
     """The consumer cannot go on; the message says why."""
+
+
+class MailFailed(Exception):
+    """This event's mail cannot be handed over (not the server's outage): the event is parked."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +258,8 @@ class NotifyStats:
     sent: int = 0
     already_sent: int = 0
     rejected: int = 0
+    parked: int = 0
+    retried: int = 0
 
 
 class NotificationsConsumer:
@@ -263,7 +279,11 @@ class NotificationsConsumer:
         retry_for: float | None = 60.0,
         connect_timeout: float = 15.0,
         log: Callable[[str], None] | None = None,
+        park_after: float = 60.0,
+        consumer_name: str = "notify",
     ) -> None:
+        self.name = consumer_name
+        self.park_after = park_after
         self.sender = sender
         self.secret_key = secret_key
         self.portal_url = portal_url
@@ -272,6 +292,12 @@ class NotificationsConsumer:
         self._log = log or (lambda _message: None)
         self.store = SqliteCheckpointStore(state_path)
         self.sent_log = SentLog(self.store.connection)
+        self.parked = ParkedStore(sqlite_engine(state_path))
+        self._blocked = self.parked.blocked_customers(self.name)
+        self._in_progress: StreamEvent[Any] | None = None
+        self._lag_events = 0
+        self._position: int | None = None
+        self._last_retry_look = 0.0
         try:
             self.subscriber = Subscriber(
                 bootstrap_servers,
@@ -282,13 +308,18 @@ class NotificationsConsumer:
                 checkpoint_every=50,
                 consumer_overrides={"bootstrap_timeout_ms": int(connect_timeout * 1000)},
                 log=self._log,
+                on_invalid=self._park_invalid,
             )
         except BaseException:
+            self.parked.close()
             self.store.close()
             raise
 
     def _deliver(self, mail: Mail, stop: threading.Event) -> None:
-        """Send one mail; retry temporary failures (4xx, connection) with a growing pause."""
+        """Send one mail; retry temporary failures (4xx, connection) with a growing pause.
+
+        Raises MailFailed when this mail cannot be sent while the server works: recipients refused
+        with 4xx for ``park_after`` seconds, or a message the server or the client cannot take."""
         pause, failing_since = 1.0, time.monotonic()
         while True:
             try:
@@ -300,7 +331,13 @@ class NotificationsConsumer:
                     self.sent_log.record(mail, outcome="rejected")
                     self.stats.rejected += 1
                     return
+                if time.monotonic() - failing_since >= self.park_after:
+                    raise MailFailed(
+                        f"{mail.kind}: recipients refused for {self.park_after:.0f} s: {exc.recipients}"
+                    ) from None
                 error: Exception = exc
+            except smtplib.SMTPNotSupportedError as exc:
+                raise MailFailed(f"{mail.kind}: the SMTP server cannot take this message: {exc}") from None
             except smtplib.SMTPResponseException as exc:
                 if 500 <= exc.smtp_code < 600:
                     self._log(
@@ -312,6 +349,8 @@ class NotificationsConsumer:
                 error = exc
             except (smtplib.SMTPException, OSError) as exc:
                 error = exc
+            except (ValueError, TypeError, UnicodeError) as exc:
+                raise MailFailed(f"{mail.kind}: the message cannot be sent ({type(exc).__name__}: {exc})") from None
             else:
                 self.sent_log.record(mail)
                 self.stats.sent += 1
@@ -331,20 +370,147 @@ class NotificationsConsumer:
             pause = min(pause * 2, 30.0)
 
     def handle(self, event: StreamEvent[Any], stop: threading.Event | None = None) -> None:
+        """Send the event's mails, or park it (SPEC 9): behind a parked event of the same customer,
+        or when its mails cannot be made or handed over."""
         self.stats.events += 1
-        for mail in mails_for(event, self.secret_key, self.portal_url):
+        self._in_progress = event
+        try:
+            customer = str(event.customer_id)
+            if customer in self._blocked and customer in self.parked.blocked_customers(self.name):
+                self._park(event, "waits behind an earlier parked event of this customer")
+                return
+            self._blocked.discard(customer)
+            error = self._send_all(event, stop or threading.Event())
+            if error is not None:
+                self._park(event, error)
+        finally:
+            self._in_progress = None
+            self._position = event.position
+
+    def _send_all(self, event: StreamEvent[Any], stop: threading.Event) -> str | None:
+        """Send each mail of ``event`` not sent before; the reason when it must be parked, else None."""
+        try:
+            mails = mails_for(event, self.secret_key, self.portal_url)
+        except Exception as exc:
+            return f"cannot make its mails ({type(exc).__name__}: {exc})"
+        for mail in mails:
             if self.sent_log.has(mail):
                 self.stats.already_sent += 1
                 continue
-            self._deliver(mail, stop or threading.Event())
+            try:
+                self._deliver(mail, stop)
+            except MailFailed as exc:
+                return str(exc)
             self._log(f"notify: sent {mail.kind} for event {mail.event_id} to {', '.join(mail.recipients)}")
+        return None
+
+    def _raw(self) -> str:
+        message = self.subscriber.current_message
+        value = getattr(message, "value", b"") or b""
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    def _park(self, event: StreamEvent[Any], error: str) -> None:
+        customer = str(event.customer_id)
+        if self.parked.park(
+            self.name, event_id=event.id, customer_id=customer, position=event.position,
+            event_type=event.event, error=error, payload=self._raw(), actor=self.name,
+        ):
+            self.stats.parked += 1
+            self._log(f"notify: parked event {event.id} ({event.event}) of customer {customer}: {error}")
+        self._blocked.add(customer)
+
+    def _park_invalid(self, message: Any, error: EnvelopeError) -> None:
+        """A message that is not a ledger event this code can read: parked under its subject."""
+        value = message.value if isinstance(message.value, bytes) else str(message.value).encode()
+        try:
+            envelope = json.loads(value)
+        except ValueError:
+            envelope = {}
+        envelope = envelope if isinstance(envelope, dict) else {}
+        customer = str(envelope.get("subject") or "unknown")
+        ident = str(envelope.get("id") or f"{message.topic}[{message.partition}]@{message.offset}")
+        position = envelope.get("ledgerposition")
+        if self.parked.park(
+            self.name, event_id=ident, customer_id=customer,
+            position=position if isinstance(position, int) else None,
+            event_type=str(envelope.get("type") or "unknown"), error=f"not a ledger event this code can read: "
+            f"{error}", payload=value.decode("utf-8", "replace"), actor=self.name,
+        ):
+            self.stats.parked += 1
+            self._log(f"notify: parked message {ident} of customer {customer}: {error}")
+        self._blocked.add(customer)
+
+    def process_retries(self, stop: threading.Event | None = None) -> int:
+        """Try again the parked events an operator marked for retry, in original order; an event
+        whose customer has an earlier one still parked waits. Returns how many were delivered."""
+        stop = stop or threading.Event()
+        delivered = 0
+        failed: set[str] = set()
+        while True:
+            due = self.parked.due_retries(self.name)
+            if not due:
+                break
+            for parked in due:
+                error = self._retry(parked, failed, stop)
+                if error is None:
+                    delivered += 1
+                    self.stats.retried += 1
+                    self._log(f"notify: retried parked event {parked.event_id}: delivered")
+                else:
+                    failed.add(parked.customer_id)
+                    self._log(f"notify: retried parked event {parked.event_id}: parked again ({error})")
+                self.parked.retried(parked, delivered=error is None, actor=self.name, error=error or "")
+        self._blocked = self.parked.blocked_customers(self.name)
+        return delivered
+
+    def _retry(self, parked: Parked, failed: set[str], stop: threading.Event) -> str | None:
+        if parked.customer_id in failed or self.parked.earlier_waiting(parked):
+            return "waits behind an earlier parked event of this customer"
+        try:
+            event = read_event(decode(parked.payload))
+            if event.id != event_id(event.customer_id, event.aggregate_version):
+                raise EnvelopeError(f"id: {event.id} is not the id of this customer's event")
+        except EnvelopeError as exc:
+            return f"not a ledger event this code can read: {exc}"
+        return self._send_all(event, stop)
+
+    def _retries_now(self, stop: threading.Event, every: float = 2.0) -> None:
+        now = time.monotonic()
+        if now - self._last_retry_look >= every:
+            self._last_retry_look = now
+            self.process_retries(stop)
+
+    def status(self) -> ConsumerStatus:
+        """What the metrics report of this consumer (read from another thread: no Kafka calls)."""
+        current = self._in_progress
+        if current is not None:
+            seconds = max(0.0, (datetime.now(UTC) - current.recorded_at).total_seconds())
+            events = max(self._lag_events, 1)
+        else:
+            events = self._lag_events
+            seconds = 0.0 if events == 0 else self._idle_lag_seconds
+        return ConsumerStatus(self.name, events, seconds, self._position, parked=self.parked.count(self.name))
+
+    _idle_lag_seconds = 0.0
 
     def run(
         self, *, until_caught_up: bool = False, idle_timeout: float | None = None, stop: threading.Event | None = None
     ) -> NotifyStats:
         stop = stop or threading.Event()
-        for event in self.subscriber.events(until_caught_up=until_caught_up, idle_timeout=idle_timeout, stop=stop):
+        self.process_retries(stop)
+
+        def idle() -> None:
+            self._lag_events = self.subscriber.lag()
+            self._retries_now(stop)
+
+        for event in self.subscriber.events(
+            until_caught_up=until_caught_up, idle_timeout=idle_timeout, stop=stop, on_idle=idle
+        ):
             self.handle(event, stop)
+            self._lag_events = self.subscriber.lag()
+            self._idle_lag_seconds = max(0.0, (datetime.now(UTC) - event.recorded_at).total_seconds())
+            self._retries_now(stop)
+        self.process_retries(stop)
         return self.stats
 
     def close(self) -> None:
@@ -352,4 +518,5 @@ class NotificationsConsumer:
             self.subscriber.close()
         finally:
             self.sender.close()
+            self.parked.close()
             self.store.close()

@@ -171,8 +171,11 @@ class Subscriber:
         skip_invalid: bool = False,
         consumer_overrides: Mapping[str, Any] | None = None,
         log: Callable[[str], None] | None = None,
+        on_invalid: Callable[[Any, EnvelopeError], None] | None = None,
     ) -> None:
         self.topic = topic
+        self.on_invalid = on_invalid
+        self.current_message: Any = None  # the Kafka message of the event being yielded
         self.group_id = group_id
         self.from_beginning = from_beginning
         self.store: CheckpointStore = store if store is not None else MemoryCheckpointStore()
@@ -266,6 +269,20 @@ class Subscriber:
     def is_duplicate(self, event: StreamEvent[Any]) -> bool:
         return event.aggregate_version <= self._seen.get(str(event.customer_id), 0)
 
+    def lag(self) -> int:
+        """Messages on the assigned partitions not yet processed, from the last fetch responses
+        (offset differences within a partition; no request to the broker)."""
+        total = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is None:
+                continue
+            done = self._done.get(tp, self._stored.get(tp))
+            if done is None:
+                continue  # nothing processed or stored there yet: the fetch position is not known
+            total += max(0, int(high) - int(done))
+        return total
+
     def _caught_up(self) -> bool:
         assignment = self.consumer.assignment()
         if not assignment:
@@ -283,6 +300,10 @@ class Subscriber:
                 raise EnvelopeError(f"id: {event.id} is not the id of this customer's event {event.aggregate_version}")
         except EnvelopeError as exc:
             where = f"{message.topic}[{message.partition}]@{message.offset}"
+            if self.on_invalid is not None:
+                self.invalid += 1
+                self.on_invalid(message, exc)
+                return None
             if not self.skip_invalid:
                 raise SubscriberError(f"message {where} is not a ledger event: {exc}") from None
             self.invalid += 1
@@ -298,6 +319,7 @@ class Subscriber:
         stop: threading.Event | None = None,
         poll_timeout: float = 0.5,
         assignment_timeout: float = 30.0,
+        on_idle: Callable[[], None] | None = None,
     ) -> Iterator[StreamEvent[Any]]:
         """Yield events in partition order, duplicates left out.
 
@@ -319,6 +341,8 @@ class Subscriber:
                     continue
                 if not batches:
                     self.checkpoint()
+                    if on_idle is not None:
+                        on_idle()
                     now = time.monotonic()
                     if until_caught_up:
                         if self._caught_up():
@@ -345,6 +369,7 @@ class Subscriber:
                         if event.upcast:
                             self.upcast += 1
                         self.delivered += 1
+                        self.current_message = message
                         yield event
                         self._processed(tp, message.offset, event)
         finally:
