@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -388,6 +389,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _explain(args: argparse.Namespace, exc: Exception) -> str:
+    """The error of a failed verb; a store that cannot be written (full, read-only) is named as such."""
+    from ledger.config import parse_db_url
+    from ledger.ops.faults import explain_store_failure
+
+    try:
+        store = parse_db_url(args.db or os.environ.get("LEDGER_DB") or "ledger.db", os.environ)
+        explained = explain_store_failure(store.sqlite_path, exc)
+    except Exception:
+        explained = None
+    return explained or f"{type(exc).__name__}: {exc}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -405,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ledger: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        print(f"ledger: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"ledger: {_explain(args, exc)}", file=sys.stderr)
         return EXIT_UNUSABLE
 
 
