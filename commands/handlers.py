@@ -72,6 +72,12 @@ class Context:
     secret_key: bytes
     countries: CountryTable
     grace_days: int
+    principal: auth.Principal | None = None
+
+    @property
+    def who(self) -> auth.Principal:
+        """The principal the command is authorized for (the command line's ``actor`` when none is given)."""
+        return self.principal if self.principal is not None else auth.Principal.from_actor(self.actor)
 
 
 def _customer(uow: UnitOfWork, customer_id: UUID, rule: str = "R1") -> Customer:
@@ -108,7 +114,7 @@ def _order_result(ctx: Context, customer: Customer, po_number: str) -> Result:
 
 
 def place_order(cmd: PlaceOrder, uow: UnitOfWork, ctx: Context) -> Result:
-    auth.require_ops(ctx.actor, "PlaceOrder")
+    auth.require_ops(ctx.who, "PlaceOrder")
     fingerprint = order_fingerprint(cmd)
     reserved = uow.purchase_order(cmd.po_number)
     if reserved is not None:
@@ -154,7 +160,7 @@ def place_order(cmd: PlaceOrder, uow: UnitOfWork, ctx: Context) -> Result:
 
 
 def cancel_order(cmd: CancelOrder, uow: UnitOfWork, ctx: Context) -> Result:
-    auth.require_ops(ctx.actor, "CancelOrder")
+    auth.require_ops(ctx.who, "CancelOrder")
     reserved = uow.purchase_order(cmd.po_number)
     if reserved is None:
         raise NotFound(f"po_number: no order {cmd.po_number} (R7)", rule="R7", field="po_number")
@@ -165,7 +171,7 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, ctx: Context) -> Result:
 
 
 def expire_contracts(cmd: ExpireContracts, uow: UnitOfWork, ctx: Context) -> Result:
-    auth.require_ops(ctx.actor, "ExpireContracts")
+    auth.require_ops(ctx.who, "ExpireContracts")
     expired: list[str] = []
     deferred: list[dict[str, str]] = []
     for customer_id in uow.expiry_candidates(ctx.at):
@@ -188,7 +194,7 @@ def expire_contracts(cmd: ExpireContracts, uow: UnitOfWork, ctx: Context) -> Res
 
 def _managed(uow: UnitOfWork, ctx: Context, customer_id: UUID, command: str) -> Customer:
     customer = _customer(uow, customer_id)
-    auth.require_manager(ctx.actor, customer, uow.partner, command)
+    auth.require_manager(ctx.who, customer, uow.partner, command)
     return customer
 
 
@@ -285,14 +291,14 @@ def send_invitation(cmd: SendInvitation, uow: UnitOfWork, ctx: Context) -> Resul
 
 def accept_invitation(cmd: AcceptInvitation, uow: UnitOfWork, ctx: Context) -> Result:
     customer_id, invitation_id = read_token(ctx.secret_key, cmd.token)
-    if ctx.actor == auth.OPS:
+    if ctx.who.email is None:
         raise Forbidden(
-            "actor: an invitation is accepted by the invited person's e-mail, not by ops (R15)",
+            "actor: an invitation is accepted by the invited person's e-mail, not by ops or a key (R15)",
             rule="R15",
             field="actor",
         )
     customer = uow.customer(customer_id)
-    if customer is None:
+    if customer is None or not auth.trusted_here(ctx.who, customer):
         raise Forbidden("token: the invitation token is not valid (R15)", rule="R15", field="token")
     customer.accept_invitation(invitation_id=invitation_id, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
@@ -321,7 +327,7 @@ def remove_user(cmd: RemoveUser, uow: UnitOfWork, ctx: Context) -> Result:
 
 
 def register_partner(cmd: RegisterPartner, uow: UnitOfWork, ctx: Context) -> Result:
-    auth.require_ops(ctx.actor, "RegisterPartner")
+    auth.require_ops(ctx.who, "RegisterPartner")
     if uow.partner(cmd.partner_id) is not None:
         raise Conflict(
             f"partner_id: partner {cmd.partner_id} is already registered (R17)",
@@ -342,7 +348,7 @@ def _partner(uow: UnitOfWork, partner_id: str) -> Partner:
 
 
 def add_partner_user(cmd: AddPartnerUser, uow: UnitOfWork, ctx: Context) -> Result:
-    auth.require_ops(ctx.actor, "AddPartnerUser")
+    auth.require_ops(ctx.who, "AddPartnerUser")
     partner = _partner(uow, cmd.partner_id)
     partner.add_user(email=cmd.email, at=ctx.at, actor=ctx.actor)
     uow.stage(partner)
@@ -351,7 +357,7 @@ def add_partner_user(cmd: AddPartnerUser, uow: UnitOfWork, ctx: Context) -> Resu
 
 def delegate_partner(cmd: DelegatePartner, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
-    auth.require_owner_admin(ctx.actor, customer, "DelegatePartner")
+    auth.require_owner_admin(ctx.who, customer, "DelegatePartner", uow.partner)
     partner = _partner(uow, cmd.partner_id)
     # Partner ids are case-insensitive: key the delegation by the id the partner was registered with.
     customer.delegate_partner(partner_id=partner.partner_id, role=cmd.role, at=ctx.at, actor=ctx.actor)
@@ -361,7 +367,7 @@ def delegate_partner(cmd: DelegatePartner, uow: UnitOfWork, ctx: Context) -> Res
 
 def revoke_partner(cmd: RevokePartner, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
-    auth.require_owner_admin(ctx.actor, customer, "RevokePartner")
+    auth.require_owner_admin(ctx.who, customer, "RevokePartner", uow.partner)
     partner = uow.partner(cmd.partner_id)
     partner_id = partner.partner_id if partner is not None else cmd.partner_id
     customer.revoke_partner(partner_id=partner_id, at=ctx.at, actor=ctx.actor)

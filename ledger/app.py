@@ -35,6 +35,7 @@ from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
 from aggregates.timeutil import as_utc
+from commands.auth import Principal
 from commands.handlers import HANDLERS, Context
 from commands.models import Command, ExpireContracts
 from ledger.config import Settings
@@ -212,7 +213,7 @@ class LedgerApplication(Application[UUID]):
         """The library's JSON format with a faster decoder (``ledger.transcoding``)."""
         return ledger_transcoder()
 
-    def context(self, command: Command, now: datetime | None = None) -> Context:
+    def context(self, command: Command, now: datetime | None = None, principal: Principal | None = None) -> Context:
         at = as_utc(command.at) if command.at is not None else (now or datetime.now(UTC))
         return Context(
             at=at,
@@ -220,10 +221,17 @@ class LedgerApplication(Application[UUID]):
             secret_key=self.settings.secret_key,
             countries=self.settings.countries,
             grace_days=self.settings.grace_days,
+            principal=principal,
         )
 
-    def execute(self, command: Command, now: datetime | None = None) -> dict[str, Any]:
-        """Run one command; return its result or raise a LedgerError saying why it was refused."""
+    def execute(
+        self, command: Command, now: datetime | None = None, principal: Principal | None = None
+    ) -> dict[str, Any]:
+        """Run one command; return its result or raise a LedgerError saying why it was refused.
+
+        ``principal`` is who the command is authorized for (HTTP: the authenticated credential);
+        without one, the command's ``actor`` (the command line).
+        """
         handler = HANDLERS[type(command)]
         attempts = self.settings.max_attempts
         implicit_time = command.at is None and now is None
@@ -232,7 +240,7 @@ class LedgerApplication(Application[UUID]):
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
             # "Now" is read afresh on every attempt: an attempt that follows a lost race must not be
             # dated before the events of the writer that won it (R20).
-            ctx = self.context(command, now)
+            ctx = self.context(command, now, principal)
             uow = UnitOfWork(self)
             try:
                 try:
@@ -267,7 +275,12 @@ class LedgerApplication(Application[UUID]):
             return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def execute_many(self, commands: list[Command], now: datetime | None = None) -> list[dict[str, Any] | LedgerError]:
+    def execute_many(
+        self,
+        commands: list[Command],
+        now: datetime | None = None,
+        principals: list[Principal | None] | None = None,
+    ) -> list[dict[str, Any] | LedgerError]:
         """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction.
 
         Each command stays atomic and isolated: its result, or its refusal, is exactly what running
@@ -276,34 +289,39 @@ class LedgerApplication(Application[UUID]):
         save loses a race, the whole group is run again command by command). ``ExpireContracts``
         runs on its own, after the commands before it are saved, because it reads the read models.
         """
+        who = principals if principals is not None else [None] * len(commands)
         outcomes: list[dict[str, Any] | LedgerError] = []
-        group: list[Command] = []
-        for command in commands:
+        group: list[tuple[Command, Principal | None]] = []
+        for command, principal in zip(commands, who, strict=True):
             if isinstance(command, ExpireContracts):
                 outcomes.extend(self._execute_group(group, now))
                 group = []
-                outcomes.append(self._outcome(command, now))
+                outcomes.append(self._outcome(command, now, principal))
             else:
-                group.append(command)
+                group.append((command, principal))
         outcomes.extend(self._execute_group(group, now))
         return outcomes
 
-    def _outcome(self, command: Command, now: datetime | None) -> dict[str, Any] | LedgerError:
+    def _outcome(
+        self, command: Command, now: datetime | None, principal: Principal | None = None
+    ) -> dict[str, Any] | LedgerError:
         try:
-            return self.execute(command, now)
+            return self.execute(command, now, principal)
         except LedgerError as refusal:
             return refusal
 
-    def _execute_group(self, group: list[Command], now: datetime | None) -> list[dict[str, Any] | LedgerError]:
+    def _execute_group(
+        self, group: list[tuple[Command, Principal | None]], now: datetime | None
+    ) -> list[dict[str, Any] | LedgerError]:
         if len(group) <= 1:
-            return [self._outcome(command, now) for command in group]
+            return [self._outcome(command, now, principal) for command, principal in group]
         uow = UnitOfWork(self)
         partial: list[tuple[dict[str, Any] | LedgerError, list[Any]]] = []
         refused = False
         try:
-            for command in group:
+            for command, principal in group:
                 before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
-                ctx = self.context(command, now)
+                ctx = self.context(command, now, principal)
                 try:
                     result = HANDLERS[type(command)](command, uow, ctx)
                 except LedgerError as refusal:
@@ -328,7 +346,7 @@ class LedgerApplication(Application[UUID]):
             recordings = self._record(processing) if processing.events else []
         except (_RegroupError, IntegrityError):
             self._forget(uow)
-            return [self._outcome(command, now) for command in group]
+            return [self._outcome(command, now, principal) for command, principal in group]
         except BaseException:
             self._forget(uow)
             raise
@@ -458,8 +476,11 @@ class LedgerApplication(Application[UUID]):
         return aggregate
 
     def customer_events(self, customer_id: UUID) -> list[Customer.Event]:
-        self.customer(customer_id)
-        return cast("list[Customer.Event]", list(self.events.get(customer_id)))
+        """Every event of one customer, read from the store (never the cache, so any thread may call it)."""
+        found = list(self.events.get(customer_id))
+        if not found or not isinstance(found[0], Customer.Registered):
+            raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule="R1", field="customer_id")
+        return cast("list[Customer.Event]", found)
 
     def history(self, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """Every event of one customer in order: position, type, effective and recorded time, actor."""

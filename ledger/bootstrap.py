@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ledger.app import LedgerApplication
 from ledger.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ledger.auth.principal import IdTokenVerifier
+    from ledger.http.app import ServerState
 
 
 def build_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> LedgerApplication:
@@ -15,3 +22,21 @@ def build_app(db: str | None = None, environ: Mapping[str, str] | None = None) -
 
 def build_app_from(settings: Settings) -> LedgerApplication:
     return LedgerApplication(settings)
+
+
+def id_token_verifier(state: ServerState) -> IdTokenVerifier:
+    """The OpenID Connect ID-token verifier of the HTTP server (R21, R22), built on start-up.
+
+    ``state`` gives the settings and the store (per-customer SSO issuers). Until the OIDC verifier
+    is wired here, every ID token is refused (401) and only API keys authenticate.
+    """
+    from ledger.auth.principal import NoIdTokens
+
+    return NoIdTokens()
+
+
+def build_http_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> FastAPI:
+    """The ASGI application of ``ledger serve`` for ``db``; it connects when it starts, not here."""
+    from ledger.http.app import create_app
+
+    return create_app(load_settings(db, environ), verifier=id_token_verifier)

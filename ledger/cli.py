@@ -380,12 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--write", action="store_true", help="write it to schemas/commands.schema.json")
     group.add_argument("--check", action="store_true", help="exit 1 when the published file is stale")
     schema.set_defaults(func=cmd_schema)
+    from ledger.auth.cli import register as register_api_keys
+    from ledger.http.cli import register as register_http
     from ledger.stream.cli import register as register_stream
 
     register_stream(sub, common)
     from ledger.ops.cli import register as register_ops
 
     register_ops(sub, common)
+    register_http(sub, common)
+    register_api_keys(sub, common)
     return parser
 
 

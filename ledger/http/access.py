@@ -1,0 +1,111 @@
+"""Who may see which customer, for the read routes: :func:`commands.auth.role_of` on the access read model.
+
+Commands are authorized on the customer aggregate they act on; reads use the same rule function on
+the same facts (own users and partner delegations) as the access projection holds them. Commands
+answer only after the read models have caught up with them, so a removed user or a revoked
+delegation is refused by the next read too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import Engine, select
+
+from aggregates.ids import partner_id_for
+from aggregates.partner import Partner
+from commands.auth import Principal, role_of
+from ledger.app import LedgerApplication
+from projections.tables import table_set
+
+
+@dataclass(frozen=True)
+class CustomerAccess:
+    """The access facts of one customer (satisfies :class:`commands.auth.AccessFacts`)."""
+
+    id: UUID
+    name: str
+    users: Mapping[str, str]
+    partners: Mapping[str, str]
+
+
+def partner_lookup(app: LedgerApplication) -> Callable[[str], Partner | None]:
+    """Partners read from the store (no cache: safe from any thread), memoised for one request."""
+    seen: dict[str, Partner | None] = {}
+
+    def lookup(partner_id: str) -> Partner | None:
+        if partner_id not in seen:
+            try:
+                aggregate = app.unsnapshotted(partner_id_for(partner_id))
+            except AggregateNotFoundError:
+                aggregate = None
+            seen[partner_id] = aggregate if isinstance(aggregate, Partner) else None
+        return seen[partner_id]
+
+    return lookup
+
+
+def _load(engine: Engine, customer_ids: list[str] | None) -> list[CustomerAccess]:
+    ts = table_set("access")
+    customers, users, delegations = ts["access_customers"], ts["users"], ts["delegations"]
+
+    def scoped(table: object, stmt: object) -> object:
+        return stmt if customer_ids is None else stmt.where(table.c.customer_id.in_(customer_ids))  # type: ignore[attr-defined]
+
+    with engine.connect() as conn:
+        rows = conn.execute(scoped(customers, select(customers.c.customer_id, customers.c.name))).all()  # type: ignore[call-overload]
+        if not rows:
+            return []
+        user_rows = conn.execute(scoped(users, select(users.c.customer_id, users.c.email, users.c.role))).all()  # type: ignore[call-overload]
+        partner_rows = conn.execute(
+            scoped(delegations, select(delegations.c.customer_id, delegations.c.partner_id, delegations.c.role))  # type: ignore[call-overload]
+        ).all()
+    by_users: dict[str, dict[str, str]] = {}
+    for r in user_rows:
+        by_users.setdefault(r.customer_id, {})[r.email] = r.role
+    by_partners: dict[str, dict[str, str]] = {}
+    for r in partner_rows:
+        by_partners.setdefault(r.customer_id, {})[r.partner_id] = r.role
+    return [
+        CustomerAccess(UUID(r.customer_id), r.name, by_users.get(r.customer_id, {}), by_partners.get(r.customer_id, {}))
+        for r in sorted(rows, key=lambda r: r.customer_id)
+    ]
+
+
+def customer_access(engine: Engine, customer_id: UUID) -> CustomerAccess | None:
+    found = _load(engine, [str(customer_id)])
+    return found[0] if found else None
+
+
+def visible_role(
+    app: LedgerApplication, engine: Engine, principal: Principal, customer_id: UUID
+) -> tuple[CustomerAccess, str] | None:
+    """The customer's access facts and the principal's role on it; None if absent or not visible."""
+    facts = customer_access(engine, customer_id)
+    if facts is None:
+        return None
+    role = role_of(principal, facts, partner_lookup(app))
+    return (facts, role) if role is not None else None
+
+
+def visible_customers(app: LedgerApplication, engine: Engine, principal: Principal) -> list[tuple[CustomerAccess, str]]:
+    """Every customer the principal may see, with its role, in customer-id order."""
+    ids: list[str] | None
+    if principal.ops and principal.only_customers is None:
+        ids = None
+    elif principal.only_customers is not None:
+        ids = sorted(str(c) for c in principal.only_customers)
+    elif principal.customer_id is not None and principal.email is None and principal.partner_id is None:
+        ids = [str(principal.customer_id)]
+    else:
+        ids = None  # a portal user or a partner key: filtered below by the same rule as everything else
+    lookup = partner_lookup(app)
+    found = []
+    for facts in _load(engine, ids):
+        role = role_of(principal, facts, lookup)
+        if role is not None:
+            found.append((facts, role))
+    return found

@@ -1,0 +1,422 @@
+"""The ASGI application: ``create_app(settings)`` builds it; nothing connects until it starts.
+
+On start-up (the lifespan) it opens the ledger application, the read models, the API-key and
+idempotency tables, and starts the group-commit writer (:mod:`ledger.http.committer`). Commands
+go through the writer; reads go straight to the read models (or, with ``as_of``, to the events)
+from worker threads, so they never wait behind writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from aggregates.errors import InvalidInput, LedgerError
+from aggregates.timeutil import as_utc
+from commands.auth import Principal
+from commands.models import Command
+from commands.parsing import parse_command
+from ledger.app import LedgerApplication
+from ledger.auth.apikeys import ApiKeyStore
+from ledger.auth.principal import Authenticator, IdTokenVerifier, NoIdTokens
+from ledger.config import Settings
+from ledger.http import openapi, problems
+from ledger.http.access import visible_customers, visible_role
+from ledger.http.committer import Committer
+from ledger.http.idempotency import IdempotencyStore, fingerprint
+from ledger.http.problems import Refusal, customer_not_found, problem_response, refusal_body
+
+VIEWS = ("contracts", "rooms", "spares", "access")
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_BODY = 1_000_000
+READ_THREADS = 16
+PAGE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "contracts": lambda row: row["po_number"],
+    "rooms": lambda row: row["room_id"],
+    "spares": lambda row: row["customer_id"],
+    "access": lambda row: row["customer_id"],
+    "history": lambda row: row["position"],
+    "customers": lambda row: row["customer_id"],
+}
+
+Limit = Annotated[
+    int | None, Query(ge=1, le=1000, description="at most this many rows; a Link header gives the next page")
+]
+Cursor = Annotated[str | None, Query(max_length=500, description="from a previous page's Link header")]
+AsOf = Annotated[str | None, Query(max_length=64, description="ISO 8601: the view as it was at that time")]
+VerifierFactory = Callable[["ServerState"], IdTokenVerifier]
+
+
+@dataclass
+class ServerState:
+    """What the routes use; built on start-up, closed on shutdown."""
+
+    settings: Settings
+    app: LedgerApplication
+    committer: Committer
+    api_keys: ApiKeyStore
+    idempotency: IdempotencyStore
+    authenticator: Authenticator
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Any:
+        return self.committer.models.engine
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.ledger
+    return state
+
+
+def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The request's principal (R21, R23); 401 for a missing, bad, expired or revoked credential."""
+    return _state(request).authenticator.authenticate(authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        raise InvalidInput(
+            f"as_of: {value!r} is not an ISO 8601 date or time (R20)", rule="R20", field="as_of"
+        ) from None
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= moment <= datetime(9000, 1, 1, tzinfo=UTC):
+        raise InvalidInput(f"as_of: {value!r} is outside 2000-01-01..9000-01-01 (R20)", rule="R20", field="as_of")
+    return moment
+
+
+def _decode_cursor(cursor: str | None) -> Any:
+    if cursor is None:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor: not a cursor this API returned", field="cursor") from None
+
+
+def _encode_cursor(key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _page(
+    request: Request, kind: str, rows: list[dict[str, Any]], limit: int | None, cursor: str | None
+) -> JSONResponse:
+    """The rows after ``cursor`` (by the list's key), at most ``limit``; a ``Link: rel="next"`` if more."""
+    key = PAGE_KEYS[kind]
+    after = _decode_cursor(cursor)
+    if after is not None:
+        try:
+            rows = [r for r in rows if key(r) > after]
+        except TypeError:
+            raise InvalidInput("cursor: not a cursor of this list", field="cursor") from None
+    headers = {}
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        next_url = request.url.include_query_params(cursor=_encode_cursor(key(rows[-1])), limit=limit)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return JSONResponse(rows, headers=headers)
+
+
+def _not_visible(customer_id: UUID) -> Refusal:
+    return Refusal(customer_not_found(customer_id))
+
+
+def _build_command(raw: Any, principal: Principal, path_fields: dict[str, Any] | None = None) -> Command:
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            "command: the body must be a JSON object with a 'command' field (R18)",
+            rule="R18", field="command", code="malformed",
+        )
+    if "actor" in raw:
+        raise InvalidInput(
+            "actor: is not accepted over HTTP; the actor is the authenticated principal (R18)",
+            rule="R18", field="actor", code="actor_not_allowed",
+        )
+    if path_fields:
+        for name, value in path_fields.items():
+            if name in raw and raw[name] != value:
+                raise InvalidInput(f"{name}: differs from the path", field=name)
+        raw = {**raw, **path_fields}
+    # The models require an actor: validate with a stand-in, then record the principal.
+    command = parse_command({**raw, "actor": "ops"})
+    command = command.model_copy(update={"actor": principal.actor})
+    if command.at is not None and not principal.ops and as_utc(command.at) > datetime.now(UTC) + CLOCK_SKEW:
+        raise InvalidInput(
+            f"at: a portal principal cannot date a command more than {int(CLOCK_SKEW.total_seconds() // 60)} "
+            "minutes in the future (R20)",
+            rule="R20", field="at", code="at_in_future",
+        )
+    return command
+
+
+async def _run_command(
+    request: Request, principal: Principal, idempotency_key: str | None, path_fields: dict[str, Any] | None = None
+) -> JSONResponse:
+    state = _state(request)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInput("command: the body is larger than 1 MB", field="command", code="malformed")
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(
+            "command: the body is not valid JSON; nothing recorded (R18)", rule="R18", field="command",
+            code="malformed_json",
+        ) from None
+    claimed = False
+    if idempotency_key is not None:
+        state.idempotency.check_key(idempotency_key)
+        print_ = fingerprint(request.method, request.url.path, raw)
+        replay = await run_in_threadpool(state.idempotency.claim, principal.actor, idempotency_key, print_)
+        if replay is not None:
+            status, stored = replay
+            if status == 200:
+                return JSONResponse(stored, headers={"Idempotent-Replayed": "true"})
+            return problem_response(status, stored, {"Idempotent-Replayed": "true"})
+        claimed = True
+    try:
+        status, answer = await _execute(state, raw, principal, path_fields)
+    except BaseException:
+        if claimed:
+            await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
+        raise
+    if claimed:
+        if answer.get("code") == "concurrency_conflict":
+            await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
+        else:
+            await run_in_threadpool(state.idempotency.complete, principal.actor, idempotency_key or "", status, answer)
+    if status == 200:
+        return JSONResponse(answer)
+    return problem_response(status, answer)
+
+
+async def _execute(
+    state: ServerState, raw: Any, principal: Principal, path_fields: dict[str, Any] | None
+) -> tuple[int, dict[str, Any]]:
+    customer_id = raw.get("customer_id") if isinstance(raw, dict) else None
+    try:
+        command = _build_command(raw, principal, path_fields)
+    except LedgerError as refusal:
+        return refusal_body(refusal)
+    customer_id = getattr(command, "customer_id", None) or customer_id
+    outcome = await asyncio.wrap_future(state.committer.submit(command, principal))
+    if isinstance(outcome, LedgerError):
+        return refusal_body(outcome, customer_id)
+    return 200, outcome
+
+
+def _view_rows(
+    state: ServerState, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None
+) -> list[dict[str, Any]]:
+    from ledger.readside import customer_view_as_of, live_view
+
+    if visible_role(state.app, state.engine, principal, customer_id) is None:
+        raise _not_visible(customer_id)
+    if as_of is not None:
+        return customer_view_as_of(state.app, name, customer_id, as_of)
+    return live_view(state.app, state.committer.models, name, datetime.now(UTC), customer_id)
+
+
+def _history_rows(
+    state: ServerState, principal: Principal, customer_id: UUID, as_of: datetime | None
+) -> list[dict[str, Any]]:
+    if visible_role(state.app, state.engine, principal, customer_id) is None:
+        raise _not_visible(customer_id)
+    return state.app.history(customer_id, as_of)
+
+
+def _customers(state: ServerState, principal: Principal) -> list[dict[str, Any]]:
+    return [
+        {"customer_id": str(facts.id), "name": facts.name, "role": role}
+        for facts, role in visible_customers(state.app, state.engine, principal)
+    ]
+
+
+def _ready(state: ServerState) -> dict[str, Any]:
+    position = state.app.recorder.max_notification_id() or 0
+    projected = state.committer.models.positions()
+    return {"status": "ready", "position": position, "projections": projected}
+
+
+def _open_state(settings: Settings, verifier: IdTokenVerifier | VerifierFactory | None) -> ServerState:
+    from ledger.readside import open_read_models
+
+    app = LedgerApplication(settings)
+    try:
+        models = open_read_models(app)
+        committer = Committer(app, models)
+        committer.catch_up()
+        api_keys = ApiKeyStore(models.engine, settings.secret_key)
+        idempotency = IdempotencyStore(models.engine, settings.secret_key)
+        state = ServerState(
+            settings=settings, app=app, committer=committer, api_keys=api_keys, idempotency=idempotency,
+            authenticator=Authenticator(NoIdTokens(), api_keys),
+        )
+        if verifier is not None:
+            state.authenticator.verifier = verifier if hasattr(verifier, "verify") else verifier(state)  # type: ignore[operator]
+    except BaseException:
+        app.close()
+        raise
+    return state
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    verifier: IdTokenVerifier | VerifierFactory | None = None,
+    configure: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
+    """The ASGI application of ``ledger serve``.
+
+    ``settings`` None builds an app that only serves its OpenAPI document (``ledger openapi``).
+    ``verifier`` checks OpenID Connect ID tokens (an object, or a factory called with the
+    :class:`ServerState` on start-up); without one every ID token is refused. ``configure`` runs
+    on the app before the routes are added (middleware: metrics, correlation ids).
+    """
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        if settings is None:
+            raise RuntimeError("create_app() without settings serves no requests")
+        anyio.to_thread.current_default_thread_limiter().total_tokens = READ_THREADS
+        state = await run_in_threadpool(_open_state, settings, verifier)
+        state.committer.start()
+        api.state.ledger = state
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.committer.stop)
+            state.committer.models.close()
+            state.app.close()
+
+    api = FastAPI(
+        title="Select entitlement ledger",
+        version="1",
+        description="Commands and views of the Select entitlement ledger (SPEC section 6).",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    problems.install(api)
+    from ledger.http import middleware
+
+    middleware.install(api)
+    if configure is not None:
+        configure(api)
+
+    def document() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            api.openapi_schema = openapi.finish(
+                get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
+            )
+        return api.openapi_schema
+
+    api.openapi = document  # type: ignore[method-assign]
+
+    @api.get("/openapi.json", include_in_schema=False)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(document())
+
+    @api.get("/livez", tags=["operations"], summary="The process is alive")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["operations"], summary="The store and read models answer")
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(_ready(_state(request)))
+        except Exception:
+            body = problems.problem_body(503, "not_ready", "the store or the read models cannot be reached", None, None)
+            return problem_response(503, body)
+
+    command_body = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Command"}}},
+        }
+    }
+    result_response: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "Accepted: the result `ledger apply` prints",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CommandResult"}}},
+        }
+    }
+
+    @api.post(
+        "/v1/commands", tags=["commands"], summary="Run one command of SPEC section 4 (without actor)",
+        openapi_extra=command_body, responses=result_response, response_model=None,
+    )
+    async def post_command(
+        request: Request,
+        principal: PrincipalDep,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    ) -> JSONResponse:
+        return await _run_command(request, principal, idempotency_key)
+
+    rows_response: dict[int | str, dict[str, Any]] = {
+        200: {
+            "description": "The rows of the view, as `ledger view NAME --json` prints them",
+            "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+        }
+    }
+
+    @api.get("/v1/customers", tags=["views"], summary="The customers the principal may see", responses=rows_response)
+    def list_customers(
+        request: Request, principal: PrincipalDep, limit: Limit = None, cursor: Cursor = None
+    ) -> JSONResponse:
+        return _page(request, "customers", _customers(_state(request), principal), limit, cursor)
+
+    def view_route(name: str) -> None:
+        def read_view(
+            request: Request, customer_id: UUID, principal: PrincipalDep,
+            as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
+        ) -> JSONResponse:
+            moment = _parse_as_of(as_of)
+            rows = _view_rows(_state(request), principal, customer_id, name, moment)
+            return _page(request, name, rows, limit, cursor)
+
+        api.add_api_route(
+            f"/v1/customers/{{customer_id}}/{name}", read_view, methods=["GET"], tags=["views"],
+            summary=f"The {name} view of one customer (now, or as of a time)", responses=rows_response,
+            name=f"view_{name}",
+        )
+
+    for view_name in VIEWS:
+        view_route(view_name)
+
+    @api.get("/v1/customers/{customer_id}/history", tags=["views"], summary="Every event of one customer, in order",
+             responses=rows_response)
+    def read_history(
+        request: Request, customer_id: UUID, principal: PrincipalDep,
+        as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
+    ) -> JSONResponse:
+        moment = _parse_as_of(as_of)
+        rows = _history_rows(_state(request), principal, customer_id, moment)
+        return _page(request, "history", rows, limit, cursor)
+
+    return api

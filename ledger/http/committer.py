@@ -1,0 +1,112 @@
+"""Group commit for HTTP: one writer thread commits the commands of every waiting request together.
+
+Requests put ``(command, principal)`` on a queue and wait for their future. The writer takes
+whatever is waiting (up to ``max_group``), runs it through ``LedgerApplication.execute_many`` (each
+command atomic and refused alone, the same results as one by one), brings the read models up to
+the end of the log, and only then resolves the futures: a client that got its answer reads its
+own writes in every view, from any server process on the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from aggregates.errors import LedgerError
+from commands.auth import Principal
+from commands.models import Command
+from ledger.app import LedgerApplication
+from projections.store import ReadModels
+
+logger = logging.getLogger("ledger.http")
+
+Outcome = dict[str, Any] | LedgerError
+
+
+@dataclass
+class _Job:
+    command: Command
+    principal: Principal
+    future: Future[Outcome]
+
+
+class Committer:
+    """The single writer of one server process."""
+
+    def __init__(self, app: LedgerApplication, models: ReadModels, max_group: int = 128) -> None:
+        self.app = app
+        self.models = models
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="ledger-committer", daemon=True)
+        self.groups = 0
+        self.commands = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def submit(self, command: Command, principal: Principal) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
+        self._queue.put(_Job(command, principal, future))
+        return future
+
+    def catch_up(self) -> None:
+        self.models.catch_up(self.app.recorder, self.app.mapper)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            stopping = False
+            while len(jobs) < self.max_group:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            self._commit(jobs)
+            if stopping:
+                return
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            commands = [j.command for j in jobs]
+            principals: list[Principal | None] = [j.principal for j in jobs]
+            if len(jobs) == 1:
+                outcomes: list[Outcome]
+                try:
+                    outcomes = [self.app.execute(commands[0], principal=jobs[0].principal)]
+                except LedgerError as refusal:
+                    outcomes = [refusal]
+            else:
+                outcomes = self.app.execute_many(commands, principals=principals)
+            self.groups += 1
+            self.commands += len(jobs)
+            if any(not isinstance(o, LedgerError) for o in outcomes):
+                try:
+                    self.catch_up()
+                except Exception:  # the events are recorded; the next group or request catches up
+                    logger.warning("read models not caught up after a commit", exc_info=True)
+        except BaseException as exc:
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            logger.error("group commit failed", exc_info=exc)
+            return
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            job.future.set_result(outcome)
