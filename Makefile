@@ -48,6 +48,7 @@ lint: install
 	$(BIN)/mypy aggregates commands ledger projections replay
 	$(BIN)/ledger schema --check
 	$(BIN)/ledger event-schemas --check
+	$(BIN)/ledger openapi --check
 
 test-sqlite: install idp-install kafka
 	$(BIN)/python -m pytest -q --backend sqlite

@@ -27,12 +27,13 @@ def build_app_from(settings: Settings) -> LedgerApplication:
 def id_token_verifier(state: ServerState) -> IdTokenVerifier:
     """The OpenID Connect ID-token verifier of the HTTP server (R21, R22), built on start-up.
 
-    ``state`` gives the settings and the store (per-customer SSO issuers). Until the OIDC verifier
-    is wired here, every ID token is refused (401) and only API keys authenticate.
+    ``state`` gives the settings and the store. The operator's issuers come from
+    ``LEDGER_OIDC_ISSUERS``; per-customer SSO issuers (R22) come from an ``SsoDirectory`` over the
+    read side (not wired yet: ``NoSso``).
     """
-    from ledger.auth.principal import NoIdTokens
+    from ledger.auth.oidc import NoSso, OidcVerifier
 
-    return NoIdTokens()
+    return OidcVerifier(state.settings.oidc, sso=NoSso())
 
 
 def build_http_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> FastAPI:

@@ -2,21 +2,21 @@
 
 ``Authorization: Bearer <credential>``. A credential of three dot-separated base64url parts is an
 OpenID Connect ID token and goes to an :class:`IdTokenVerifier` (``ledger.auth.oidc`` implements
-it); anything else is an API key (R23, ``ledger.auth.apikeys``). Failures raise
-:class:`Unauthenticated` (HTTP 401); nothing about why a credential failed beyond a short reason is
-returned, and the credential itself never enters a message or a log line.
+it and defines :class:`VerifiedIdentity`); anything else is an API key (R23,
+``ledger.auth.apikeys``). Failures raise :class:`Unauthenticated` or ``TokenRejected`` (HTTP
+401); nothing about why a credential failed beyond a short reason is returned, and the
+credential itself never enters a message or a log line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from aggregates.errors import LedgerError
 from commands.auth import Principal
+from ledger.auth.oidc import TokenRejected, VerifiedIdentity
 
 _B64URL_PART = r"[A-Za-z0-9_-]+={0,2}"
 _JWT = re.compile(rf"^{_B64URL_PART}\.{_B64URL_PART}\.{_B64URL_PART}$|^{_B64URL_PART}\.{_B64URL_PART}\.$")
@@ -28,27 +28,11 @@ class Unauthenticated(LedgerError):
     code = "unauthenticated"
 
 
-@dataclass(frozen=True)
-class VerifiedIdentity:
-    """What a verified ID token proves.
-
-    ``email`` is the verified e-mail (lower-cased by the verifier). ``customers`` is ``None`` for a
-    token of an operator issuer (``LEDGER_OIDC_ISSUERS``): it acts wherever that e-mail has a role.
-    For a token of one customer's own SSO issuer (R22) it is the set of customers that trust that
-    issuer (and allow the e-mail's domain): the principal acts on those customers only.
-    """
-
-    email: str
-    issuer: str
-    subject: str | None = None
-    customers: frozenset[UUID] | None = None
-    claims: Mapping[str, Any] = field(default_factory=dict)
-
-
 class IdTokenVerifier(Protocol):
     """Verifies an OpenID Connect ID token (signature, iss, aud, exp, iat/nbf, alg, email_verified).
 
-    Raises :class:`Unauthenticated` for any token it does not accept. Called from worker threads
+    Raises :class:`~ledger.auth.oidc.TokenRejected` (or :class:`Unauthenticated`) for any token it
+    does not accept; both answer 401. Called from worker threads
     (it may do blocking I/O such as a JWKS fetch, with bounded timeouts) and must be thread-safe.
     """
 
@@ -59,11 +43,7 @@ class NoIdTokens:
     """The verifier when no issuer is trusted: every ID token is refused."""
 
     def verify(self, token: str) -> VerifiedIdentity:
-        raise Unauthenticated(
-            "authorization: no OpenID Connect issuer is trusted by this server (R21)",
-            rule="R21",
-            field="authorization",
-        )
+        raise TokenRejected("no OpenID Connect issuer is trusted by this server")
 
 
 class ApiKeyResolver(Protocol):
@@ -76,7 +56,12 @@ def looks_like_id_token(credential: str) -> bool:
 
 
 def principal_for_identity(identity: VerifiedIdentity) -> Principal:
-    return Principal.user(identity.email, only_customers=identity.customers)
+    """The principal of a verified token: its e-mail, restricted to the customers trusting a customer issuer."""
+    only = None if identity.customers is None else frozenset(UUID(c) for c in identity.customers)
+    return Principal.user(identity.email, only_customers=only)
+
+
+UNAUTHENTICATED_CODES = frozenset({Unauthenticated.code, TokenRejected.code})
 
 
 def bearer_credential(authorization: str | None) -> str:

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aggregates.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotFound, RuleViolation
 from commands.auth import NO_ACCESS
-from ledger.auth.principal import Unauthenticated
+from ledger.auth.principal import UNAUTHENTICATED_CODES, Unauthenticated
 
 logger = logging.getLogger("ledger.http")
 
@@ -36,7 +36,7 @@ TITLES = {
 
 
 def status_of(error: LedgerError) -> int:
-    if isinstance(error, Unauthenticated):
+    if isinstance(error, Unauthenticated) or error.code in UNAUTHENTICATED_CODES:
         return 401
     if isinstance(error, Forbidden):
         return 404 if error.code == NO_ACCESS else 403

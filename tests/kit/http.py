@@ -29,7 +29,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ledger_cli(db: str, *args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ledger_cli(
+    db: str, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "LEDGER_SECRET_KEY": SECRET, **(env or {})}
     proc = subprocess.run([LEDGER, *args, "--db", db], capture_output=True, text=True, env=environ, timeout=120)
     if check and proc.returncode != 0:
