@@ -91,5 +91,9 @@ class Authenticator:
     def authenticate(self, authorization: str | None) -> Principal:
         credential = bearer_credential(authorization)
         if looks_like_id_token(credential):
-            return principal_for_identity(self.verifier.verify(credential))
+            return self.id_token_principal(credential)
         return self.api_keys.principal_for(credential)
+
+    def id_token_principal(self, token: str) -> Principal:
+        """The principal of an ID token (may fetch the issuer's keys: call it off the event loop)."""
+        return principal_for_identity(self.verifier.verify(token))

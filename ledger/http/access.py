@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, literal, select, union_all
 
 from aggregates.ids import partner_id_for
 from aggregates.partner import Partner
@@ -75,9 +77,29 @@ def _load(engine: Engine, customer_ids: list[str] | None) -> list[CustomerAccess
     ]
 
 
+@lru_cache(maxsize=1)
+def _one_customer_statement() -> Any:
+    ts = table_set("access")
+    customers, users, delegations = ts["access_customers"], ts["users"], ts["delegations"]
+    cid: Any = bindparam("cid")
+    return union_all(
+        select(literal("c").label("kind"), customers.c.name.label("k"), literal("").label("v"))
+        .where(customers.c.customer_id == cid),
+        select(literal("u"), users.c.email, users.c.role).where(users.c.customer_id == cid),
+        select(literal("p"), delegations.c.partner_id, delegations.c.role).where(delegations.c.customer_id == cid),
+    )
+
+
 def customer_access(engine: Engine, customer_id: UUID) -> CustomerAccess | None:
-    found = _load(engine, [str(customer_id)])
-    return found[0] if found else None
+    """One customer's access facts in one query (its name, own users, partner delegations)."""
+    with engine.connect() as conn:
+        rows = conn.execute(_one_customer_statement(), {"cid": str(customer_id)}).all()
+    name = next((r.k for r in rows if r.kind == "c"), None)
+    if name is None:
+        return None
+    users = {r.k: r.v for r in rows if r.kind == "u"}
+    partners = {r.k: r.v for r in rows if r.kind == "p"}
+    return CustomerAccess(customer_id, name, users, partners)
 
 
 def visible_role(

@@ -31,7 +31,7 @@ from commands.models import Command
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
-from ledger.auth.principal import Authenticator, IdTokenVerifier, NoIdTokens
+from ledger.auth.principal import Authenticator, IdTokenVerifier, NoIdTokens, bearer_credential, looks_like_id_token
 from ledger.config import Settings
 from ledger.http import openapi, problems
 from ledger.http.access import visible_customers, visible_role
@@ -82,9 +82,18 @@ def _state(request: Request) -> ServerState:
     return state
 
 
-def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    """The request's principal (R21, R23); 401 for a missing, bad, expired or revoked credential."""
-    return _state(request).authenticator.authenticate(authorization)
+async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    """The request's principal (R21, R23); 401 for a missing, bad, expired or revoked credential.
+
+    An API key is one primary-key read (readers never wait on SQLite in WAL mode, nor on
+    PostgreSQL), done on the event loop; an ID token goes to a worker thread, since verifying it
+    may fetch the issuer's keys.
+    """
+    authenticator = _state(request).authenticator
+    credential = bearer_credential(authorization)
+    if looks_like_id_token(credential):
+        return await run_in_threadpool(authenticator.id_token_principal, credential)
+    return authenticator.api_keys.principal_for(credential)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
