@@ -4,7 +4,8 @@
 
 Prints a table of medians and ratios (never a bare absolute time alone). PostgreSQL parts run when
 a server is reachable (LEDGER_TEST_PG_URL or .cache/pg-url, as `scripts/postgres.sh start` leaves);
-the stream part when a broker answers on 127.0.0.1:9092 (`scripts/kafka.sh start`).
+the stream part when a broker answers on 127.0.0.1:9092 (`scripts/kafka.sh start`); the HTTP part
+(``benchmarks.http``) on SQLite, and on PostgreSQL too outside ``--quick``.
 """
 
 from __future__ import annotations
@@ -166,6 +167,27 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("stream", "failed", out.stderr.strip().splitlines()[-1] if out.stderr else "", ""))
     else:
         rows.append(("stream", "skipped", "no broker on 127.0.0.1:9092 (scripts/kafka.sh start)", ""))
+
+    http_backends = "sqlite" if quick or not pg else "both"
+    out = subprocess.run([sys.executable, "-m", "benchmarks.http", "--backend", http_backends,
+                          "--json", str(folder / "http.json"), *(["--quick"] if quick else [])],
+                         capture_output=True, text=True)
+    if out.returncode == 0 and (folder / "http.json").exists():
+        http = json.loads((folder / "http.json").read_text())
+        figures.update(http)
+        for backend in ("sqlite", "postgres"):
+            key = f"http_{backend}_64"
+            if f"{key}_commands_per_s" not in http:
+                continue
+            rate, local = http[f"{key}_commands_per_s"], http[f"{key}_inprocess_commands_per_s"]
+            views, noop = http[f"{key}_views_per_s"], http[f"{key}_noop_per_s"]
+            rows.append((f"HTTP {backend}, 64 clients: POST /v1/commands", f"{rate:,.0f} cmd/s",
+                         f"in-process {local:,.0f} cmd/s",
+                         f"{rate / local:.2f} of in-process; p99 {http[f'{key}_commands_p99_ms']:.0f} ms"))
+            rows.append((f"HTTP {backend}, 64 clients: GET rooms view", f"{views:,.0f} req/s",
+                         f"do-nothing {noop:,.0f} req/s", f"{views / noop:.2f} of do-nothing"))
+    else:
+        rows.append(("HTTP", "failed", out.stderr.strip().splitlines()[-1] if out.stderr else "", ""))
 
     from rich.console import Console
     from rich.table import Table
