@@ -48,7 +48,7 @@ def test_schemathesis_finds_no_5xx_and_every_response_conforms(
                 "--phases", "examples,coverage,fuzzing,stateful", "--request-timeout", "30",
                 "--workers", "2",
             ],
-            capture_output=True, text=True, timeout=900,
+            capture_output=True, text=True, timeout=900, cwd=tmp_path,  # its cache stays out of the tree
         )
         output = proc.stdout + proc.stderr
         assert proc.returncode == 0, output[-6000:]
