@@ -24,7 +24,7 @@ from typing import Any
 
 def _pg_available() -> bool:
     try:
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         fresh_database_url()
         return True
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"×{c['ledger'] / c['naive']:.2f} naive, {c['ledger'] / c['raw']:.2f} of raw"))
     pg = _pg_available()
     if pg:
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         c = commands.measure("postgres", customers, rounds, lambda n: fresh_database_url())
         figures["commands_per_s"]["postgres"] = c["ledger"]
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"peak {r['rebuild']['peak_rss_mb']:.0f} MB"))
 
     if pg:
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         url = fresh_database_url()
         subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", url, "--customers",
@@ -114,10 +114,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"library ProjectionRunner {statistics.median(runner):,.0f} ev/s",
                      f"×{statistics.median(ours) / statistics.median(runner):.1f}"))
 
-    from benchmarks.asof import build_big_customer, percentile
+    from benchmarks.asof import percentile
     from ledger.app import LedgerApplication
     from ledger.config import load_settings
     from ledger.readside import customer_view_as_of
+    from tests.kit.big_customer import build_big_customer
 
     app = LedgerApplication(load_settings(str(folder / "asof.db"), {"LEDGER_SECRET_KEY": "bench"}))
     events = 2000 if quick else 10_000

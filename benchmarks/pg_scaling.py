@@ -1,6 +1,6 @@
 """Commands per second with 1, 2 and 4 writer processes on the same customers (PostgreSQL by default).
 
-Every configuration runs the same commands: the mixed workload of ``ledger.contention`` for four
+Every configuration runs the same commands: the mixed workload of ``tests.kit.contention`` for four
 "virtual writers" (``--total`` commands in all, on ``--customers`` shared customers). With N writer
 processes, process k runs the virtual writers assigned to it one after another, so 1 process runs all
 four in turn and 4 processes run one each: the same command mix, more or less of it at once.
@@ -29,7 +29,7 @@ from typing import Any
 
 from ledger.app import LedgerApplication
 from ledger.config import load_settings
-from ledger.contention import Barrier, RaceApp, execute, mixed_commands, read_results, run_commands, setup_commands
+from tests.kit.contention import Barrier, RaceApp, execute, mixed_commands, read_results, run_commands, setup_commands
 
 VIRTUAL_WRITERS = 4
 ENV = {"LEDGER_SECRET_KEY": "benchmark"}
@@ -53,7 +53,7 @@ def writer(
 def fresh_store(backend: str, folder: Path, n: int) -> str:
     if backend == "sqlite":
         return str(folder / f"round{n}.db")
-    from tests.pg import fresh_database_url
+    from tests.kit.pg import fresh_database_url
 
     return fresh_database_url()
 

@@ -1,73 +1,37 @@
-"""The ledger application: the event store, the unit of work handlers run in, and retries."""
+"""The ledger application: one entry point per use case (``execute``, ``execute_many``, ``history``).
+
+Its parts live beside it: ``ledger.unit_of_work`` (what a handler reads and stages, group commit),
+``ledger.library`` (every use of private ``eventsourcing`` API), ``ledger.startup`` (start-up races).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import random
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
-import sqlalchemy.exc
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    EventStore,
-    IntegrityError,
-    InternalError,
-    PersistenceError,
-    ProgrammingError,
-    Transcoder,
-)
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, EventStore, IntegrityError, Transcoder
 from eventsourcing.utils import get_topic
-from psycopg.sql import SQL, Identifier
 
 from aggregates.customer import Customer
 from aggregates.errors import Conflict, LedgerError, NotFound
-from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_id_for
-from aggregates.partner import Partner
-from aggregates.reservations import PurchaseOrder, SerialNumber
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
 from commands.handlers import HANDLERS, Context
 from commands.models import Command, ExpireContracts
+from ledger import library
 from ledger.config import Settings
+from ledger.library import LibraryApplication
+from ledger.startup import READ_MODEL_RACES, created_concurrently
 from ledger.transcoding import ledger_transcoder
+from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group
 
-logger = logging.getLogger(__name__)
-
-
-class _RegroupError(Exception):
-    """A group cannot be committed as one; its commands are run one by one instead."""
-
-
-STARTUP_ATTEMPTS = 6
-# What the losers are told when several processes create the same tables, types or functions at
-# the same moment: PostgreSQL's catalog races (and SQLite's, for SQLAlchemy's check-then-create);
-# on a new SQLite file, the switch to WAL mode, whose exclusive lock SQLite refuses at once
-# ("database is locked") while another process is switching too.
-STORE_RACES: tuple[type[Exception], ...] = (InternalError, IntegrityError, ProgrammingError, sqlite3.OperationalError)
-READ_MODEL_RACES: tuple[type[Exception], ...] = (
-    sqlalchemy.exc.InternalError,
-    sqlalchemy.exc.IntegrityError,
-    sqlalchemy.exc.ProgrammingError,
-    sqlalchemy.exc.OperationalError,
-)
-T = TypeVar("T")
 ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
-
-
-def event_type(domain_event: object) -> str:
-    """Public name of an event type: ``OrderPlaced`` for customer events, else ``Partner.Registered``."""
-    name = type(domain_event).__qualname__
-    return name.removeprefix("Customer.")
 
 
 def jsonable(value: Any) -> Any:
@@ -86,73 +50,7 @@ def event_data(domain_event: object) -> dict[str, Any]:
     return {k: jsonable(v) for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
 
 
-class UnitOfWork:
-    """Reads current aggregates for one command and collects those to be saved together."""
-
-    def __init__(self, app: LedgerApplication) -> None:
-        self._app = app
-        self.staged: dict[UUID, Aggregate] = {}
-        self.loaded: dict[UUID, Aggregate] = {}
-        self.read_versions: dict[UUID, int] = {}  # 0: read as absent
-
-    def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
-        if aggregate_id in self.staged:
-            return self.staged[aggregate_id]
-        try:
-            aggregate: Aggregate = (
-                self._app.repository.get(aggregate_id, deepcopy_from_cache=self._app.copy_from_cache)
-                if kind is Customer
-                else self._app.unsnapshotted(aggregate_id)
-            )
-        except AggregateNotFoundError:
-            self.read_versions.setdefault(aggregate_id, 0)
-            return None
-        self.loaded[aggregate_id] = aggregate
-        self.read_versions.setdefault(aggregate_id, aggregate.version)
-        return aggregate if isinstance(aggregate, kind) else None
-
-    def changed_since_read(self) -> bool:
-        """Whether another writer recorded events on any aggregate this command read (or found absent).
-
-        The reads of one command are not one snapshot: a writer can commit between two of them. A
-        refusal decided on such a torn read may be one that no order of the two commands gives (an
-        identical order resubmitted while its first submission commits: the PO reservation read as
-        absent, then the customer read with the PO on it), so it is decided again on fresh reads.
-        All the versions are read in one query.
-        """
-        latest = self._app.latest_versions(list(self.read_versions))
-        return any(latest.get(k, 0) != v for k, v in self.read_versions.items())
-
-    def clock_raced(self, moment: datetime) -> bool:
-        """Whether every aggregate read is dated at or before ``moment`` (a fresh reading of the clock).
-
-        A command without ``at`` reads the clock before it reads the aggregates. If another writer
-        committed an event dated between those two reads, the command is refused by R20 although a
-        new reading of the clock would be accepted: that is a lost race, not a rule violation.
-        """
-        return all(getattr(a, "last_at", moment) <= moment for a in self.loaded.values())
-
-    def customer(self, customer_id: UUID) -> Customer | None:
-        return cast("Customer | None", self._get(customer_id, Customer))
-
-    def partner(self, partner_id: str) -> Partner | None:
-        return cast("Partner | None", self._get(partner_id_for(partner_id), Partner))
-
-    def purchase_order(self, po_number: str) -> PurchaseOrder | None:
-        return cast("PurchaseOrder | None", self._get(purchase_order_id_for(po_number), PurchaseOrder))
-
-    def serial_number(self, serial_number: str) -> SerialNumber | None:
-        return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
-
-    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
-        return self._app.expiry_candidates(at)
-
-    def stage(self, *aggregates: Aggregate) -> None:
-        for aggregate in aggregates:
-            self.staged[aggregate.id] = aggregate
-
-
-class LedgerApplication(Application[UUID]):
+class LedgerApplication(LibraryApplication):
     """Event-sourced entitlement ledger on the ``eventsourcing`` library (SQLite or PostgreSQL).
 
     ``execute`` runs one command atomically: every aggregate it changed is saved in one
@@ -176,38 +74,12 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env=env)
 
     def construct_recorder(self) -> ApplicationRecorder:
-        """The recorder, creating the tables where missing; retried when other processes do it too.
-
-        On PostgreSQL the library creates its table, index, composite type and insert function on
-        start-up. When several processes start at once, those statements race: PostgreSQL answers
-        the losers with ``tuple concurrently updated`` (InternalError) or a duplicate key in the
-        catalogs (IntegrityError/ProgrammingError). Every statement is idempotent, so it is run again.
-        """
-        return self._created_concurrently(super().construct_recorder)
+        """The recorder, creating the tables where missing; retried when other processes do it too
+        (``ledger.startup``)."""
+        return created_concurrently(super().construct_recorder)
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
-        return self._created_concurrently(super().construct_snapshot_store)
-
-    def _created_concurrently(self, create: Callable[[], T], races: tuple[type[Exception], ...] = STORE_RACES) -> T:
-        for attempt in range(1, STARTUP_ATTEMPTS + 1):
-            try:
-                return create()
-            except races:
-                if attempt == STARTUP_ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0.05, 0.25) * attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshots are taken after the command's events are committed; failing to store one loses
-        nothing (the events are the record). It must not fail a command that is already recorded,
-        least of all with an IntegrityError, which ``execute`` would take for a lost race and run the
-        command a second time.
-        """
-        try:
-            super()._take_snapshots(processing_event)
-        except PersistenceError:
-            logger.warning("snapshot not stored; the events are recorded", exc_info=True)
+        return created_concurrently(super().construct_snapshot_store)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format with a faster decoder (``ledger.transcoding``)."""
@@ -247,7 +119,7 @@ class LedgerApplication(Application[UUID]):
                     result = handler(command, uow, ctx)
                     recordings = self.save(*uow.staged.values()) if uow.staged else []
                 except BaseException:
-                    self._forget(uow)
+                    self.forget(uow)
                     raise
             except LedgerError as refusal:
                 if implicit_time and refusal.code == "time_went_backwards" and uow.clock_raced(datetime.now(UTC)):
@@ -263,16 +135,7 @@ class LedgerApplication(Application[UUID]):
                 if attempt == attempts:
                     raise self._lost_race(attempts) from None
                 continue
-            events = [
-                {
-                    "type": event_type(r.domain_event),
-                    "aggregate_id": str(r.domain_event.originator_id),
-                    "version": r.domain_event.originator_version,
-                    "position": r.notification.id,
-                }
-                for r in recordings
-            ]
-            return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
+            return command_result(result, recordings)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def execute_many(
@@ -280,104 +143,36 @@ class LedgerApplication(Application[UUID]):
         commands: list[Command],
         now: datetime | None = None,
         principals: list[Principal | None] | None = None,
-    ) -> list[dict[str, Any] | LedgerError]:
-        """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction.
-
-        Each command stays atomic and isolated: its result, or its refusal, is exactly what running
-        the commands one by one with ``execute`` gives. A refused command changes nothing (checked:
-        if it left an aggregate changed, or was decided on a read another writer changed, or the
-        save loses a race, the whole group is run again command by command). ``ExpireContracts``
-        runs on its own, after the commands before it are saved, because it reads the read models.
+    ) -> list[Outcome]:
+        """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction
+        (``ledger.unit_of_work.execute_group``). ``ExpireContracts`` runs on its own, after the
+        commands before it are saved, because it reads the read models.
         """
         who = principals if principals is not None else [None] * len(commands)
-        outcomes: list[dict[str, Any] | LedgerError] = []
+        outcomes: list[Outcome] = []
         group: list[tuple[Command, Principal | None]] = []
         for command, principal in zip(commands, who, strict=True):
             if isinstance(command, ExpireContracts):
-                outcomes.extend(self._execute_group(group, now))
+                outcomes.extend(execute_group(self, group, now))
                 group = []
-                outcomes.append(self._outcome(command, now, principal))
+                outcomes.append(self.outcome(command, now, principal))
             else:
                 group.append((command, principal))
-        outcomes.extend(self._execute_group(group, now))
+        outcomes.extend(execute_group(self, group, now))
         return outcomes
 
-    def _outcome(
-        self, command: Command, now: datetime | None, principal: Principal | None = None
-    ) -> dict[str, Any] | LedgerError:
+    def outcome(
+        self, command: Command, now: datetime | None = None, principal: Principal | None = None
+    ) -> Outcome:
+        """``execute``'s result, or the refusal it raised."""
         try:
             return self.execute(command, now, principal)
         except LedgerError as refusal:
             return refusal
 
-    def _execute_group(
-        self, group: list[tuple[Command, Principal | None]], now: datetime | None
-    ) -> list[dict[str, Any] | LedgerError]:
-        if len(group) <= 1:
-            return [self._outcome(command, now, principal) for command, principal in group]
-        uow = UnitOfWork(self)
-        partial: list[tuple[dict[str, Any] | LedgerError, list[Any]]] = []
-        refused = False
-        try:
-            for command, principal in group:
-                before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
-                ctx = self.context(command, now, principal)
-                try:
-                    result = HANDLERS[type(command)](command, uow, ctx)
-                except LedgerError as refusal:
-                    touched = {**uow.loaded, **uow.staged}
-                    if any(len(a.pending_events) != before.get(k, 0) for k, a in touched.items()):
-                        raise _RegroupError from None
-                    refused = True
-                    partial.append((refusal, []))
-                    continue
-                produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
-                partial.append((result, produced))
-            # A refusal decided on a read that another writer has since changed is decided again,
-            # command by command (one query for every aggregate the group read).
-            if refused and uow.changed_since_read():
-                raise _RegroupError
-            # The log keeps the order of the commands: their events go in as they were produced.
-            processing: ProcessingEvent[UUID] = ProcessingEvent()
-            for aggregate in uow.staged.values():
-                aggregate.collect_events()
-                processing.aggregates[aggregate.id] = aggregate
-            processing.events.extend(e for _, produced in partial for e in produced)
-            recordings = self._record(processing) if processing.events else []
-        except (_RegroupError, IntegrityError):
-            self._forget(uow)
-            return [self._outcome(command, now, principal) for command, principal in group]
-        except BaseException:
-            self._forget(uow)
-            raise
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        by_event = {(r.domain_event.originator_id, r.domain_event.originator_version): r for r in recordings}
-        outcomes: list[dict[str, Any] | LedgerError] = []
-        for outcome, produced in partial:
-            if isinstance(outcome, LedgerError):
-                outcomes.append(outcome)
-                continue
-            events = [
-                {
-                    "type": event_type(r.domain_event),
-                    "aggregate_id": str(r.domain_event.originator_id),
-                    "version": r.domain_event.originator_version,
-                    "position": r.notification.id,
-                }
-                for r in (by_event[(e.originator_id, e.originator_version)] for e in produced)
-            ]
-            outcomes.append({"ok": True, "customer_id": outcome.pop("customer_id", None), "events": events, **outcome})
-        return outcomes
-
-    def _forget(self, uow: UnitOfWork) -> None:
+    def forget(self, uow: UnitOfWork) -> None:
         """Drop from the cache every aggregate a failed command read: it may hold unsaved changes."""
-        cache = self.repository.cache
-        if cache is None:
-            return
-        for aggregate_id in [*uow.loaded, *uow.staged]:
-            with contextlib.suppress(KeyError):
-                cache.get(aggregate_id, evict=True)
+        self.evict([*uow.loaded, *uow.staged])
 
     @staticmethod
     def _lost_race(attempts: int) -> Conflict:
@@ -401,32 +196,7 @@ class LedgerApplication(Application[UUID]):
 
     def latest_versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]:
         """The latest recorded version of each of ``aggregate_ids`` that has events, in one query."""
-        if not aggregate_ids:
-            return {}
-        recorder: Any = self.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):
-            statement = SQL(
-                "SELECT originator_id, max(originator_version) AS v FROM {schema}.{table} "
-                "WHERE originator_id = ANY(%s) GROUP BY originator_id"
-            ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
-            with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
-                curs.execute(statement, [aggregate_ids])
-                return {UUID(str(row["originator_id"])): int(row["v"]) for row in curs.fetchall()}
-        if isinstance(recorder, SQLiteApplicationRecorder):
-            marks = ",".join("?" * len(aggregate_ids))
-            statement_text = (
-                f"SELECT originator_id, max(originator_version) FROM {recorder.events_table_name} "
-                f"WHERE originator_id IN ({marks}) GROUP BY originator_id"
-            )
-            with recorder.datastore.transaction(commit=False) as c:
-                c.execute(statement_text, [i.hex for i in aggregate_ids])
-                return {UUID(row[0]): int(row[1]) for row in c.fetchall()}
-        found = {}
-        for aggregate_id in aggregate_ids:
-            last = recorder.select_events(aggregate_id, desc=True, limit=1)
-            if last:
-                found[aggregate_id] = last[0].originator_version
-        return found
+        return library.latest_versions(self.recorder, aggregate_ids)
 
     def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
         """Customers with a live contract whose grace period or term has ended by ``at``.
@@ -441,7 +211,7 @@ class LedgerApplication(Application[UUID]):
             try:
                 # Writer processes that run their first expiry at the same moment all create the
                 # read-model tables; the losers of that race create them again (all idempotent).
-                self._read_models = self._created_concurrently(lambda: ReadModels(engine), READ_MODEL_RACES)
+                self._read_models = created_concurrently(lambda: ReadModels(engine), READ_MODEL_RACES)
             except BaseException:
                 engine.dispose()
                 raise
@@ -502,4 +272,4 @@ class LedgerApplication(Application[UUID]):
         return rows
 
 
-__all__ = ["LedgerApplication", "LedgerError", "UnitOfWork", "event_data", "event_type"]
+__all__ = ["ENVELOPE_FIELDS", "LedgerApplication", "LedgerError", "UnitOfWork", "event_data", "event_type"]

@@ -9,8 +9,7 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import load_settings
-
-SECRET = "test-secret-key"
+from tests.kit.app import SECRET
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -31,7 +30,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def db_url(tmp_path: Path, backend: str) -> str:
     if backend == "sqlite":
         return str(tmp_path / "ledger.db")
-    from tests.pg import fresh_database_url
+    from tests.kit.pg import fresh_database_url
 
     return fresh_database_url()
 
@@ -44,7 +43,7 @@ def fresh_url(tmp_path: Path, backend: str) -> Callable[[], str]:
     def factory() -> str:
         if backend == "sqlite":
             return str(tmp_path / f"ledger-{next(counter)}.db")
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         return fresh_database_url()
 

@@ -19,7 +19,8 @@ from ledger.app import LedgerApplication
 from ledger.config import load_settings
 from ledger.readside import open_read_models
 from tests.faults.pg_cluster import Cluster, create_cluster
-from tests.stream_helpers import (
+from tests.kit.commands import order
+from tests.kit.stream import (
     LEDGER,
     customer_events,
     ledger_cli,
@@ -29,7 +30,6 @@ from tests.stream_helpers import (
     stop_process,
     wait_for,
 )
-from tests.support import order
 
 pytestmark = pytest.mark.integration
 

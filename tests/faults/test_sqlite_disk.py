@@ -16,8 +16,8 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import load_settings
-from tests.integration.test_cli import ledger
-from tests.support import order
+from tests.kit.cli import ledger
+from tests.kit.commands import order
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,33 +12,10 @@ import pytest
 
 from commands.schema import SCHEMA_PATH, render_schema
 from ledger.workload import seed_example
-from tests.support import order
+from tests.kit.cli import LEDGER, apply, event_count, ledger
+from tests.kit.commands import order
 
 pytestmark = pytest.mark.integration
-
-LEDGER = shutil.which("ledger") or str(Path(sys.executable).with_name("ledger"))
-
-
-def ledger(*args: str, stdin: str = "", db: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LEDGER_SECRET_KEY": "cli-test"}
-    return subprocess.run(
-        [LEDGER, "--db", db, *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=120
-    )
-
-
-def apply(db: str, *commands: Any) -> tuple[int, list[dict[str, Any]], str]:
-    lines = "\n".join(c if isinstance(c, str) else json.dumps(c) for c in commands) + "\n"
-    proc = ledger("apply", "-", stdin=lines, db=db)
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    results = [json.loads(line) for line in proc.stdout.splitlines()]
-    return proc.returncode, results, proc.stderr
-
-
-def event_count(db: str, customer_id: str) -> int:
-    proc = ledger("history", "--customer", customer_id, "--json", db=db)
-    assert proc.returncode == 0, proc.stderr
-    return len(json.loads(proc.stdout))
-
 
 def test_r13_seed_example_through_ledger_apply(db_url: str) -> None:
     status, results, _ = apply(db_url, *seed_example())

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.kit.commands import order
 from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
-from tests.support import order
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,7 @@ T2 = "2026-05-06T09:00:00Z"
 
 def _db(request: pytest.FixtureRequest, tmp: Path) -> str:
     if request.config.getoption("--backend") == "postgres":
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         return fresh_database_url()
     return str(tmp / "ledger.db")

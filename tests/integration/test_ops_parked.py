@@ -18,9 +18,9 @@ from aiosmtpd.controller import Controller
 from aggregates.customer import Customer
 from ledger.app import LedgerApplication
 from tests.integration.test_stream_notifications import Inbox, free_port, notify, relay_all
-from tests.ops_kit import inject_event
-from tests.stream_helpers import ledger_cli
-from tests.support import command, order, run
+from tests.kit.commands import command, order, run
+from tests.kit.ops import inject_event
+from tests.kit.stream import ledger_cli
 
 pytestmark = pytest.mark.integration
 

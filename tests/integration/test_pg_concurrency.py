@@ -5,7 +5,7 @@ Every writer is its own OS process (``multiprocessing`` with ``spawn``) with its
 option selects (``db_url``: a fresh PostgreSQL schema, or a fresh SQLite file). Processes meet at a
 ``multiprocessing.Barrier`` so that they really start together.
 
-* The stress test: 4 processes x 500 mixed commands (``ledger.contention.mixed_commands``) on 20
+* The stress test: 4 processes x 500 mixed commands (``tests.kit.contention.mixed_commands``) on 20
   customers that all of them share, while this process follows the log and keeps the read models
   current. Afterwards: every command has exactly one result; none raised; every event in the log
   belongs to exactly one accepted command and every accepted command's events are in the log; the
@@ -53,7 +53,10 @@ import ledger.app as ledger_app
 from aggregates.ids import purchase_order_id_for, serial_number_id_for
 from aggregates.reservations import PurchaseOrder, SerialNumber
 from ledger.app import LedgerApplication, event_type
-from ledger.contention import (
+from ledger.readside import as_of_view, catch_up, live_view, open_read_models, rebuild_views
+from projections.tables import PROJECTIONS
+from tests.kit.app import SECRET
+from tests.kit.contention import (
     CLASHING_POS,
     customer_id,
     execute,
@@ -66,9 +69,6 @@ from ledger.contention import (
     setup_commands,
     start_worker,
 )
-from ledger.readside import as_of_view, catch_up, live_view, open_read_models, rebuild_views
-from projections.tables import PROJECTIONS
-from tests.conftest import SECRET
 
 pytestmark = pytest.mark.integration
 
@@ -708,7 +708,7 @@ def test_r18_concurrency_processes_starting_together_on_a_new_store_all_start(
     """Six processes start on an empty database at the same moment: all create the events table,
     snapshot table, insert function and read-model tables at once. On PostgreSQL the losers of
     that race are told "tuple concurrently updated" or get a duplicate key in the catalogs; the
-    application creates again instead of failing to start (``LedgerApplication._created_concurrently``)."""
+    application creates again instead of failing to start (``ledger.startup.created_concurrently``)."""
     barrier = SPAWN.Barrier(6)
     outs = [tmp_path / f"starter{n}.json" for n in range(6)]
     finish([start(start_worker, db_url, str(out), barrier, ENV) for out in outs])
@@ -826,7 +826,7 @@ def test_r18_concurrency_without_the_lock_a_sequence_follower_would_skip(db_url:
         first.close()
         second.close()
         return
-    from tests.pg import base_url
+    from tests.kit.pg import base_url
 
     schema = schema_of(db_url)
     options = f"-csearch_path={schema}"

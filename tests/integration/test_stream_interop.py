@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from ledger.app import LedgerApplication
 from ledger.stream.relay import Relay
 from ledger.stream.schemas import SCHEMA_DIR
-from tests.stream_helpers import customer_events, populate, read_topic
-from tests.support import command, order, run
+from tests.kit.commands import command, order, run
+from tests.kit.stream import customer_events, populate, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -24,9 +24,9 @@ from kafka import KafkaProducer
 from commands.tokens import read_token
 from ledger.app import LedgerApplication
 from ledger.stream.relay import Relay
-from tests.conftest import SECRET
-from tests.stream_helpers import LEDGER, ledger_cli, ledger_env, read_topic, stop_process, wait_for
-from tests.support import DISTRIBUTOR, RESELLER, command, order, run
+from tests.kit.app import SECRET
+from tests.kit.commands import DISTRIBUTOR, RESELLER, command, order, run
+from tests.kit.stream import LEDGER, ledger_cli, ledger_env, read_topic, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,8 @@ from ledger.stream.schemas.models import (
     SpareRevoked,
 )
 from ledger.stream.subscriber import Subscriber
-from tests.stream_helpers import (
+from tests.kit.commands import order, run
+from tests.kit.stream import (
     ROOT,
     assert_per_customer_order,
     customer_events,
@@ -38,7 +39,6 @@ from tests.stream_helpers import (
     tracking_locked,
     wait_for,
 )
-from tests.support import order, run
 
 pytestmark = pytest.mark.integration
 

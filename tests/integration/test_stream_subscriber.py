@@ -13,7 +13,7 @@ from ledger.stream.envelope import encode, event_id
 from ledger.stream.relay import Relay, ensure_topic
 from ledger.stream.schemas.models import OrderPlaced, SpareAccrued
 from ledger.stream.subscriber import SqliteCheckpointStore, Subscriber, SubscriberError
-from tests.stream_helpers import customer_events, populate, read_topic
+from tests.kit.stream import customer_events, populate, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from ledger.app import LedgerApplication
 from ledger.config import load_settings
 from ledger.readside import open_read_models
 from ledger.workload import generate, seed_example
-from tests.integration.test_cli import LEDGER, apply, ledger
+from tests.kit.cli import LEDGER, apply, ledger
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from ledger.app import LedgerApplication
 from ledger.config import load_settings
 from ledger.readside import as_of_view, catch_up, live_view, open_read_models, rebuild_views
 from projections.tables import PROJECTIONS
-from tests.property.test_invariants import Scenario, one_step
+from tests.kit.scenario import Scenario, one_step
 
 
 @settings(

@@ -11,7 +11,7 @@ from ledger.app import LedgerApplication
 from ledger.readside import catch_up, live_view, open_read_models
 from projections.store import ProjectionConflict, ReadModels, create_read_engine, decode, live_target
 from projections.tables import PROJECTIONS, table_set
-from tests.support import command, order, run
+from tests.kit.commands import command, order, run
 
 LATER = datetime(2026, 6, 1, tzinfo=UTC)
 

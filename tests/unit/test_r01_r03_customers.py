@@ -6,8 +6,8 @@ from uuid import uuid4
 
 from aggregates.ids import purchase_order_id_for
 from ledger.app import LedgerApplication
-from tests.support import DE_SITE, US_HQ, order
-from tests.unit.helpers import (
+from tests.kit.commands import DE_SITE, US_HQ, order
+from tests.kit.helpers import (
     MAY,
     add_room,
     assign,

@@ -10,8 +10,8 @@ import pytest
 
 from aggregates.errors import InvalidInput
 from ledger.app import LedgerApplication
-from tests.support import order, run
-from tests.unit.helpers import contract, customer, events, place, position, refused, types
+from tests.kit.commands import order, run
+from tests.kit.helpers import contract, customer, events, place, position, refused, types
 
 _DELETE = object()
 

@@ -11,8 +11,8 @@ import pytest
 from aggregates.customer import Contract
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.support import run
-from tests.unit.helpers import (
+from tests.kit.commands import run
+from tests.kit.helpers import (
     MAY,
     add_room,
     assign,

@@ -8,8 +8,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.support import run
-from tests.unit.helpers import (
+from tests.kit.commands import run
+from tests.kit.helpers import (
     add_room,
     assign,
     cmd,

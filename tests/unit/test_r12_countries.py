@@ -12,8 +12,8 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.support import run
-from tests.unit.helpers import add_room, assign, cmd, customer, place, refused, types
+from tests.kit.commands import run
+from tests.kit.helpers import add_room, assign, cmd, customer, place, refused, types
 
 MakeApp = Callable[..., LedgerApplication]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.app import LedgerApplication
-from tests.support import DE_SITE, run
-from tests.unit.helpers import (
+from tests.kit.commands import DE_SITE, run
+from tests.kit.helpers import (
     add_room,
     cmd,
     customer,

@@ -9,9 +9,9 @@ from uuid import UUID
 
 from commands.tokens import read_token
 from ledger.app import LedgerApplication
-from tests.conftest import SECRET
-from tests.support import DISTRIBUTOR, RESELLER, order, run
-from tests.unit.helpers import JANE, MAY, accept, cmd, customer, events, history, place, refused, types
+from tests.kit.app import SECRET
+from tests.kit.commands import DISTRIBUTOR, RESELLER, order, run
+from tests.kit.helpers import JANE, MAY, accept, cmd, customer, events, history, place, refused, types
 
 BOB = "bob.smith@acme.example"
 

@@ -9,8 +9,8 @@ import pytest
 
 from aggregates.errors import Forbidden
 from ledger.app import LedgerApplication
-from tests.support import order, run
-from tests.unit.helpers import (
+from tests.kit.commands import order, run
+from tests.kit.helpers import (
     JANE,
     accept,
     acme_with_admin,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.support import order, run
-from tests.unit.helpers import (
+from tests.kit.commands import order, run
+from tests.kit.helpers import (
     JANE,
     acme_with_admin,
     add_room,

@@ -17,9 +17,9 @@ from aggregates.customer import (
     Spare,
 )
 from aggregates.packing import STATE_FORMAT, StateCodec, pack, unpack
-from benchmarks.asof import build_big_customer
 from ledger.app import LedgerApplication
 from ledger.readside import customer_at, version_at
+from tests.kit.big_customer import build_big_customer
 
 
 def _state(aggregate: object) -> dict[str, object]:

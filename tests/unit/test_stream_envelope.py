@@ -22,7 +22,7 @@ from ledger.stream.envelope import (
 )
 from ledger.stream.schemas.models import OrderPlaced, Registered, SpareAccrued
 from ledger.workload import seed_example
-from tests.support import run
+from tests.kit.commands import run
 
 
 def recorded(app: LedgerApplication) -> list[tuple[int, Any]]:

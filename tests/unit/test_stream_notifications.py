@@ -10,8 +10,8 @@ from commands.tokens import read_token
 from ledger.app import LedgerApplication
 from ledger.stream.envelope import build_envelope, is_published, read_event
 from ledger.stream.notifications import PURCHASE_SUBJECT, SENDER, WELCOME_SUBJECT, invitation_link, mails_for
-from tests.conftest import SECRET
-from tests.support import DISTRIBUTOR, RESELLER, command, order, run
+from tests.kit.app import SECRET
+from tests.kit.commands import DISTRIBUTOR, RESELLER, command, order, run
 
 KEY = SECRET.encode()
 

@@ -13,7 +13,7 @@ from ledger.app import LedgerApplication
 from ledger.stream import schemas
 from ledger.stream.envelope import build_envelope, is_published, published_data
 from ledger.stream.schemas.models import CURRENT
-from tests.stream_helpers import populate
+from tests.kit.stream import populate
 
 ENVELOPE_FIELDS = {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"}
 

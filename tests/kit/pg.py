@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-URL_FILE = Path(__file__).resolve().parent.parent / ".cache" / "pg-url"
+URL_FILE = Path(__file__).resolve().parents[2] / ".cache" / "pg-url"
 
 
 def base_url() -> str:

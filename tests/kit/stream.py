@@ -23,11 +23,11 @@ from aggregates.customer import Customer
 from aggregates.errors import LedgerError
 from ledger.app import LedgerApplication
 from ledger.workload import generate, seed_example
-from tests.conftest import SECRET
-from tests.support import run
+from tests.kit.app import SECRET
+from tests.kit.commands import run
 
 LEDGER = shutil.which("ledger") or str(Path(sys.executable).with_name("ledger"))
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def populate(

@@ -11,7 +11,7 @@ import pytest
 from aggregates.customer import Contract, Customer
 from aggregates.errors import LedgerError
 from ledger.app import LedgerApplication
-from tests.support import DE_SITE, order, run
+from tests.kit.commands import DE_SITE, order, run
 
 ACME = "Acme Corp"
 GLOBEX = "Globex Ltd"
@@ -25,7 +25,7 @@ def ts(text: str) -> datetime:
 
 
 def cmd(kind: str, at: str, actor: str = "ops", /, **fields: Any) -> dict[str, Any]:
-    """A command dict like ``tests.support.command``, but fields may be called ``name`` too."""
+    """A command dict like ``tests.kit.commands.command``, but fields may be called ``name`` too."""
     return {"command": kind, "at": at, "actor": actor, **fields}
 
 

@@ -1,19 +1,24 @@
-"""The customer aggregate: the parent entity (R1) and every fact of its entitlement."""
+"""The customer aggregate: the parent entity (R1) and every fact of its entitlement.
+
+The package: this module holds the aggregate itself (its events, nested as ``Customer.OrderPlaced``,
+the public command methods that check the rules, and the private ``@event`` bodies that only change
+state); ``state`` its records, ``rules`` the pure rule functions the read side shares, ``snapshot``
+the snapshot codec. The aggregate stays in this module because every stored event names its class by
+topic (``aggregates.customer:Customer.OrderPlaced``): moving it would change what is recorded.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, Snapshot, event
+from eventsourcing.domain import Aggregate, event
 
 from aggregates.catalog import (
     CANCELLATION_WINDOW_DAYS,
     INVITATION_VALID_DAYS,
-    MAX_WARRANTY_YEARS,
-    SELECT_LICENSES_PER_SPARE,
     CountryTable,
     canonical_product,
     is_group_mailbox,
@@ -21,119 +26,27 @@ from aggregates.catalog import (
     normalise_company,
     normalise_name,
 )
+from aggregates.customer.rules import WARRANTY_SERVICES, days_since_order, entitled_spares, warranty_end
+from aggregates.customer.snapshot import STATE_CLASSES, STATE_CODEC, CustomerSnapshot
+from aggregates.customer.state import Account, Contract, Device, Invitation, Room, Spare
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
-from aggregates.packing import StateCodec
-from aggregates.timeutil import add_years, add_years_to_date, days
+from aggregates.timeutil import days
 
-WARRANTY_SERVICES = ("select", "extended_warranty")
-
-
-@dataclass
-class Account:
-    account_id: UUID
-    company: str
-    email: str
-    address: dict[str, Any]
-    opened_at: datetime
-
-
-@dataclass
-class Contract:
-    po_number: str
-    account_id: UUID
-    service: str
-    years: int
-    quantity: int
-    placed_at: datetime
-    grace_days: int
-    end_customer: dict[str, Any]
-    reseller: dict[str, Any]
-    distributor: dict[str, Any]
-    warnings: list[str]
-    started_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    expired_at: datetime | None = None
-    rooms: dict[UUID, datetime] = field(default_factory=dict)
-    invitation_id: UUID | None = None
-
-    @property
-    def grace_end(self) -> datetime:
-        return self.placed_at + days(self.grace_days)
-
-    def start_as_of(self, moment: datetime) -> datetime | None:
-        if self.started_at is not None:
-            return self.started_at
-        return self.grace_end if self.grace_end <= moment else None
-
-    def end_as_of(self, moment: datetime) -> datetime | None:
-        start = self.start_as_of(moment)
-        return add_years(start, self.years) if start is not None else None
-
-    def status(self, moment: datetime) -> str:
-        if self.cancelled_at is not None and self.cancelled_at <= moment:
-            return "cancelled"
-        if self.expired_at is not None and self.expired_at <= moment:
-            return "expired"
-        end = self.end_as_of(moment)
-        if end is None:
-            return "pending"
-        return "expired" if end <= moment else "active"
-
-    @property
-    def is_live(self) -> bool:
-        return self.cancelled_at is None and self.expired_at is None
-
-    @property
-    def assigned(self) -> int:
-        return len(self.rooms)
-
-
-@dataclass
-class Room:
-    room_id: UUID
-    account_id: UUID
-    name: str
-    site: str
-    country: str
-    added_at: datetime
-    licenses: dict[str, str] = field(default_factory=dict)
-    devices: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Device:
-    serial_number: str
-    product: str
-    purchased_on: date
-    room_id: UUID
-    registered_at: datetime
-
-
-@dataclass
-class Spare:
-    spare_no: int
-    accrued_at: datetime
-    revoked_at: datetime | None = None
-    product: str | None = None
-    ship_to: str | None = None
-    allocated_at: datetime | None = None
-
-
-@dataclass
-class Invitation:
-    invitation_id: UUID
-    email: str
-    role: str
-    sent_at: datetime
-    expires_at: datetime
-    state: str = "pending"
-    po_number: str | None = None
-
-    def status(self, moment: datetime) -> str:
-        if self.state != "pending":
-            return self.state
-        return "pending" if moment < self.expires_at else "expired"
+__all__ = [
+    "STATE_CLASSES",
+    "STATE_CODEC",
+    "WARRANTY_SERVICES",
+    "Account",
+    "Contract",
+    "Customer",
+    "CustomerSnapshot",
+    "Device",
+    "Invitation",
+    "OrderOutcome",
+    "Room",
+    "Spare",
+]
 
 
 @dataclass(frozen=True)
@@ -141,47 +54,6 @@ class OrderOutcome:
     account_id: UUID
     warnings: list[str]
     invitation: Invitation | None
-
-
-class CustomerSnapshot(Snapshot):
-    """The customer's state at a version, packed into JSON-ready typed records (see ``StateCodec``)."""
-
-    @classmethod
-    def take(cls, aggregate: Any) -> CustomerSnapshot:
-        snapshot = super().take(aggregate)
-        return cls(
-            originator_id=snapshot.originator_id,
-            originator_version=snapshot.originator_version,
-            timestamp=snapshot.timestamp,
-            topic=snapshot.topic,
-            state=STATE_CODEC.pack(snapshot.state),
-        )
-
-    def mutate(self, _: None) -> Any:
-        unpacked = CustomerSnapshot(
-            originator_id=self.originator_id,
-            originator_version=self.originator_version,
-            timestamp=self.timestamp,
-            topic=self.topic,
-            state=STATE_CODEC.unpack(self.state),
-        )
-        return Snapshot.mutate(unpacked, None)
-
-
-STATE_CLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (Account, Contract, Room, Device, Spare, Invitation)
-}
-STATE_CODEC = StateCodec(
-    {
-        "accounts": (Account, "account_id"),
-        "contracts": (Contract, "po_number"),
-        "rooms": (Room, "room_id"),
-        "devices": (Device, "serial_number"),
-        "spares": (Spare, None),
-        "invitations": (Invitation, "invitation_id"),
-    },
-    STATE_CLASSES,
-)
 
 
 class Customer(Aggregate):
@@ -442,7 +314,7 @@ class Customer(Aggregate):
                 field="po_number",
                 code=f"already_{status}",
             )
-        elapsed = (at.date() - contract.placed_at.date()).days
+        elapsed = days_since_order(contract.placed_at, at)
         if elapsed > CANCELLATION_WINDOW_DAYS:
             raise RuleViolation(
                 f"at: order {po_number} was placed {elapsed} days ago; it can be cancelled only "
@@ -749,15 +621,9 @@ class Customer(Aggregate):
     def warranty_end(self, serial_number: str, moment: datetime) -> date | None:
         device = self.devices[serial_number]
         room = self.rooms[device.room_id]
-        ends = [
-            end
-            for service in WARRANTY_SERVICES
-            if (end := self.coverage_end(room, service, moment)) is not None
-        ]
-        if not ends:
-            return None
-        cap = add_years_to_date(device.purchased_on, MAX_WARRANTY_YEARS)
-        return min(max(ends).date(), cap)
+        return warranty_end(
+            device.purchased_on, (self.coverage_end(room, service, moment) for service in WARRANTY_SERVICES)
+        )
 
     # ----- onsite spares (R13, R14)
 
@@ -769,7 +635,7 @@ class Customer(Aggregate):
 
     @property
     def entitled_spares(self) -> int:
-        return self.active_select_licenses // SELECT_LICENSES_PER_SPARE
+        return entitled_spares(self.active_select_licenses)
 
     @property
     def live_spares(self) -> list[Spare]:

@@ -1,4 +1,4 @@
-"""Command-line verbs of the stream (``ledger relay``, ``ledger notify``, ``ledger event-schemas``).
+"""``ledger relay``, ``ledger notify``, ``ledger event-schemas``: the command-line verbs of the stream.
 
 Status lines go to stderr, the closing summary to stdout. Exit status: 0 done, 1 the broker or the
 SMTP server failed (what was done is recorded; run again to resume), 2 unusable settings.

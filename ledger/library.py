@@ -1,0 +1,99 @@
+"""Every use of private or undocumented ``eventsourcing`` API, in one place.
+
+Written for ``eventsourcing`` 9.5.6 (pyproject pins ``>=9.5,<9.6``). The library's public API
+saves one group of aggregates at a time (``Application.save``); group commit needs the three steps
+of ``save`` separately (record the events of many commands in one transaction, then take snapshots,
+then notify), and the reads the ledger narrows to one query need the recorders' tables. Nothing
+else in the code base calls a private name of the library: when upgrading it, read this module and
+run ``tests/unit/test_library_internals.py``, which fails when any of these names or signatures
+changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import PersistenceError, Recording
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+logger = logging.getLogger(__name__)
+
+WRITTEN_FOR = "9.5.6"
+"""The ``eventsourcing`` release this module was written against."""
+
+
+class LibraryApplication(Application[UUID]):
+    """``Application`` with the ledger's uses of the library's private methods.
+
+    - a snapshot that fails to store does not fail a command already recorded (``_take_snapshots``);
+    - ``record`` and ``after_record`` are ``Application.save`` split in two, so that group commit can
+      record the events of many commands, in their order, in one transaction.
+    """
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are taken after the command's events are committed; failing to store one loses
+        nothing (the events are the record). It must not fail a command that is already recorded,
+        least of all with an IntegrityError, which ``execute`` would take for a lost race and run the
+        command a second time.
+        """
+        try:
+            super()._take_snapshots(processing_event)
+        except PersistenceError:
+            logger.warning("snapshot not stored; the events are recorded", exc_info=True)
+
+    def record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record ``processing``'s events in one transaction and cache its aggregates (``save``'s first step)."""
+        return self._record(processing)
+
+    def after_record(self, processing: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> None:
+        """Take the snapshots due and notify, as ``save`` does after recording."""
+        self._take_snapshots(processing)
+        self._notify(recordings)
+
+    def evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop these aggregates from the repository's cache (they may hold unsaved changes)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
+
+
+def latest_versions(recorder: Any, aggregate_ids: list[UUID]) -> dict[UUID, int]:
+    """The latest recorded version of each of ``aggregate_ids`` that has events, in one query.
+
+    Reads the recorders' events table directly (``datastore``, ``events_table_name``); any other
+    recorder is asked aggregate by aggregate through its public API."""
+    if not aggregate_ids:
+        return {}
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT originator_id, max(originator_version) AS v FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [aggregate_ids])
+            return {UUID(str(row["originator_id"])): int(row["v"]) for row in curs.fetchall()}
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        marks = ",".join("?" * len(aggregate_ids))
+        statement_text = (
+            f"SELECT originator_id, max(originator_version) FROM {recorder.events_table_name} "
+            f"WHERE originator_id IN ({marks}) GROUP BY originator_id"
+        )
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(statement_text, [i.hex for i in aggregate_ids])
+            return {UUID(row[0]): int(row[1]) for row in c.fetchall()}
+    found = {}
+    for aggregate_id in aggregate_ids:
+        last = recorder.select_events(aggregate_id, desc=True, limit=1)
+        if last:
+            found[aggregate_id] = last[0].originator_version
+    return found

@@ -1,0 +1,176 @@
+"""The unit of work a command handler runs in, and group commit (many commands, one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from aggregates.customer import Customer
+from aggregates.errors import LedgerError
+from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_id_for
+from aggregates.partner import Partner
+from aggregates.reservations import PurchaseOrder, SerialNumber
+from commands.auth import Principal
+from commands.handlers import HANDLERS
+from commands.models import Command
+
+if TYPE_CHECKING:
+    from ledger.app import LedgerApplication
+
+Outcome = dict[str, Any] | LedgerError
+
+
+def event_type(domain_event: object) -> str:
+    """Public name of an event type: ``OrderPlaced`` for customer events, else ``Partner.Registered``."""
+    name = type(domain_event).__qualname__
+    return name.removeprefix("Customer.")
+
+
+def command_result(result: dict[str, Any], recordings: Any) -> dict[str, Any]:
+    """An accepted command's result: the handler's ``result`` and the events recorded for it."""
+    events = [
+        {
+            "type": event_type(r.domain_event),
+            "aggregate_id": str(r.domain_event.originator_id),
+            "version": r.domain_event.originator_version,
+            "position": r.notification.id,
+        }
+        for r in recordings
+    ]
+    return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
+
+
+class UnitOfWork:
+    """Reads current aggregates for one command and collects those to be saved together."""
+
+    def __init__(self, app: LedgerApplication) -> None:
+        self._app = app
+        self.staged: dict[UUID, Aggregate] = {}
+        self.loaded: dict[UUID, Aggregate] = {}
+        self.read_versions: dict[UUID, int] = {}  # 0: read as absent
+
+    def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
+        if aggregate_id in self.staged:
+            return self.staged[aggregate_id]
+        try:
+            aggregate: Aggregate = (
+                self._app.repository.get(aggregate_id, deepcopy_from_cache=self._app.copy_from_cache)
+                if kind is Customer
+                else self._app.unsnapshotted(aggregate_id)
+            )
+        except AggregateNotFoundError:
+            self.read_versions.setdefault(aggregate_id, 0)
+            return None
+        self.loaded[aggregate_id] = aggregate
+        self.read_versions.setdefault(aggregate_id, aggregate.version)
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def changed_since_read(self) -> bool:
+        """Whether another writer recorded events on any aggregate this command read (or found absent).
+
+        The reads of one command are not one snapshot: a writer can commit between two of them. A
+        refusal decided on such a torn read may be one that no order of the two commands gives (an
+        identical order resubmitted while its first submission commits: the PO reservation read as
+        absent, then the customer read with the PO on it), so it is decided again on fresh reads.
+        All the versions are read in one query.
+        """
+        latest = self._app.latest_versions(list(self.read_versions))
+        return any(latest.get(k, 0) != v for k, v in self.read_versions.items())
+
+    def clock_raced(self, moment: datetime) -> bool:
+        """Whether every aggregate read is dated at or before ``moment`` (a fresh reading of the clock).
+
+        A command without ``at`` reads the clock before it reads the aggregates. If another writer
+        committed an event dated between those two reads, the command is refused by R20 although a
+        new reading of the clock would be accepted: that is a lost race, not a rule violation.
+        """
+        return all(getattr(a, "last_at", moment) <= moment for a in self.loaded.values())
+
+    def customer(self, customer_id: UUID) -> Customer | None:
+        return cast("Customer | None", self._get(customer_id, Customer))
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return cast("Partner | None", self._get(partner_id_for(partner_id), Partner))
+
+    def purchase_order(self, po_number: str) -> PurchaseOrder | None:
+        return cast("PurchaseOrder | None", self._get(purchase_order_id_for(po_number), PurchaseOrder))
+
+    def serial_number(self, serial_number: str) -> SerialNumber | None:
+        return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
+
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
+        return self._app.expiry_candidates(at)
+
+    def stage(self, *aggregates: Aggregate) -> None:
+        for aggregate in aggregates:
+            self.staged[aggregate.id] = aggregate
+
+
+class _RegroupError(Exception):
+    """A group cannot be committed as one; its commands are run one by one instead."""
+
+
+def execute_group(
+    app: LedgerApplication, group: list[tuple[Command, Principal | None]], now: datetime | None
+) -> list[Outcome]:
+    """Run ``group`` in order on shared aggregates and record all their events in one transaction.
+
+    Each command stays atomic and isolated: its result, or its refusal, is exactly what running the
+    commands one by one with ``app.execute`` gives. A refused command changes nothing (checked: if
+    it left an aggregate changed, or was decided on a read another writer changed, or the save
+    loses a race, the whole group is run again command by command).
+    """
+    if len(group) <= 1:
+        return [app.outcome(command, now, principal) for command, principal in group]
+    uow = UnitOfWork(app)
+    partial: list[tuple[Outcome, list[Any]]] = []
+    refused = False
+    try:
+        for command, principal in group:
+            before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
+            ctx = app.context(command, now, principal)
+            try:
+                result = HANDLERS[type(command)](command, uow, ctx)
+            except LedgerError as refusal:
+                touched = {**uow.loaded, **uow.staged}
+                if any(len(a.pending_events) != before.get(k, 0) for k, a in touched.items()):
+                    raise _RegroupError from None
+                refused = True
+                partial.append((refusal, []))
+                continue
+            produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
+            partial.append((result, produced))
+        # A refusal decided on a read that another writer has since changed is decided again,
+        # command by command (one query for every aggregate the group read).
+        if refused and uow.changed_since_read():
+            raise _RegroupError
+        # The log keeps the order of the commands: their events go in as they were produced.
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in uow.staged.values():
+            aggregate.collect_events()
+            processing.aggregates[aggregate.id] = aggregate
+        processing.events.extend(e for _, produced in partial for e in produced)
+        recordings = app.record(processing) if processing.events else []
+    except (_RegroupError, IntegrityError):
+        app.forget(uow)
+        return [app.outcome(command, now, principal) for command, principal in group]
+    except BaseException:
+        app.forget(uow)
+        raise
+    app.after_record(processing, recordings)
+    by_event = {(r.domain_event.originator_id, r.domain_event.originator_version): r for r in recordings}
+    outcomes: list[Outcome] = []
+    for outcome, produced in partial:
+        if isinstance(outcome, LedgerError):
+            outcomes.append(outcome)
+            continue
+        outcomes.append(
+            command_result(outcome, [by_event[(e.originator_id, e.originator_version)] for e in produced])
+        )
+    return outcomes

@@ -1,0 +1,3 @@
+"""What the fixtures configure every test application with."""
+
+SECRET = "test-secret-key"
