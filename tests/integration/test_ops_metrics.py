@@ -15,8 +15,8 @@ from sqlalchemy import text
 from ledger.app import LedgerApplication
 from ledger.ops.lag import log_lag
 from ledger.readside import catch_up, open_read_models
-from tests.integration.test_cli import LEDGER
-from tests.support import order, run
+from tests.kit.cli import LEDGER
+from tests.kit.commands import order, run
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from ledger.ops.metrics import LedgerMetrics, exposition
 from ledger.ops.status import projection_statuses
 from ledger.readside import catch_up, live_view, open_read_models
 from projections import projectors
-from tests.integration.test_cli import ledger
-from tests.ops_kit import inject_event
-from tests.support import order, run
+from tests.kit.cli import ledger
+from tests.kit.commands import order, run
+from tests.kit.ops import inject_event
 
 pytestmark = pytest.mark.integration
 LATER = datetime(2026, 6, 1, tzinfo=UTC)

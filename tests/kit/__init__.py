@@ -11,4 +11,5 @@ the benchmarks. Product packages never import it; test modules import it, never 
 - ``contention``: many writer processes on the same customers (stress tests, the scaling benchmark).
 - ``big_customer``: one customer with many events (snapshot tests, the as-of benchmark).
 - ``idp``: the real OpenID Connect provider of the tests.
+- ``ops``: poison events written straight into the event store (operations tests).
 """
