@@ -37,8 +37,8 @@ from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
 from ledger.config import load_settings
 from projections.store import create_read_engine
+from tests.kit.commands import order
 from tests.kit.http import SECRET, Server
-from tests.support import order
 
 LEVELS = (1, 16, 64)
 _serial = itertools.count(1)
@@ -244,7 +244,7 @@ def run(backend: str, quick: bool, folder: Path) -> dict[str, Any]:
 
     def store(name: str) -> str:
         if backend == "postgres":
-            from tests.pg import fresh_database_url
+            from tests.kit.pg import fresh_database_url
 
             return fresh_database_url()
         return str(folder / f"{name}.db")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.kit.commands import order
 from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
-from tests.support import order
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def test_schemathesis_finds_no_5xx_and_every_response_conforms(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     if request.config.getoption("--backend") == "postgres":
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         db = fresh_database_url()
     else:
