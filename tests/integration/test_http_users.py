@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.integration.test_http_api import assert_problem
+from tests.kit.commands import order
 from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
 from tests.kit.idp import Idp
 from tests.kit.idp import idp as idp  # the session fixture
-from tests.support import order
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ _n = itertools.count(1)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, idp: Idp) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("http-users")
     if request.config.getoption("--backend") == "postgres":
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         db = fresh_database_url()
     else:
