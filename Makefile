@@ -5,8 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 IDP_STAMP := idp/node_modules/.installed
+PORTAL_STAMP := ledger/http/portal/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install idp-install idp demo test test-sqlite test-postgres bench-quick lint services stop-services kafka clean
+.PHONY: install idp-install idp portal-install browser portal demo test test-sqlite test-postgres bench-quick lint services stop-services kafka clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +32,28 @@ idp-install: $(IDP_STAMP)
 idp: idp-install
 	node idp/server.mjs idp/demo.json
 
-demo: install
+# The portal's static files: htmx (served as a file, no CDN, no build step) and axe-core for the browser tests.
+$(PORTAL_STAMP): ledger/http/portal/package.json ledger/http/portal/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required to install ledger/http/portal (npm ci: htmx for the portal)" >&2; exit 1; }
+	cd ledger/http/portal && npm ci --no-audit --no-fund
+	touch $(PORTAL_STAMP)
+
+portal-install: $(PORTAL_STAMP)
+
+# Debian's Chromium for the portal's browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@test -x $(CHROMIUM) || { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: the portal tests need Debian's chromium (apt-get install -y chromium)" >&2; exit 1; }
+
+# The portal on the demo ledger with a development OpenID provider (demo people, password "demo").
+portal: install idp-install portal-install
+	scripts/portal-demo.sh
+
+demo: install portal-install
 	$(BIN)/ledger demo
+	@echo
+	@echo "The Service Portal on this demo ledger: run  make portal  and open http://127.0.0.1:8000"
+	@echo "(sign in as admin@acme.example, viewer@acme.example or pat@avpro.example, password: demo)."
 
 kafka:
 	scripts/kafka.sh start
@@ -50,10 +73,10 @@ lint: install
 	$(BIN)/ledger event-schemas --check
 	$(BIN)/ledger openapi --check
 
-test-sqlite: install idp-install kafka
+test-sqlite: install idp-install portal-install browser kafka
 	$(BIN)/python -m pytest -q --backend sqlite
 
-test-postgres: install idp-install services
+test-postgres: install idp-install portal-install browser services
 	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
 
 bench-quick: install services
@@ -63,4 +86,4 @@ test: install services
 	$(MAKE) lint test-sqlite test-postgres bench-quick; status=$$?; scripts/kafka.sh stop; exit $$status
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache idp/node_modules
+	rm -rf $(VENV) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache idp/node_modules ledger/http/portal/node_modules

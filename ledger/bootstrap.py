@@ -37,7 +37,9 @@ def id_token_verifier(state: ServerState) -> IdTokenVerifier:
 
 
 def build_http_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> FastAPI:
-    """The ASGI application of ``ledger serve`` for ``db``; it connects when it starts, not here."""
+    """The ASGI application of ``ledger serve`` for ``db`` (API and portal); it connects when it starts."""
     from ledger.http.app import create_app
+    from ledger.http.portal.server_door import portal_configurer
 
-    return create_app(load_settings(db, environ), verifier=id_token_verifier)
+    settings = load_settings(db, environ)
+    return create_app(settings, verifier=id_token_verifier, configure=portal_configurer(settings, environ))

@@ -1,0 +1,77 @@
+"""The :class:`~ledger.http.portal.door.Door` of ``ledger serve``: the API's own functions, for the portal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import FastAPI
+
+from commands.auth import Principal, is_owner_admin
+from ledger.auth.principal import principal_for_identity
+from ledger.config import Settings
+from ledger.http.access import visible_customers, visible_role
+from ledger.http.app import ServerState, _execute, _history_rows, _view_rows
+from ledger.http.portal import install
+from ledger.http.portal.door import Answer, SsoChoice, Visible
+from ledger.http.portal.settings import load_portal_settings
+
+
+class ServerDoor:
+    """Reads and commands exactly as ``GET /v1/customers/…`` and ``POST /v1/commands`` do them."""
+
+    sso_commands = False
+
+    def __init__(self, state: ServerState, portal_url: str) -> None:
+        self.state = state
+        self.portal_url = portal_url
+
+    def customers(self, principal: Principal) -> list[Visible]:
+        found = visible_customers(self.state.app, self.state.engine, principal)
+        return sorted(
+            (Visible(str(f.id), f.name, role, is_owner_admin(principal, f)) for f, role in found),
+            key=lambda v: (v.name.casefold(), v.customer_id),
+        )
+
+    def customer(self, principal: Principal, customer_id: UUID) -> Visible | None:
+        found = visible_role(self.state.app, self.state.engine, principal, customer_id)
+        if found is None:
+            return None
+        facts, role = found
+        return Visible(str(facts.id), facts.name, role, is_owner_admin(principal, facts))
+
+    def view(self, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None) -> list[dict[str, Any]]:
+        return _view_rows(self.state, principal, customer_id, name, as_of)
+
+    def history(self, principal: Principal, customer_id: UUID, as_of: datetime | None) -> list[dict[str, Any]]:
+        return _history_rows(self.state, principal, customer_id, as_of)
+
+    async def command(self, principal: Principal, raw: dict[str, Any]) -> Answer:
+        status, body = await _execute(self.state, raw, principal, None)
+        return Answer(status, body)
+
+    def principal_for_id_token(self, id_token: str) -> Principal:
+        return principal_for_identity(self.state.authenticator.verifier.verify(id_token))
+
+    def sso_for_domain(self, domain: str) -> Sequence[SsoChoice]:
+        return ()
+
+
+
+
+def portal_configurer(settings: Settings, environ: Mapping[str, str] | None = None) -> Callable[[FastAPI], None]:
+    """What ``create_app(configure=…)`` calls to mount the portal on the server of ``settings``."""
+    operator = settings.oidc.issuers[0].issuer if settings.oidc.issuers else None
+    portal_settings = load_portal_settings(environ, operator, settings.secret_key)
+
+    def configure(api: FastAPI) -> None:
+        install(
+            api,
+            portal_settings,
+            door_of=lambda request: ServerDoor(request.app.state.ledger, portal_settings.url),
+            countries_of=lambda request: settings.countries,
+        )
+
+    return configure

@@ -1,0 +1,352 @@
+"""The Service Portal in a real browser (Debian Chromium through Playwright) against a real ``ledger serve``
+and the real OpenID provider (``idp/``, npm ``oidc-provider``). Screenshots: ``.cache/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.http.portal import demo
+from tests.kit.browser import PHONE, Chromium, axe_violations, html_errors, screenshot
+from tests.kit.browser import chromium as chromium  # the session fixture
+from tests.kit.portal import PASSWORD, Portal
+from tests.kit.portal import portal as portal  # the module fixture
+
+pytestmark = pytest.mark.integration
+
+ACME = "Acme Corporation"
+
+
+def sign_in(page: Any, portal: Portal, email: str, path: str = "/") -> None:
+    """Open the portal, continue to the provider, sign in there, come back signed in."""
+    page.goto(portal.url + path)
+    if "/auth/signin" in page.url:
+        page.get_by_role("button", name="Continue to sign in").click()
+    page.wait_for_url(re.compile(r".*/interaction/.*"))
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(re.escape(portal.url) + r"/.*"))
+    page.wait_for_load_state("networkidle")
+
+
+def see_flash(page: Any, words: str) -> None:
+    """Wait for the confirmation of the last form (exactly these words)."""
+    page.locator("p.flash", has_text=re.compile("^" + re.escape(words) + "$")).wait_for()
+
+
+def csrf_of(page: Any) -> str:
+    token: str = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    return token
+
+
+def event_count(page: Any, portal: Portal, customer_id: str) -> int:
+    """How many events the customer has, read from its History page (as this user sees it)."""
+    page.goto(f"{portal.url}/c/{customer_id}/history")
+    caption = page.locator("nav.pager span").first
+    if caption.count():
+        return int(re.search(r"\((\d+) in all\)", caption.inner_text()).group(1))  # type: ignore[union-attr]
+    return page.locator("tbody tr").count()
+
+
+def write_controls(page: Any) -> list[str]:
+    """Every form that changes something (all POST forms but sign-out) and every enabled write button."""
+    return page.eval_on_selector_all(
+        "form[method=post]:not([action='/auth/signout'])", "forms => forms.map(f => f.getAttribute('action'))"
+    )
+
+
+def test_r16_admin_signs_in_sees_contracts_adds_room_assigns_license_registers_device_invites_viewer(
+    chromium: Chromium, portal: Portal
+) -> None:
+    journey = "admin"
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    acme = portal.customers[ACME]
+    assert page.url.endswith(f"/c/{acme}/orders")
+    assert page.evaluate("typeof window.htmx") == "object"  # the pinned htmx is served and runs
+    rows = page.locator("table tbody tr")
+    assert rows.filter(has_text="DEMO-001").count() == 1 and rows.filter(has_text="DEMO-002").count() == 1
+    assert "active" in rows.filter(has_text="DEMO-001").inner_text()
+    screenshot(page, journey, "1-service-orders")
+
+    page.get_by_role("link", name="Rooms").click()
+    page.wait_for_url(f"**/c/{acme}/rooms")
+    page.get_by_label("Room name").fill("Journey Room")
+    page.get_by_label("Site").fill("Chicago office")
+    page.get_by_label("Country").select_option("US")
+    page.get_by_role("button", name="Add room").click()
+    see_flash(page, "Room Journey Room added.")
+    screenshot(page, journey, "2-room-added")
+    page.get_by_role("link", name="Journey Room").click()
+    page.wait_for_selector("h1:has-text('Journey Room')")
+
+    page.get_by_label("Contract (PO)").select_option("DEMO-001")
+    page.get_by_role("button", name="Assign license").click()
+    see_flash(page, "License assigned.")
+    assert page.locator("table").first.locator("tbody").inner_text().count("DEMO-001") == 1
+    serial = f"JRN-{uuid.uuid4().hex[:8].upper()}"
+    page.get_by_label("Serial number", exact=True).first.fill(serial)
+    page.get_by_label("Product").select_option("Rally Bar")
+    page.get_by_label("Purchased on").fill("2026-10-01")
+    page.get_by_role("button", name="Register device").click()
+    see_flash(page, "Device registered.")
+    devices = page.locator("table").nth(1).inner_text()
+    assert serial in devices and "2029-09" in devices  # warranty ends with the contract (R11)
+    screenshot(page, journey, "3-license-and-device")
+
+    # a refusal is shown next to its form, in the rule's words: the serial is taken now (R11)
+    page.get_by_label("Serial number", exact=True).first.fill(serial)
+    page.get_by_label("Product").select_option("Rally Bar")
+    page.get_by_label("Purchased on").fill("2026-10-01")
+    page.get_by_role("button", name="Register device").click()
+    refusal = page.locator("#register-error")
+    refusal.wait_for()
+    assert "R11" in refusal.inner_text() and serial in refusal.inner_text()
+    screenshot(page, journey, "4-refusal-next-to-form")
+
+    page.get_by_role("link", name="Access").click()
+    invite = page.get_by_role("region", name="Invite a co-worker")
+    invite.get_by_label("E-mail").fill("newcomer@acme.example")
+    invite.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Send invitation").click()
+    link = page.locator("a.invite-link")
+    link.wait_for()
+    invitation_url = link.get_attribute("href")
+    assert invitation_url and invitation_url.startswith(portal.url + "/accept-invitation?token=")
+    screenshot(page, journey, "5-invitation")
+
+    page.set_viewport_size(PHONE)
+    page.get_by_role("link", name="Rooms").click()
+    page.wait_for_selector("h1:has-text('Rooms')")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # no sideways scroll
+    screenshot(page, journey, "6-rooms-phone")
+    context.close()
+
+    # the invited person opens the link, signs in and is a viewer at once (R15, R16)
+    newcomer = chromium.context()
+    page = newcomer.new_page()
+    page.goto(invitation_url)
+    assert "token=" not in page.url  # the token leaves the address bar at once
+    page.get_by_role("button", name="Sign in to accept").click()
+    page.wait_for_url(re.compile(r".*/interaction/.*"))
+    page.get_by_label("E-mail").fill("newcomer@acme.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("p.flash", has_text="now has access to Acme Corporation").wait_for()
+    screenshot(page, "invitation", "accepted")
+    page.get_by_role("link", name="Open Service Orders").click()
+    assert "View (read only)" in page.locator("nav.side").inner_text()
+    newcomer.close()
+
+
+def test_r16_viewer_finds_no_write_control_and_a_crafted_post_is_refused(chromium: Chromium, portal: Portal) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.VIEWER)
+    acme = portal.customers[ACME]
+    rooms_before = None
+    for section in ("orders", "rooms", "spares", "access", "history"):
+        page.goto(f"{portal.url}/c/{acme}/{section}")
+        assert write_controls(page) == [], section
+        screenshot(page, "viewer", section)
+        if section == "rooms":
+            rooms_before = page.locator("table tbody tr").count()
+            first_room = page.locator("table tbody tr th a").first.get_attribute("href")
+    page.goto(portal.url + str(first_room))
+    assert write_controls(page) == []
+    events = event_count(page, portal, acme)
+    page.goto(f"{portal.url}/c/{acme}/rooms")
+    crafted = page.request.post(
+        f"{portal.url}/c/{acme}/rooms",
+        form={"csrf_token": csrf_of(page), "account_id": str(uuid.uuid4()), "name": "Sneaky", "site": "x",
+              "country": "US"},
+        headers={"Origin": portal.url},
+    )
+    assert crafted.status == 403
+    assert "viewer" in crafted.text() and "(R16)" in crafted.text()
+    assert event_count(page, portal, acme) == events  # nothing recorded
+    page.goto(f"{portal.url}/c/{acme}/rooms")
+    assert page.locator("table tbody tr").count() == rooms_before
+    context.close()
+
+
+def test_r17_partner_user_switches_between_two_delegating_customers_never_sees_a_third(
+    chromium: Chromium, portal: Portal
+) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.PARTNER_USER)
+    choices = page.locator("ul.choices").inner_text()
+    assert "Acme Corporation" in choices and "Initech" in choices and "Umbrella" not in choices
+    screenshot(page, "partner", "1-choose")
+    page.get_by_role("link", name="Initech").click()
+    page.wait_for_selector("h1:has-text('Service Orders')")
+    assert "DEMO-101" in page.locator("table").inner_text()
+    switcher = page.get_by_role("combobox", name="Customer")
+    options = switcher.locator("option").all_inner_texts()
+    assert sorted(options) == ["Acme Corporation", "Initech"]
+    switcher.select_option(label="Acme Corporation")
+    page.get_by_role("button", name="Switch").click()
+    page.wait_for_url(f"**/c/{portal.customers[ACME]}/orders")
+    assert "DEMO-001" in page.locator("table").inner_text()
+    screenshot(page, "partner", "2-switched")
+    # least privilege (R17): the partner works rooms but gets no access-management controls
+    page.get_by_role("link", name="Access").click()
+    page.wait_for_selector("h1:has-text('Access')")
+    assert write_controls(page) == []
+    page.get_by_role("link", name="Rooms").click()
+    page.wait_for_selector("h1:has-text('Rooms')")
+    assert write_controls(page) == [f"/c/{portal.customers[ACME]}/rooms"]
+    # the third customer answers exactly like one that does not exist
+    umbrella = page.request.get(f"{portal.url}/c/{portal.customers['Umbrella Corporation']}/orders")
+    nowhere = page.request.get(f"{portal.url}/c/{uuid.uuid4()}/orders")
+    assert umbrella.status == nowhere.status == 404
+    assert umbrella.text() == nowhere.text()
+    context.close()
+
+
+def test_r15_invitation_accepted_by_a_different_email_is_refused(chromium: Chromium, portal: Portal) -> None:
+    admin = chromium.context()
+    page = admin.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    page.goto(f"{portal.url}/c/{portal.customers[ACME]}/access")
+    page.get_by_role("region", name="Invite a co-worker").get_by_label("E-mail").fill("forwarded@acme.example")
+    page.get_by_role("button", name="Send invitation").click()
+    link = page.locator("a.invite-link")
+    link.wait_for()
+    invitation_url = link.get_attribute("href")
+    admin.close()
+
+    stranger = chromium.context()
+    page = stranger.new_page()
+    sign_in(page, portal, "stranger@acme.example")
+    page.goto(str(invitation_url))
+    page.get_by_role("button", name="Accept the invitation as stranger@acme.example").click()
+    refusal = page.locator("p.refusal")
+    refusal.wait_for()
+    words = refusal.inner_text()
+    assert "R15" in words and "forwarded@acme.example" not in page.locator("header").inner_text()
+    assert "cannot be forwarded" in words or "designated" in words or "only for" in words, words
+    screenshot(page, "invitation", "wrong-email-refused")
+    page.goto(portal.url + "/")
+    assert "has no access to any customer" in page.locator("main").inner_text()
+    stranger.close()
+
+
+def test_csrf_less_and_cross_origin_posts_are_refused_and_record_nothing(chromium: Chromium, portal: Portal) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    acme = portal.customers[ACME]
+    events = event_count(page, portal, acme)
+    page.goto(f"{portal.url}/c/{acme}/rooms")
+    account = page.get_by_label("Account").locator("option").first.get_attribute("value")
+    form = {"account_id": str(account), "name": "No Token Room", "site": "x", "country": "US"}
+    without = page.request.post(f"{portal.url}/c/{acme}/rooms", form=form)
+    assert without.status == 403 and "CSRF" in without.text()
+    wrong = page.request.post(f"{portal.url}/c/{acme}/rooms", form={**form, "csrf_token": "forged"})
+    assert wrong.status == 403
+    foreign = page.request.post(
+        f"{portal.url}/c/{acme}/rooms", form={**form, "csrf_token": csrf_of(page)},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert foreign.status == 403
+    assert event_count(page, portal, acme) == events
+    # and the session cookie is HttpOnly and SameSite=Lax (Secure only off loopback)
+    cookie = next(c for c in context.cookies() if c["name"] == "ledger_portal")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+    context.close()
+
+
+def test_sign_out_ends_the_session(chromium: Chromium, portal: Portal) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    page.get_by_role("button", name="Sign out").click()
+    see_flash(page, "You are signed out.")
+    page.goto(f"{portal.url}/c/{portal.customers[ACME]}/orders")
+    assert "/auth/signin" in page.url
+    context.close()
+
+
+def test_keyboard_skip_link_and_every_form_control_labelled(chromium: Chromium, portal: Portal) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    page.goto(f"{portal.url}/c/{portal.customers[ACME]}/rooms")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    # the add-room form can be filled and sent with the keyboard alone
+    page.get_by_label("Room name").focus()
+    page.keyboard.type("Keyboard Room")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Keyboard site")
+    page.keyboard.press("Tab")  # country select
+    page.keyboard.press("Tab")  # the button
+    assert page.evaluate("document.activeElement.textContent") == "Add room"
+    page.keyboard.press("Enter")
+    see_flash(page, "Room Keyboard Room added.")
+    context.close()
+
+
+PAGES = ("orders", "rooms", "room", "spares", "access", "history")
+
+
+def test_every_page_passes_axe_and_the_html_checker_at_1280_px_and_phone_width(
+    chromium: Chromium, portal: Portal
+) -> None:
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    acme = portal.customers[ACME]
+    page.goto(f"{portal.url}/c/{acme}/rooms")
+    room = page.locator("table tbody tr th a").first.get_attribute("href")
+    urls = {name: f"{portal.url}/c/{acme}/{name}" for name in PAGES}
+    urls["room"] = portal.url + str(room)
+    urls["history-as-of"] = f"{portal.url}/c/{acme}/history?as_of=2026-10-01"
+    findings: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for width in (None, PHONE):
+        if width:
+            page.set_viewport_size(width)
+        for name, url in urls.items():
+            page.goto(url)
+            violations = axe_violations(page)
+            if violations:
+                findings[f"{name}@{'phone' if width else '1280'}"] = violations
+            sources[name] = page.request.get(url).text()
+    anonymous = chromium.context()
+    other = anonymous.new_page()
+    for name, path in (("signin", "/auth/signin"), ("invitation", "/accept-invitation")):
+        other.goto(portal.url + path)
+        violations = axe_violations(other)
+        if violations:
+            findings[name] = violations
+        sources[name] = other.request.get(portal.url + path).text()
+    anonymous.close()
+    partner = chromium.context()
+    chooser = partner.new_page()
+    sign_in(chooser, portal, demo.PARTNER_USER)
+    if violations := axe_violations(chooser):
+        findings["chooser"] = violations
+    sources["chooser"] = chooser.request.get(portal.url + "/").text()
+    partner.close()
+    context.close()
+    assert findings == {}
+    assert html_errors(sources) == {}
+
+
+def test_api_and_portal_are_one_application(portal: Portal) -> None:
+    """The pages are mounted beside /v1 on the same server; the API still wants a bearer credential."""
+    assert httpx.get(portal.url + "/v1/customers").status_code == 401
+    assert httpx.get(portal.url + "/static/portal/htmx.min.js").text.startswith("var htmx")
+    assert "text/html" in httpx.get(portal.url + "/auth/signin").headers["content-type"]
