@@ -22,7 +22,8 @@ from typing import Any
 
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
-from ledger.app import LedgerApplication, UnitOfWork
+from ledger.app import LedgerApplication
+from ledger.unit_of_work import UnitOfWork
 from ledger.config import load_settings
 
 PASSWORD = "demo"
