@@ -23,8 +23,8 @@ from typing import Any
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
-from ledger.unit_of_work import UnitOfWork
 from ledger.config import load_settings
+from ledger.unit_of_work import UnitOfWork
 
 PASSWORD = "demo"
 PARTNER = "avpro"
