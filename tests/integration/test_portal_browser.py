@@ -76,7 +76,7 @@ def test_r16_admin_signs_in_sees_contracts_adds_room_assigns_license_registers_d
     assert "active" in rows.filter(has_text="DEMO-001").inner_text()
     screenshot(page, journey, "1-service-orders")
 
-    page.get_by_role("link", name="Rooms").click()
+    page.get_by_role("link", name="Rooms", exact=True).click()
     page.wait_for_url(f"**/c/{acme}/rooms")
     page.get_by_label("Room name").fill("Journey Room")
     page.get_by_label("Site").fill("Chicago office")
@@ -111,6 +111,20 @@ def test_r16_admin_signs_in_sees_contracts_adds_room_assigns_license_registers_d
     assert "R11" in refusal.inner_text() and serial in refusal.inner_text()
     screenshot(page, journey, "4-refusal-next-to-form")
 
+    # move the license and the device on to another room of the same account (R10, R11)
+    page.get_by_role("link", name="Rooms", exact=True).click()
+    page.get_by_role("link", name="Training").click()
+    page.wait_for_selector("h1:has-text('Training')")
+    page.get_by_label("From room (its name, same account)").fill("Journey Room")
+    page.get_by_role("button", name="Move license").click()
+    see_flash(page, "License moved here.")
+    assert "DEMO-001" in page.locator("table").first.inner_text()
+    page.get_by_label("Serial number", exact=True).nth(1).fill(serial)
+    page.get_by_role("button", name="Move device").click()
+    see_flash(page, "Device moved here.")
+    assert serial in page.locator("table").nth(1).inner_text()
+    screenshot(page, journey, "4b-moved-here")
+
     page.get_by_role("link", name="Access").click()
     invite = page.get_by_role("region", name="Invite a co-worker")
     invite.get_by_label("E-mail").fill("newcomer@acme.example")
@@ -123,7 +137,7 @@ def test_r16_admin_signs_in_sees_contracts_adds_room_assigns_license_registers_d
     screenshot(page, journey, "5-invitation")
 
     page.set_viewport_size(PHONE)
-    page.get_by_role("link", name="Rooms").click()
+    page.get_by_role("link", name="Rooms", exact=True).click()
     page.wait_for_selector("h1:has-text('Rooms')")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")  # no sideways scroll
     screenshot(page, journey, "6-rooms-phone")
@@ -201,7 +215,7 @@ def test_r17_partner_user_switches_between_two_delegating_customers_never_sees_a
     page.get_by_role("link", name="Access").click()
     page.wait_for_selector("h1:has-text('Access')")
     assert write_controls(page) == []
-    page.get_by_role("link", name="Rooms").click()
+    page.get_by_role("link", name="Rooms", exact=True).click()
     page.wait_for_selector("h1:has-text('Rooms')")
     assert write_controls(page) == [f"/c/{portal.customers[ACME]}/rooms"]
     # the third customer answers exactly like one that does not exist

@@ -71,12 +71,17 @@ def start_portal(workdir: Path, db: str, *, extra_people: tuple[str, ...] = ()) 
 
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    """The seeded portal for a test module (fails, never skips, when the provider cannot start)."""
+def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """The seeded portal on the selected backend (fails, never skips, when the provider cannot start)."""
     workdir = tmp_path_factory.mktemp("portal")
+    if request.config.getoption("--backend") == "postgres":
+        from tests.kit.pg import fresh_database_url
+
+        db = fresh_database_url()
+    else:
+        db = str(workdir / "ledger.db")
     try:
-        running = start_portal(workdir, str(workdir / "ledger.db"), extra_people=("newcomer@acme.example",
-                                                                                     "stranger@acme.example"))
+        running = start_portal(workdir, db, extra_people=("newcomer@acme.example", "stranger@acme.example"))
     except IdpUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
     try:

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -364,11 +364,19 @@ class Portal:
         )
 
     async def move_license(self, request: Request, customer_id: str, room_id: str) -> Response:
-        return await self._room_form(
-            request, customer_id, room_id, "move-license", "License moved here.",
-            lambda f: {"command": "MoveLicense", "service": f.get("service", ""),
-                       "from_room_id": f.get("from_room_id", ""), "to_room_id": room_id},
-        )
+        # The form names the room (unique within an account, R9); the command takes its id.
+        rooms = await self._view(request, customer_id, "rooms") if await self._context(request, customer_id) else []
+        here = next((r for r in rooms if r["room_id"] == room_id), None)
+        by_name = {r["name"].casefold(): r["room_id"] for r in rooms if here and r["account_id"] == here["account_id"]}
+
+        def build(f: Mapping[str, str]) -> dict[str, Any]:
+            name = f.get("from_room", "").strip()
+            # an unknown name goes to the command as a fresh id: refused there as "no such room" (R9)
+            from_id = by_name.get(name.casefold(), str(uuid5(NAMESPACE_URL, name)))
+            return {"command": "MoveLicense", "service": f.get("service", ""), "from_room_id": from_id,
+                    "to_room_id": room_id}
+
+        return await self._room_form(request, customer_id, room_id, "move-license", "License moved here.", build)
 
     async def register_device(self, request: Request, customer_id: str, room_id: str) -> Response:
         return await self._room_form(
