@@ -6,7 +6,8 @@ where ``k`` is derived from the ledger's secret key (``LEDGER_SECRET_KEY``/``LED
 shared by the command line that creates keys and the server that checks them). The key is printed
 once by ``ledger api-key create`` and never stored, logged, put in an event or on the stream: the
 table lives beside the read models in the event store's database and is not part of the log.
-A revoked key is refused on the next request (every request reads its row).
+A revoked key is refused on the next request: every read request reads its row, and the HTTP
+writer checks every key of a group of commands in one read before it runs them.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class ApiKeyStore:
     def __init__(self, engine: Engine, secret_key: bytes) -> None:
         self.engine = engine
         self._mac_key = hmac.new(secret_key, b"select-ledger api keys v1", hashlib.sha256).digest()
+        self._rows: dict[str, Any] = {}  # active rows read before (hashes only), by key id
         for attempt in range(5):
             try:
                 metadata.create_all(engine)
@@ -164,13 +166,48 @@ class ApiKeyStore:
             raise NotFound(f"NAME: no API key named {name} (R23)", rule="R23", field="name")
 
     def principal_for(self, key: str) -> Principal:
-        """The principal of a presented key; Unauthenticated when unknown, wrong or revoked."""
+        """The principal of a presented key; Unauthenticated when unknown, wrong or revoked (one read)."""
+        key_id, secret = self._parse(key)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is not None and not row.revoked_at:
+            self._rows[key_id] = row
+        return self._check(row, key_id, secret)
+
+    def resolve_deferred(self, key: str) -> tuple[Principal, str]:
+        """The principal of a key and its id, from a row read before when there is one.
+
+        Whether the key is still active is left to the caller, who must ask :meth:`active` before
+        acting (the group-commit writer asks once for every key of a group): a revocation still
+        takes effect on the next request.
+        """
+        key_id, secret = self._parse(key)
+        row = self._rows.get(key_id)
+        if row is None:
+            return self.principal_for(key), key_id
+        return self._check(row, key_id, secret), key_id
+
+    def active(self, key_ids: set[str]) -> set[str]:
+        """Those of ``key_ids`` that exist and are not revoked, in one read."""
+        if not key_ids:
+            return set()
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(api_keys.c.key_id).where(api_keys.c.key_id.in_(sorted(key_ids)), api_keys.c.revoked_at.is_(None))
+            ).scalars().all()
+        for key_id in key_ids - set(found):
+            self._rows.pop(key_id, None)
+        return set(found)
+
+    @staticmethod
+    def _parse(key: str) -> tuple[str, str]:
         match = _KEY.match(key)
         if match is None:
             raise _refused()
         key_id, secret = match.groups()
-        with self.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        return key_id, secret
+
+    def _check(self, row: Any, key_id: str, secret: str) -> Principal:
         # Compare even when no row was found, so a miss costs the same as a wrong secret.
         expected = row.digest if row is not None else "0" * 64
         if not hmac.compare_digest(expected, self._digest(key_id, secret)) or row is None or row.revoked_at:

@@ -31,7 +31,14 @@ from commands.models import Command
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
-from ledger.auth.principal import Authenticator, IdTokenVerifier, NoIdTokens, bearer_credential, looks_like_id_token
+from ledger.auth.principal import (
+    Authenticator,
+    IdTokenVerifier,
+    NoIdTokens,
+    Unauthenticated,
+    bearer_credential,
+    looks_like_id_token,
+)
 from ledger.config import Settings
 from ledger.http import openapi, problems
 from ledger.http.access import visible_customers, visible_role
@@ -82,7 +89,10 @@ def _state(request: Request) -> ServerState:
     return state
 
 
-async def authenticate(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+Authorization = Annotated[str | None, Header(include_in_schema=False)]  # documented as the bearer scheme
+
+
+async def authenticate(request: Request, authorization: Authorization = None) -> Principal:
     """The request's principal (R21, R23); 401 for a missing, bad, expired or revoked credential.
 
     An API key is one primary-key read (readers never wait on SQLite in WAL mode, nor on
@@ -97,6 +107,23 @@ async def authenticate(request: Request, authorization: Annotated[str | None, He
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def _command_principal(
+    request: Request, authorization: str | None, idempotency_key: str | None
+) -> tuple[Principal, str | None]:
+    """The principal of a command request. An API key seen before is checked in memory here and
+    for revocation by the writer, once per group, just before the command runs (``key_id``); with an
+    ``Idempotency-Key`` (whose stored answer would be replayed at once) it is read here."""
+    authenticator = _state(request).authenticator
+    credential = bearer_credential(authorization)
+    if looks_like_id_token(credential):
+        return await run_in_threadpool(authenticator.id_token_principal, credential), None
+    keys = authenticator.api_keys
+    if idempotency_key is not None or not isinstance(keys, ApiKeyStore):
+        return keys.principal_for(credential), None
+    principal, key_id = keys.resolve_deferred(credential)
+    return principal, key_id
 
 
 def _parse_as_of(value: str | None) -> datetime | None:
@@ -178,7 +205,11 @@ def _build_command(raw: Any, principal: Principal, path_fields: dict[str, Any] |
 
 
 async def _run_command(
-    request: Request, principal: Principal, idempotency_key: str | None, path_fields: dict[str, Any] | None = None
+    request: Request,
+    principal: Principal,
+    idempotency_key: str | None,
+    path_fields: dict[str, Any] | None = None,
+    key_id: str | None = None,
 ) -> JSONResponse:
     state = _state(request)
     body = await request.body()
@@ -203,7 +234,7 @@ async def _run_command(
             return problem_response(status, stored, {"Idempotent-Replayed": "true"})
         claimed = True
     try:
-        status, answer = await _execute(state, raw, principal, path_fields)
+        status, answer = await _execute(state, raw, principal, path_fields, key_id)
     except BaseException:
         if claimed:
             await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
@@ -219,15 +250,19 @@ async def _run_command(
 
 
 async def _execute(
-    state: ServerState, raw: Any, principal: Principal, path_fields: dict[str, Any] | None
+    state: ServerState, raw: Any, principal: Principal, path_fields: dict[str, Any] | None, key_id: str | None = None
 ) -> tuple[int, dict[str, Any]]:
     customer_id = raw.get("customer_id") if isinstance(raw, dict) else None
     try:
         command = _build_command(raw, principal, path_fields)
     except LedgerError as refusal:
+        if key_id is not None and not await run_in_threadpool(state.api_keys.active, {key_id}):
+            return refusal_body(Unauthenticated(
+                "authorization: the API key is not valid or has been revoked (R23)", rule="R23", field="authorization"
+            ))
         return refusal_body(refusal)
     customer_id = getattr(command, "customer_id", None) or customer_id
-    outcome = await asyncio.wrap_future(state.committer.submit(command, principal))
+    outcome = await asyncio.wrap_future(state.committer.submit(command, principal, key_id))
     if isinstance(outcome, LedgerError):
         return refusal_body(outcome, customer_id)
     return 200, outcome
@@ -272,9 +307,9 @@ def _open_state(settings: Settings, verifier: IdTokenVerifier | VerifierFactory 
     app = LedgerApplication(settings)
     try:
         models = open_read_models(app)
-        committer = Committer(app, models)
-        committer.catch_up()
         api_keys = ApiKeyStore(models.engine, settings.secret_key)
+        committer = Committer(app, models, active_keys=api_keys.active)
+        committer.catch_up()
         idempotency = IdempotencyStore(models.engine, settings.secret_key)
         state = ServerState(
             settings=settings, app=app, committer=committer, api_keys=api_keys, idempotency=idempotency,
@@ -382,10 +417,11 @@ def create_app(
     )
     async def post_command(
         request: Request,
-        principal: PrincipalDep,
+        authorization: Authorization = None,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
     ) -> JSONResponse:
-        return await _run_command(request, principal, idempotency_key)
+        principal, key_id = await _command_principal(request, authorization, idempotency_key)
+        return await _run_command(request, principal, idempotency_key, key_id=key_id)
 
     rows_response: dict[int | str, dict[str, Any]] = {
         200: {

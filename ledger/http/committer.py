@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from aggregates.errors import LedgerError
 from commands.auth import Principal
 from commands.models import Command
 from ledger.app import LedgerApplication
+from ledger.auth.principal import Unauthenticated
 from projections.store import ReadModels
 
 logger = logging.getLogger("ledger.http")
@@ -32,14 +34,22 @@ class _Job:
     command: Command
     principal: Principal
     future: Future[Outcome]
+    key_id: str | None = None
 
 
 class Committer:
     """The single writer of one server process."""
 
-    def __init__(self, app: LedgerApplication, models: ReadModels, max_group: int = 128) -> None:
+    def __init__(
+        self,
+        app: LedgerApplication,
+        models: ReadModels,
+        max_group: int = 128,
+        active_keys: Callable[[set[str]], set[str]] | None = None,
+    ) -> None:
         self.app = app
         self.models = models
+        self.active_keys = active_keys
         self.max_group = max_group
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ledger-committer", daemon=True)
@@ -53,9 +63,10 @@ class Committer:
         self._queue.put(None)
         self._thread.join(timeout)
 
-    def submit(self, command: Command, principal: Principal) -> Future[Outcome]:
+    def submit(self, command: Command, principal: Principal, key_id: str | None = None) -> Future[Outcome]:
+        """Queue a command; ``key_id``: the API key it came with, checked to be active before it runs."""
         future: Future[Outcome] = Future()
-        self._queue.put(_Job(command, principal, future))
+        self._queue.put(_Job(command, principal, future, key_id))
         return future
 
     def catch_up(self) -> None:
@@ -81,7 +92,31 @@ class Committer:
             if stopping:
                 return
 
+    def _refuse_revoked(self, jobs: list[_Job]) -> list[_Job]:
+        key_ids = {j.key_id for j in jobs if j.key_id is not None}
+        if not key_ids or self.active_keys is None:
+            return jobs
+        try:
+            active = self.active_keys(key_ids)
+        except Exception as exc:
+            for job in jobs:
+                job.future.set_exception(exc)
+            return []
+        kept = []
+        for job in jobs:
+            if job.key_id is not None and job.key_id not in active:
+                job.future.set_result(Unauthenticated(
+                    "authorization: the API key is not valid or has been revoked (R23)", rule="R23",
+                    field="authorization",
+                ))
+            else:
+                kept.append(job)
+        return kept
+
     def _commit(self, jobs: list[_Job]) -> None:
+        jobs = self._refuse_revoked(jobs)
+        if not jobs:
+            return
         try:
             commands = [j.command for j in jobs]
             principals: list[Principal | None] = [j.principal for j in jobs]

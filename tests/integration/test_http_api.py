@@ -142,11 +142,12 @@ def test_r23_revoked_key_is_refused_on_the_next_request(server: Server, ops: Cli
     key = create_key(server.db, name, "--role", "ops")
     client = Client(server.url, key)
     assert client.get("/v1/customers").status_code == 200
+    setup = new_customer(client)  # the server has now seen the key on the command path too
     ledger_cli(server.db, "api-key", "revoke", name)
-    setup = new_customer(ops)
     before = len(history(ops, setup["customer_id"]))
+    assert_problem(client.command(add_room(setup["customer_id"], setup["account_id"], "Late")), 401, rule="R23")
+    assert_problem(client.command({"command": "AddRoom"}), 401, rule="R23")
     assert_problem(client.get("/v1/customers"), 401, code="unauthenticated", rule="R23")
-    assert_problem(client.command(add_room(setup["customer_id"], setup["account_id"], "Late")), 401)
     assert len(history(ops, setup["customer_id"])) == before
     listed = {k["name"]: k for k in json.loads(ledger_cli(server.db, "api-key", "list", "--json").stdout)}
     assert listed[name]["revoked_at"] is not None
