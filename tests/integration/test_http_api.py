@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.kit.commands import order
-from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
+from tests.kit.http import Client, Server, assert_problem, create_key, ledger_cli, without_actor
 
 pytestmark = pytest.mark.integration
 
@@ -84,18 +84,6 @@ def history(ops: Client, cid: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     rows: list[dict[str, Any]] = response.json()
     return rows
-
-
-def assert_problem(response: httpx.Response, status: int, **fields: Any) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert set(body) >= {"type", "title", "status", "detail", "code", "rule", "field"}
-    assert body["status"] == status
-    assert "Traceback" not in response.text
-    for name, value in fields.items():
-        assert body[name] == value, body
-    return body
 
 
 # ----- R21/R23 authentication

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_http_api import assert_problem
 from tests.kit.commands import order
-from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
+from tests.kit.http import Client, Server, assert_problem, create_key, ledger_cli, without_actor
 from tests.kit.idp import Idp
 from tests.kit.idp import idp as idp  # the session fixture
 

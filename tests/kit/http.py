@@ -120,3 +120,15 @@ class Client:
 
 def without_actor(command: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in command.items() if k != "actor"}
+
+
+def assert_problem(response: httpx.Response, status: int, **fields: Any) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert set(body) >= {"type", "title", "status", "detail", "code", "rule", "field"}
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+    for name, value in fields.items():
+        assert body[name] == value, body
+    return body
