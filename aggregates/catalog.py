@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from aggregates.errors import InvalidInput
+
 SERVICES: tuple[str, ...] = ("select", "syncplus", "extended_warranty")
 ROOM_ASSIGNED_SERVICES: tuple[str, ...] = ("select", "syncplus", "extended_warranty")
 MIN_YEARS, MAX_YEARS = 1, 5
@@ -173,3 +175,11 @@ class CountryTable:
 
     def codes(self) -> list[str]:
         return sorted(self._rows)
+
+
+def require_country(countries: CountryTable, code: str, *, field: str, rule: str) -> str:
+    """``code`` upper-cased when it is a country of the configured table (R12), else a refusal."""
+    if code not in countries:
+        raise InvalidInput(f"{field}: {code!r} is not an ISO 3166 alpha-2 country code in the country table",
+                           rule=rule, field=field)
+    return code.upper()

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
+_RULE_SUFFIX = re.compile(r"\s*\(R\d+(?:,\s*R\d+)*\)\s*$")
+
+
+def with_rule(message: str, rule: str | None) -> str:
+    """A refusal's message: its text, then the rule it names, once (``"at: ... 30 days (R7)"``).
+
+    The suffix is built from ``rule``; a suffix already written at the end of ``message`` is
+    replaced, so the message and the rule can never disagree."""
+    text = _RULE_SUFFIX.sub("", message)
+    return f"{text} ({rule})" if rule else text
+
 
 class LedgerError(Exception):
     """Root of every refusal. ``code`` is stable, ``rule`` names the SPEC rule, ``field`` the input."""
@@ -16,8 +29,8 @@ class LedgerError(Exception):
         field: str | None = None,
         code: str | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.message = with_rule(message, rule)
+        super().__init__(self.message)
         self.rule = rule
         self.field = field
         if code is not None:

@@ -37,14 +37,14 @@ class Partner(Aggregate):
     def add_user(self, *, email: str, at: datetime, actor: str) -> None:
         if at < self.last_at:
             raise RuleViolation(
-                f"at: {at.isoformat()} is before this partner's latest event (R20)",
+                f"at: {at.isoformat()} is before this partner's latest event",
                 rule="R20",
                 field="at",
                 code="time_went_backwards",
             )
         if email in self.users:
             raise Conflict(
-                f"email: {email} is already a user of partner {self.partner_id} (R17)",
+                f"email: {email} is already a user of partner {self.partner_id}",
                 rule="R17",
                 field="email",
                 code="already_a_user",

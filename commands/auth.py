@@ -137,7 +137,7 @@ def require_ops(who: str | Principal, command: str) -> None:
     principal = as_principal(who)
     if not principal.ops:
         raise Forbidden(
-            f"actor: only operations (ops) may {command}; {principal.actor} may not (R18)",
+            f"actor: only operations (ops) may {command}; {principal.actor} may not",
             rule="R18",
             field="actor",
         )
@@ -151,13 +151,13 @@ def require_manager(who: str | Principal, customer: AccessFacts, partners: Partn
     if role == "viewer":
         raise Forbidden(
             f"actor: {principal.actor} is a viewer of this customer and may not {command}; viewers are "
-            "read-only (R16)",
+            "read-only",
             rule="R16",
             field="actor",
         )
     raise Forbidden(
         f"actor: {principal.actor} has no access to this customer, neither as its user nor through a "
-        "delegating partner (R17)",
+        "delegating partner",
         rule="R17",
         field="actor",
         code=NO_ACCESS,
@@ -168,7 +168,7 @@ def require_reader(who: str | Principal, customer: AccessFacts, partners: Partne
     principal = as_principal(who)
     if role_of(principal, customer, partners) is None:
         raise Forbidden(
-            f"actor: {principal.actor} has no access to this customer (R17)", rule="R17", field="actor",
+            f"actor: {principal.actor} has no access to this customer", rule="R17", field="actor",
             code=NO_ACCESS,
         )
 
@@ -182,7 +182,7 @@ def require_owner_admin(
     if partners is not None:
         require_reader(who, customer, partners)
     raise Forbidden(
-        f"actor: only ops or an admin of the customer itself may {command} (R17)",
+        f"actor: only ops or an admin of the customer itself may {command}",
         rule="R17",
         field="actor",
     )

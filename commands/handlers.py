@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from aggregates.catalog import CountryTable
+from aggregates.catalog import CountryTable, require_country
 from aggregates.customer import Customer, Invitation
 from aggregates.errors import Conflict, Forbidden, NotFound, RuleViolation
 from aggregates.ids import customer_id_for
@@ -83,7 +83,7 @@ class Context:
 def _customer(uow: UnitOfWork, customer_id: UUID, rule: str = "R1") -> Customer:
     customer = uow.customer(customer_id)
     if customer is None:
-        raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule=rule, field="customer_id")
+        raise NotFound(f"customer_id: no customer {customer_id}", rule=rule, field="customer_id")
     return customer
 
 
@@ -114,6 +114,9 @@ def _order_result(ctx: Context, customer: Customer, po_number: str) -> Result:
 
 
 def place_order(cmd: PlaceOrder, uow: UnitOfWork, ctx: Context) -> Result:
+    for party, address in (("end_customer", cmd.end_customer.address), ("reseller", cmd.reseller.address),
+                           ("distributor", cmd.distributor.address)):
+        require_country(ctx.countries, address.country, field=f"{party}.address.country", rule=PlaceOrder.rule)
     auth.require_ops(ctx.who, "PlaceOrder")
     fingerprint = order_fingerprint(cmd)
     reserved = uow.purchase_order(cmd.po_number)
@@ -121,7 +124,7 @@ def place_order(cmd: PlaceOrder, uow: UnitOfWork, ctx: Context) -> Result:
         if reserved.fingerprint != fingerprint:
             raise Conflict(
                 f"po_number: PO {cmd.po_number} was already placed with different content; a PO "
-                "number is unique across the ledger (R5)",
+                "number is unique across the ledger",
                 rule="R5",
                 field="po_number",
                 code="duplicate_po",
@@ -163,7 +166,7 @@ def cancel_order(cmd: CancelOrder, uow: UnitOfWork, ctx: Context) -> Result:
     auth.require_ops(ctx.who, "CancelOrder")
     reserved = uow.purchase_order(cmd.po_number)
     if reserved is None:
-        raise NotFound(f"po_number: no order {cmd.po_number} (R7)", rule="R7", field="po_number")
+        raise NotFound(f"po_number: no order {cmd.po_number}", rule="R7", field="po_number")
     customer = _customer(uow, reserved.customer_id)
     customer.cancel_order(po_number=reserved.po_number, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
@@ -243,7 +246,7 @@ def register_device(cmd: RegisterDevice, uow: UnitOfWork, ctx: Context) -> Resul
         where = "this customer" if taken.customer_id == customer.id else "another customer"
         raise Conflict(
             f"serial_number: {cmd.serial_number} is already registered to {where}; a serial "
-            "number is unique across the ledger (R11)",
+            "number is unique across the ledger",
             rule="R11",
             field="serial_number",
             code="duplicate_serial",
@@ -293,13 +296,13 @@ def accept_invitation(cmd: AcceptInvitation, uow: UnitOfWork, ctx: Context) -> R
     customer_id, invitation_id = read_token(ctx.secret_key, cmd.token)
     if ctx.who.email is None:
         raise Forbidden(
-            "actor: an invitation is accepted by the invited person's e-mail, not by ops or a key (R15)",
+            "actor: an invitation is accepted by the invited person's e-mail, not by ops or a key",
             rule="R15",
             field="actor",
         )
     customer = uow.customer(customer_id)
     if customer is None or not auth.trusted_here(ctx.who, customer):
-        raise Forbidden("token: the invitation token is not valid (R15)", rule="R15", field="token")
+        raise Forbidden("token: the invitation token is not valid", rule="R15", field="token")
     customer.accept_invitation(invitation_id=invitation_id, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
@@ -330,7 +333,7 @@ def register_partner(cmd: RegisterPartner, uow: UnitOfWork, ctx: Context) -> Res
     auth.require_ops(ctx.who, "RegisterPartner")
     if uow.partner(cmd.partner_id) is not None:
         raise Conflict(
-            f"partner_id: partner {cmd.partner_id} is already registered (R17)",
+            f"partner_id: partner {cmd.partner_id} is already registered",
             rule="R17",
             field="partner_id",
             code="duplicate_partner",
@@ -343,7 +346,7 @@ def register_partner(cmd: RegisterPartner, uow: UnitOfWork, ctx: Context) -> Res
 def _partner(uow: UnitOfWork, partner_id: str) -> Partner:
     partner = uow.partner(partner_id)
     if partner is None:
-        raise NotFound(f"partner_id: no partner {partner_id} (R17)", rule="R17", field="partner_id")
+        raise NotFound(f"partner_id: no partner {partner_id}", rule="R17", field="partner_id")
     return partner
 
 

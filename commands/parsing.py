@@ -31,7 +31,7 @@ def parse_command(raw: Any) -> Command:
     """Validate one decoded JSON value as a command; raise InvalidInput naming the field and rule."""
     if not isinstance(raw, dict):
         raise InvalidInput(
-            "command: each line must be a JSON object with a 'command' field (R18)",
+            "command: each line must be a JSON object with a 'command' field",
             rule="R18",
             field="command",
             code="malformed",
@@ -42,7 +42,7 @@ def parse_command(raw: Any) -> Command:
         known = ", ".join(sorted(COMMANDS_BY_NAME))
         what = "is missing" if name is None else f"{name!r} is not a known command"
         raise InvalidInput(
-            f"command: {what}; expected one of {known} (R18)",
+            f"command: {what}; expected one of {known}",
             rule="R18",
             field="command",
             code="unknown_command",
@@ -53,7 +53,7 @@ def parse_command(raw: Any) -> Command:
         errors = exc.errors(include_url=False)
         field, text = _describe(errors[0])
         rule = FIELD_RULES.get(field.split(".")[0], model.rule)
-        message = f"{field}: {text} ({rule})"
+        message = f"{field}: {text}"
         others = [f"{f}: {t}" for f, t in (_describe(e) for e in errors[1:])]
         if others:
             message += "; also " + "; ".join(others)

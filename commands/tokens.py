@@ -25,7 +25,7 @@ def issue_token(key: bytes, customer_id: UUID, invitation_id: UUID) -> str:
 
 def read_token(key: bytes, token: str) -> tuple[UUID, UUID]:
     """Return (customer_id, invitation_id) of a genuine token; refuse anything else."""
-    invalid = Forbidden("token: the invitation token is not valid (R15)", rule="R15", field="token")
+    invalid = Forbidden("token: the invitation token is not valid", rule="R15", field="token")
     if not token.startswith(_PREFIX):
         raise invalid
     body = token[len(_PREFIX) :]

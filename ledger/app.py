@@ -178,7 +178,7 @@ class LedgerApplication(LibraryApplication):
     def _lost_race(attempts: int) -> Conflict:
         return Conflict(
             f"command: other writers changed the same records {attempts} times in a "
-            "row; nothing was recorded, submit it again (R18)",
+            "row; nothing was recorded, submit it again",
             rule="R18",
             field="command",
             code="concurrency_conflict",
@@ -242,14 +242,14 @@ class LedgerApplication(LibraryApplication):
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, Customer):
-            raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule="R1", field="customer_id")
+            raise NotFound(f"customer_id: no customer {customer_id}", rule="R1", field="customer_id")
         return aggregate
 
     def customer_events(self, customer_id: UUID) -> list[Customer.Event]:
         """Every event of one customer, read from the store (never the cache, so any thread may call it)."""
         found = list(self.events.get(customer_id))
         if not found or not isinstance(found[0], Customer.Registered):
-            raise NotFound(f"customer_id: no customer {customer_id} (R1)", rule="R1", field="customer_id")
+            raise NotFound(f"customer_id: no customer {customer_id}", rule="R1", field="customer_id")
         return cast("list[Customer.Event]", found)
 
     def history(self, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:

@@ -109,7 +109,7 @@ def customer_view_as_of(app: LedgerApplication, name: str, customer_id: UUID, at
     """One customer's view as it was at ``at`` (its state built from a snapshot, then the view)."""
     customer = customer_at(app, customer_id, at)
     if customer is None:
-        raise NotFound(f"customer_id: no customer {customer_id} at {at.isoformat()} (R1)", rule="R1",
+        raise NotFound(f"customer_id: no customer {customer_id} at {at.isoformat()}", rule="R1",
                        field="customer_id")
     with gc_paused():
         return view_of(name, customer, at, app.settings.countries)

@@ -10,13 +10,13 @@
 # mvn. Everything it writes is under .cache/kafka/: libs/, data/, server.properties, kafka.pid, kafka.log.
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
-#              KAFKA_START_TIMEOUT seconds (60), KAFKA_HOME (.cache/kafka).
+#              KAFKA_START_TIMEOUT seconds (60), KAFKA_HOME (.cache/kafka), KAFKA_LIBS (the jars: $KAFKA_HOME/libs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 KAFKA_VERSION=4.3.1
 HOME_DIR=${KAFKA_HOME:-$ROOT/.cache/kafka}
-LIBS=$HOME_DIR/libs
+LIBS=${KAFKA_LIBS:-$HOME_DIR/libs}
 DATA=$HOME_DIR/data
 PIDFILE=$HOME_DIR/kafka.pid
 LOG=$HOME_DIR/kafka.log

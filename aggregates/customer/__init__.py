@@ -25,6 +25,7 @@ from aggregates.catalog import (
     normalise_address,
     normalise_company,
     normalise_name,
+    require_country,
 )
 from aggregates.customer.rules import WARRANTY_SERVICES, days_since_order, entitled_spares, warranty_end
 from aggregates.customer.snapshot import STATE_CLASSES, STATE_CODEC, CustomerSnapshot
@@ -207,7 +208,7 @@ class Customer(Aggregate):
         if not key:
             field = "end_customer.parent_company" if parent_company else "end_customer.company"
             raise InvalidInput(
-                f"{field}: a company name needs letters or digits (R1)",
+                f"{field}: a company name needs letters or digits",
                 rule="R1",
                 field=field,
             )
@@ -223,7 +224,7 @@ class Customer(Aggregate):
         if at < self.last_at:
             raise RuleViolation(
                 f"at: {at.isoformat()} is before this customer's latest event "
-                f"({self.last_at.isoformat()}); effective times never go backwards (R20)",
+                f"({self.last_at.isoformat()}); effective times never go backwards",
                 rule="R20",
                 field="at",
                 code="time_went_backwards",
@@ -248,7 +249,7 @@ class Customer(Aggregate):
         self.check_time(at)
         if po_number in self.contracts:
             raise Conflict(
-                f"po_number: {po_number} is already on this customer's ledger (R5)",
+                f"po_number: {po_number} is already on this customer's ledger",
                 rule="R5",
                 field="po_number",
                 code="duplicate_po",
@@ -298,7 +299,7 @@ class Customer(Aggregate):
             return self.contracts[po_number]
         except KeyError:
             raise NotFound(
-                f"po_number: no order {po_number} on this customer (R5)",
+                f"po_number: no order {po_number} on this customer",
                 rule=rule,
                 field="po_number",
             ) from None
@@ -309,7 +310,7 @@ class Customer(Aggregate):
         status = contract.status(at)
         if status in ("cancelled", "expired"):
             raise RuleViolation(
-                f"po_number: order {po_number} is already {status} (R7)",
+                f"po_number: order {po_number} is already {status}",
                 rule="R7",
                 field="po_number",
                 code=f"already_{status}",
@@ -318,7 +319,7 @@ class Customer(Aggregate):
         if elapsed > CANCELLATION_WINDOW_DAYS:
             raise RuleViolation(
                 f"at: order {po_number} was placed {elapsed} days ago; it can be cancelled only "
-                f"within {CANCELLATION_WINDOW_DAYS} days (R7)",
+                f"within {CANCELLATION_WINDOW_DAYS} days",
                 rule="R7",
                 field="at",
                 code="cancellation_window_closed",
@@ -384,7 +385,7 @@ class Customer(Aggregate):
         self.check_time(at)
         if account_id not in self.accounts:
             raise NotFound(
-                f"account_id: no account {account_id} on this customer (R2)",
+                f"account_id: no account {account_id} on this customer",
                 rule="R2",
                 field="account_id",
             )
@@ -392,23 +393,18 @@ class Customer(Aggregate):
         room_id = room_id_for(account_id, key)
         if room_id in self.rooms:
             raise Conflict(
-                f"name: a room named {name!r} already exists in this account (R9)",
+                f"name: a room named {name!r} already exists in this account",
                 rule="R9",
                 field="name",
                 code="duplicate_room",
             )
-        if country.upper() not in countries:
-            raise InvalidInput(
-                f"country: {country!r} is not an ISO 3166 alpha-2 code in the country table (R12)",
-                rule="R12",
-                field="country",
-            )
+        code = require_country(countries, country, field="country", rule="R9")
         self._room_added(
             room_id=room_id,
             account_id=account_id,
             name=name.strip(),
             site=site.strip(),
-            country=country.upper(),
+            country=code,
             at=at,
             actor=actor,
         )
@@ -419,7 +415,7 @@ class Customer(Aggregate):
             return self.rooms[room_id]
         except KeyError:
             raise NotFound(
-                f"{field_name}: no room {room_id} on this customer (R9)", rule="R9", field=field_name
+                f"{field_name}: no room {room_id} on this customer", rule="R9", field=field_name
             ) from None
 
     def _check_country(self, room: Room, countries: CountryTable, field_name: str) -> None:
@@ -427,7 +423,7 @@ class Customer(Aggregate):
         if terms is None or not terms.available:
             raise RuleViolation(
                 f"{field_name}: the service is not available in {room.country}, "
-                f"the country of room {room.name!r} (R12)",
+                f"the country of room {room.name!r}",
                 rule="R12",
                 field=field_name,
                 code="service_unavailable_in_country",
@@ -438,7 +434,7 @@ class Customer(Aggregate):
         if status not in ("pending", "active"):
             raise RuleViolation(
                 f"{field_name}: contract {contract.po_number} is {status}; only active contracts "
-                "give licenses (R10)",
+                "give licenses",
                 rule="R10",
                 field=field_name,
                 code="contract_not_active",
@@ -453,7 +449,7 @@ class Customer(Aggregate):
         if contract.account_id != room.account_id:
             raise RuleViolation(
                 f"room_id: room {room.name!r} belongs to another account than order {po_number}; "
-                "license balances of accounts are segregated (R2)",
+                "license balances of accounts are segregated",
                 rule="R2",
                 field="room_id",
                 code="account_mismatch",
@@ -462,14 +458,14 @@ class Customer(Aggregate):
         if contract.service in room.licenses:
             raise RuleViolation(
                 f"room_id: room {room.name!r} already holds a {contract.service} license "
-                f"(order {room.licenses[contract.service]}) (R10)",
+                f"(order {room.licenses[contract.service]})",
                 rule="R10",
                 field="room_id",
                 code="room_already_licensed",
             )
         if contract.assigned >= contract.quantity:
             raise RuleViolation(
-                f"po_number: all {contract.quantity} licenses of order {po_number} are assigned (R10)",
+                f"po_number: all {contract.quantity} licenses of order {po_number} are assigned",
                 rule="R10",
                 field="po_number",
                 code="no_free_licenses",
@@ -505,13 +501,13 @@ class Customer(Aggregate):
         po_number = source.licenses.get(service)
         if po_number is None:
             raise NotFound(
-                f"from_room_id: room {source.name!r} holds no {service} license (R10)",
+                f"from_room_id: room {source.name!r} holds no {service} license",
                 rule="R10",
                 field="from_room_id",
             )
         if from_room_id == to_room_id:
             raise RuleViolation(
-                "to_room_id: the license is already in that room (R10)",
+                "to_room_id: the license is already in that room",
                 rule="R10",
                 field="to_room_id",
                 code="same_room",
@@ -519,14 +515,14 @@ class Customer(Aggregate):
         if source.account_id != target.account_id:
             raise RuleViolation(
                 f"to_room_id: room {target.name!r} belongs to another account; a moved license "
-                "stays in its contract and account (R2, R10)",
+                "stays in its contract and account",
                 rule="R10",
                 field="to_room_id",
                 code="account_mismatch",
             )
         if service in target.licenses:
             raise RuleViolation(
-                f"to_room_id: room {target.name!r} already holds a {service} license (R10)",
+                f"to_room_id: room {target.name!r} already holds a {service} license",
                 rule="R10",
                 field="to_room_id",
                 code="room_already_licensed",
@@ -559,20 +555,20 @@ class Customer(Aggregate):
         canonical = canonical_product(product)
         if canonical is None:
             raise RuleViolation(
-                f"product: {product!r} is not on the supported-products list (R11)",
+                f"product: {product!r} is not on the supported-products list",
                 rule="R11",
                 field="product",
                 code="unsupported_product",
             )
         if purchased_on > at.date():
             raise InvalidInput(
-                f"purchased_on: {purchased_on.isoformat()} is after the command's date (R11)",
+                f"purchased_on: {purchased_on.isoformat()} is after the command's date",
                 rule="R11",
                 field="purchased_on",
             )
         if serial_number in self.devices:
             raise Conflict(
-                f"serial_number: {serial_number} is already registered (R11)",
+                f"serial_number: {serial_number} is already registered",
                 rule="R11",
                 field="serial_number",
                 code="duplicate_serial",
@@ -592,14 +588,14 @@ class Customer(Aggregate):
         device = self.devices.get(serial_number)
         if device is None:
             raise NotFound(
-                f"serial_number: no device {serial_number} on this customer (R11)",
+                f"serial_number: no device {serial_number} on this customer",
                 rule="R11",
                 field="serial_number",
             )
         self.room(to_room_id, "to_room_id")
         if device.room_id == to_room_id:
             raise RuleViolation(
-                "to_room_id: the device is already in that room (R11)",
+                "to_room_id: the device is already in that room",
                 rule="R11",
                 field="to_room_id",
                 code="same_room",
@@ -663,7 +659,7 @@ class Customer(Aggregate):
         if canonical is None or canonical not in deployed:
             raise RuleViolation(
                 f"product: {product!r} is not a product this customer has deployed; a spare must "
-                "allow a hot swap (R14)",
+                "allow a hot swap",
                 rule="R14",
                 field="product",
                 code="product_not_deployed",
@@ -672,7 +668,7 @@ class Customer(Aggregate):
         if not free:
             raise RuleViolation(
                 f"customer_id: no unallocated onsite spare ({self.entitled_spares} entitled, "
-                f"{self.active_select_licenses} active select licenses) (R13)",
+                f"{self.active_select_licenses} active select licenses)",
                 rule="R13",
                 field="customer_id",
                 code="no_spare_available",
@@ -711,7 +707,7 @@ class Customer(Aggregate):
     def _refuse_existing_user(self, email: str) -> None:
         if email in self.users:
             raise Conflict(
-                f"email: {email} is already a user ({self.users[email]}) (R15)",
+                f"email: {email} is already a user ({self.users[email]})",
                 rule="R15",
                 field="email",
                 code="already_a_user",
@@ -743,11 +739,11 @@ class Customer(Aggregate):
         self.check_time(at)
         invitation = self.invitations.get(invitation_id)
         if invitation is None:
-            raise Forbidden("token: the invitation token is not valid (R15)", rule="R15", field="token")
+            raise Forbidden("token: the invitation token is not valid", rule="R15", field="token")
         if invitation.email != actor.lower():
             raise Forbidden(
                 "actor: this invitation works only for the person it was sent to; it cannot be "
-                "forwarded (R15)",
+                "forwarded",
                 rule="R15",
                 field="actor",
                 code="invitation_not_for_you",
@@ -755,7 +751,7 @@ class Customer(Aggregate):
         status = invitation.status(at)
         if status != "pending":
             raise RuleViolation(
-                f"token: the invitation is {status}; ask for a new one (R15)",
+                f"token: the invitation is {status}; ask for a new one",
                 rule="R15",
                 field="token",
                 code=f"invitation_{status}",
@@ -770,7 +766,7 @@ class Customer(Aggregate):
 
     def _user(self, email: str) -> str:
         if email not in self.users:
-            raise NotFound(f"email: {email} is not a user of this customer (R16)", rule="R16", field="email")
+            raise NotFound(f"email: {email} is not a user of this customer", rule="R16", field="email")
         return self.users[email]
 
     def change_role(self, *, email: str, role: str, at: datetime, actor: str) -> bool:
@@ -780,7 +776,7 @@ class Customer(Aggregate):
             return False
         if current == "admin" and self._admins() == [email]:
             raise RuleViolation(
-                f"email: {email} is the last admin; invite another admin first (R16)",
+                f"email: {email} is the last admin; invite another admin first",
                 rule="R16",
                 field="email",
                 code="last_admin",
@@ -793,7 +789,7 @@ class Customer(Aggregate):
         current = self._user(email)
         if current == "admin" and self._admins() == [email]:
             raise RuleViolation(
-                f"email: {email} is the last admin; invite another admin first (R16)",
+                f"email: {email} is the last admin; invite another admin first",
                 rule="R16",
                 field="email",
                 code="last_admin",
@@ -811,7 +807,7 @@ class Customer(Aggregate):
         self.check_time(at)
         if partner_id not in self.partners:
             raise NotFound(
-                f"partner_id: {partner_id} has no delegation from this customer (R17)",
+                f"partner_id: {partner_id} has no delegation from this customer",
                 rule="R17",
                 field="partner_id",
             )

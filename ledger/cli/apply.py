@@ -29,7 +29,7 @@ def _parse_line(number: int, line: str) -> Command | LedgerError:
         raw = json.loads(line)
     except ValueError as exc:
         return InvalidInput(
-            f"line {number}: not valid JSON ({exc.args[0] if exc.args else exc}); nothing recorded (R18)",
+            f"line {number}: not valid JSON ({exc.args[0] if exc.args else exc}); nothing recorded",
             rule="R18",
             field="command",
             code="malformed_json",

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.kit.broker import OwnBroker
+
 KAFKA = os.environ.get("LEDGER_TEST_KAFKA", "127.0.0.1:9092")
 
 
@@ -57,3 +59,14 @@ def topic(request: pytest.FixtureRequest) -> Iterator[str]:
                 admin.delete_topics(ours, timeout_ms=5000)
         finally:
             admin.close()
+
+
+@pytest.fixture
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnBroker]:
+    """A broker of this test's own on free ports, for tests that stop and restart it (never the shared one)."""
+    broker = OwnBroker.on_free_ports(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

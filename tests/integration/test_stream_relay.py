@@ -4,7 +4,6 @@ restarts lose nothing; the spares view rebuilt from the topic alone equals the l
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +23,9 @@ from ledger.stream.schemas.models import (
     SpareRevoked,
 )
 from ledger.stream.subscriber import Subscriber
+from tests.kit.broker import OwnBroker
 from tests.kit.commands import order, run
 from tests.kit.stream import (
-    ROOT,
     assert_per_customer_order,
     customer_events,
     end_offsets_total,
@@ -198,8 +197,9 @@ def test_relay_sigkill_mid_batch_then_restart_loses_nothing_and_subscriber_drops
 
 
 def test_broker_stopped_and_restarted_under_running_relay_loses_nothing(
-    make_app: Callable[..., LedgerApplication], db_url: str, kafka: str, topic: str, tmp_path: Path
+    make_app: Callable[..., LedgerApplication], db_url: str, own_kafka: OwnBroker, topic: str, tmp_path: Path
 ) -> None:
+    kafka = own_kafka.bootstrap
     app = make_app()
     populate(app, customers=1, with_seed_example=False)
     log = tmp_path / "relay.log"
@@ -217,12 +217,10 @@ def test_broker_stopped_and_restarted_under_running_relay_loses_nothing(
         log=log,
     )
     relay = Relay(app, kafka, topic)
-    kafka_sh = str(ROOT / "scripts" / "kafka.sh")
     try:
         head = app.recorder.max_notification_id()
         wait_for(lambda: relay.position() == head, 60, "the relay to publish the first events")
-        stopped = subprocess.run([kafka_sh, "stop"], capture_output=True, text=True, timeout=120)
-        assert stopped.returncode == 0, stopped.stderr
+        own_kafka.stop()
         try:
             # Written while the broker is down: the relay must keep them until it is back.
             for n in range(5):
@@ -239,8 +237,7 @@ def test_broker_stopped_and_restarted_under_running_relay_loses_nothing(
             # Longer than the relay's delivery timeout: its rounds fail and are published again.
             wait_for(lambda: "re-publishing" in log.read_text(), 60, "the relay to notice the broker is gone")
         finally:
-            started = subprocess.run([kafka_sh, "start"], capture_output=True, text=True, timeout=180)
-            assert started.returncode == 0, started.stderr
+            own_kafka.start()
         for n in range(3):
             run(
                 app,

@@ -145,3 +145,23 @@ def test_r12_ledger_runs_the_expiry_regardless_of_country(app: LedgerApplication
     assign(app, cid, us, "PO-1", at=LATER)
     expiry = run(app, cmd("ExpireContracts", "2029-05-07T00:00:00Z"))
     assert expiry["expired"] == ["PO-1"]
+
+
+def test_r12_a_country_added_through_ledger_countries_is_a_country_of_rooms_and_orders(
+    make_app: MakeApp, tmp_path: Path
+) -> None:
+    # The table is the operator's data: a code it adds is as good as a built-in one.
+    app = _with_countries(make_app, tmp_path, {"ZZ": {"available": True, "name": "Zedland", "rma": "courier"}})
+    address = {"line1": "1 Zed Road", "city": "Zedville", "postal_code": "1", "country": "zz"}
+    result = place(app, po="PO-ZZ", address=address)
+    assert result["ok"]
+    room = add_room(app, result["customer_id"], result["account_id"], "Zed Room", country="ZZ", at=AT)
+    assert customer(app, result["customer_id"]).rooms[UUID(room)].country == "ZZ"
+    assert types(assign(app, result["customer_id"], room, "PO-ZZ", at=LATER))[-1] == "LicenseAssigned"
+    refused(
+        app,
+        cmd("AddRoom", LATER, customer_id=result["customer_id"], account_id=result["account_id"], name="Y",
+            site="Y", country="YY"),
+        rule="R9",
+        field="country",
+    )
