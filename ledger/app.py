@@ -27,11 +27,15 @@ from commands.models import Command, ExpireContracts
 from ledger import library
 from ledger.config import Settings
 from ledger.library import LibraryApplication
+from ledger.ops import tracing
 from ledger.startup import READ_MODEL_RACES, created_concurrently
 from ledger.transcoding import ledger_transcoder
 from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group
 
-ENVELOPE_FIELDS = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor"})
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
+     "causation_id"}
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -97,13 +101,23 @@ class LedgerApplication(LibraryApplication):
         )
 
     def execute(
-        self, command: Command, now: datetime | None = None, principal: Principal | None = None
+        self,
+        command: Command,
+        now: datetime | None = None,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """Run one command; return its result or raise a LedgerError saying why it was refused.
 
         ``principal`` is who the command is authorized for (HTTP: the authenticated credential);
-        without one, the command's ``actor`` (the command line).
+        without one, the command's ``actor`` (the command line). ``correlation_id`` goes on every
+        event it records (the HTTP request's or the ``ledger apply`` run's; default: the current
+        one of ``ledger.ops.tracing``, else a new one).
         """
+        with tracing.correlated(correlation_id):
+            return self._execute_one(command, now, principal)
+
+    def _execute_one(self, command: Command, now: datetime | None, principal: Principal | None) -> dict[str, Any]:
         handler = HANDLERS[type(command)]
         attempts = self.settings.max_attempts
         implicit_time = command.at is None and now is None
@@ -143,30 +157,38 @@ class LedgerApplication(LibraryApplication):
         commands: list[Command],
         now: datetime | None = None,
         principals: list[Principal | None] | None = None,
+        correlation_ids: list[str | None] | None = None,
     ) -> list[Outcome]:
         """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction
         (``ledger.unit_of_work.execute_group``). ``ExpireContracts`` runs on its own, after the
         commands before it are saved, because it reads the read models.
         """
         who = principals if principals is not None else [None] * len(commands)
+        ids = [c or tracing.current() or tracing.new_id() for c in (correlation_ids or [None] * len(commands))]
         outcomes: list[Outcome] = []
         group: list[tuple[Command, Principal | None]] = []
-        for command, principal in zip(commands, who, strict=True):
+        group_ids: list[str] = []
+        for command, principal, cid in zip(commands, who, ids, strict=True):
             if isinstance(command, ExpireContracts):
-                outcomes.extend(execute_group(self, group, now))
-                group = []
-                outcomes.append(self.outcome(command, now, principal))
+                outcomes.extend(execute_group(self, group, now, group_ids))
+                group, group_ids = [], []
+                outcomes.append(self.outcome(command, now, principal, cid))
             else:
                 group.append((command, principal))
-        outcomes.extend(execute_group(self, group, now))
+                group_ids.append(cid)
+        outcomes.extend(execute_group(self, group, now, group_ids))
         return outcomes
 
     def outcome(
-        self, command: Command, now: datetime | None = None, principal: Principal | None = None
+        self,
+        command: Command,
+        now: datetime | None = None,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
     ) -> Outcome:
         """``execute``'s result, or the refusal it raised."""
         try:
-            return self.execute(command, now, principal)
+            return self.execute(command, now, principal, correlation_id)
         except LedgerError as refusal:
             return refusal
 
@@ -266,6 +288,8 @@ class LedgerApplication(LibraryApplication):
                     "effective_at": effective.isoformat(),
                     "recorded_at": domain_event.timestamp.isoformat(),
                     "actor": domain_event.actor,
+                    "correlation_id": tracing.correlation_of(domain_event),
+                    "causation_id": tracing.causation_of(domain_event),
                     "data": event_data(domain_event),
                 }
             )

@@ -48,6 +48,14 @@ class LibraryApplication(Application[UUID]):
         except PersistenceError:
             logger.warning("snapshot not stored; the events are recorded", exc_info=True)
 
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Records the events (``save`` and group commit both come here); those not stamped yet get
+        the current correlation id and their causation ids first (``ledger.ops.tracing``)."""
+        from ledger.ops import tracing
+
+        tracing.stamp([e for e in processing_event.events if tracing.correlation_of(e) is None])
+        return super()._record(processing_event)
+
     def record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Record ``processing``'s events in one transaction and cache its aggregates (``save``'s first step)."""
         return self._record(processing)

@@ -19,6 +19,7 @@ from aggregates.reservations import PurchaseOrder, SerialNumber
 from commands.auth import Principal
 from commands.handlers import HANDLERS
 from commands.models import Command
+from ledger.ops import tracing
 
 if TYPE_CHECKING:
     from ledger.app import LedgerApplication
@@ -117,7 +118,10 @@ class _RegroupError(Exception):
 
 
 def execute_group(
-    app: LedgerApplication, group: list[tuple[Command, Principal | None]], now: datetime | None
+    app: LedgerApplication,
+    group: list[tuple[Command, Principal | None]],
+    now: datetime | None,
+    correlation_ids: list[str] | None = None,
 ) -> list[Outcome]:
     """Run ``group`` in order on shared aggregates and record all their events in one transaction.
 
@@ -126,13 +130,14 @@ def execute_group(
     it left an aggregate changed, or was decided on a read another writer changed, or the save
     loses a race, the whole group is run again command by command).
     """
+    ids: list[str | None] = list(correlation_ids) if correlation_ids is not None else [None] * len(group)
     if len(group) <= 1:
-        return [app.outcome(command, now, principal) for command, principal in group]
+        return [app.outcome(command, now, principal, cid) for (command, principal), cid in zip(group, ids, strict=True)]
     uow = UnitOfWork(app)
     partial: list[tuple[Outcome, list[Any]]] = []
     refused = False
     try:
-        for command, principal in group:
+        for (command, principal), cid in zip(group, ids, strict=True):
             before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
             ctx = app.context(command, now, principal)
             try:
@@ -145,6 +150,7 @@ def execute_group(
                 partial.append((refusal, []))
                 continue
             produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
+            tracing.stamp(produced, cid)
             partial.append((result, produced))
         # A refusal decided on a read that another writer has since changed is decided again,
         # command by command (one query for every aggregate the group read).
@@ -159,7 +165,7 @@ def execute_group(
         recordings = app.record(processing) if processing.events else []
     except (_RegroupError, IntegrityError):
         app.forget(uow)
-        return [app.outcome(command, now, principal) for command, principal in group]
+        return [app.outcome(command, now, principal, cid) for (command, principal), cid in zip(group, ids, strict=True)]
     except BaseException:
         app.forget(uow)
         raise

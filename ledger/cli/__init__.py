@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not hasattr(args, "db"):
         args.db = None
+    from ledger.ops import logs
+
+    logs.configure()
     try:
         return int(args.func(args))
     except (UsageError, ConfigurationError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -66,6 +67,7 @@ def apply_lines(app: LedgerApplication, lines: Iterable[str], out: IO[str], batc
         executed = iter(app.execute_many(commands) if len(commands) > 1 else [app.outcome(c) for c in commands])
         for number, item in parsed:
             outcome = item if isinstance(item, LedgerError) else next(executed)
+            _log_outcome(item, outcome, number)
             if isinstance(outcome, LedgerError):
                 out.write(dump(_error_result(outcome, number)) + "\n")
                 if outcome.code in ("malformed", "malformed_json"):
@@ -76,6 +78,22 @@ def apply_lines(app: LedgerApplication, lines: Iterable[str], out: IO[str], batc
                 out.write(dump(outcome) + "\n")
         out.flush()
     return status
+
+
+def _log_outcome(item: Command | LedgerError, outcome: dict[str, Any] | LedgerError, line: int) -> None:
+    """One structured line per command (logger ``ledger.commands``): never the result itself, which
+    may hold a secret meant for the caller only (an invitation token)."""
+    logger = logging.getLogger("ledger.commands")
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    name = type(item).__name__ if not isinstance(item, LedgerError) else "?"
+    if isinstance(outcome, LedgerError):
+        logger.info("command refused", extra={"command": name, "line": line, "code": outcome.code,
+                                              "rule": outcome.rule, "field": outcome.field})
+    else:
+        logger.info("command accepted", extra={"command": name, "line": line,
+                                               "customer_id": outcome.get("customer_id"),
+                                               "events": len(outcome.get("events", []))})
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
@@ -90,7 +108,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     app = build_app(args.db)
     try:
         batch = args.batch_size if args.batch_size is not None else (1 if source.isatty() else 200)
-        status = apply_lines(app, source, sys.stdout, batch)
+        from ledger.ops import tracing
+
+        with tracing.correlated(args.correlation_id) as run_id:  # one correlation id per run
+            logging.getLogger("ledger.commands").info("apply run", extra={"source": args.file})
+            status = apply_lines(app, source, sys.stdout, batch)
+            logging.getLogger("ledger.commands").info(f"apply run done, correlation id {run_id}")
         from ledger.readside import catch_up, open_read_models
 
         models = open_read_models(app)
@@ -110,6 +133,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def register(verbs: Verbs, common: argparse.ArgumentParser) -> None:
     apply = verbs.add_parser("apply", parents=[common], help="apply JSON Lines commands from FILE or - (stdin)")
     apply.add_argument("file", metavar="FILE")
+    apply.add_argument("--correlation-id", metavar="ID", help="the run's correlation id (default: a new one)")
     apply.add_argument(
         "--batch-size", type=int, metavar="N",
         help="commands committed together, each still atomic (default 200; 1 at a terminal)",

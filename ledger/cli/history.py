@@ -23,12 +23,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"History of customer {customer}" + (f" as of {moment.isoformat()}" if moment else ""))
-    for column in ("#", "type", "effective", "recorded", "actor", "data"):
+    for column in ("#", "type", "effective", "recorded", "actor", "correlation", "caused by", "data"):
         table.add_column(column)
     for row in rows:
         data = ", ".join(f"{k}={v}" for k, v in row["data"].items() if not isinstance(v, dict))
         table.add_row(
-            str(row["position"]), row["type"], row["effective_at"], row["recorded_at"], row["actor"], data
+            str(row["position"]), row["type"], row["effective_at"], row["recorded_at"], row["actor"],
+            (row["correlation_id"] or "-")[:8], (row["causation_id"] or "-")[:8], data
         )
     Console().print(table)
     return EXIT_OK

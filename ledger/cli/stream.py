@@ -7,6 +7,7 @@ SMTP server failed (what was done is recorded; run again to resume), 2 unusable 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import signal
@@ -23,7 +24,12 @@ _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
 def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A status line: through the ``ledger.stream`` logger (JSON with LEDGER_LOG_FORMAT=json)."""
+    logger = logging.getLogger("ledger.stream")
+    if logger.handlers or logging.getLogger("ledger").handlers:
+        logger.info(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
 
 
 def _stop_on_signals() -> threading.Event:

@@ -14,6 +14,8 @@ One Kafka message per customer event, keyed by the customer id, its value a JSON
      "aggregateversion": 7,           # the customer's event number: 1, 2, 3, ... per subject
      "recordedtime": "<when the ledger recorded it, RFC 3339>",
      "actor": "ops",                  # who caused it (R18)
+     "correlationid": "<the request or run that recorded it>",       # optional (older events lack it)
+     "causationid": "<id of the event of the same command that caused this one>",  # where there is one
      "data": {...}}                   # the event's data, schema schemas/events/customer.<Type>.v<N>.schema.json
 
 Only customer events are published. The ``PurchaseOrder`` and ``SerialNumber`` reservations (how the
@@ -131,8 +133,21 @@ def build_envelope(domain_event: Customer.Event, position: int) -> dict[str, Any
         "aggregateversion": version,
         "recordedtime": rfc3339(domain_event.timestamp),
         "actor": domain_event.actor,
+        **_trace(domain_event),
         "data": published_data(name, event_data(domain_event)),
     }
+
+
+def _trace(domain_event: object) -> dict[str, str]:
+    """The CloudEvents extension attributes ``correlationid`` and ``causationid``, where the event has them."""
+    out = {}
+    correlation = getattr(domain_event, "correlation_id", None)
+    if correlation is not None:
+        out["correlationid"] = str(correlation)
+    causation = getattr(domain_event, "causation_id", None)
+    if causation is not None:
+        out["causationid"] = str(causation)
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -180,6 +195,7 @@ def encode_event(domain_event: Customer.Event, position: int) -> tuple[bytes, by
         "aggregateversion": version,
         "recordedtime": rfc3339(domain_event.timestamp),
         "actor": domain_event.actor,
+        **_trace(domain_event),
         "data": published_data(name, data),
     }
     return customer_id.encode(), _ENCODER.encode(envelope).encode("utf-8")
@@ -233,6 +249,8 @@ class StreamEvent(Generic[D]):
     topic: str = ""
     partition: int = -1
     offset: int = -1
+    correlation_id: str | None = None
+    causation_id: str | None = None
 
     @property
     def upcast(self) -> bool:
@@ -271,4 +289,11 @@ def read_event(envelope: Mapping[str, Any], topic: str = "", partition: int = -1
         topic=topic,
         partition=partition,
         offset=offset,
+        correlation_id=_optional(envelope, "correlationid"),
+        causation_id=_optional(envelope, "causationid"),
     )
+
+
+def _optional(envelope: Mapping[str, Any], name: str) -> str | None:
+    value = envelope.get(name)
+    return None if value is None else str(value)

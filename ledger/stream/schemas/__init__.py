@@ -77,6 +77,17 @@ def envelope_schema() -> dict[str, Any]:
             "aggregateversion": {"type": "integer", "minimum": 1, "description": "the customer's event number"},
             "recordedtime": {**rfc3339, "description": "when the ledger recorded the event"},
             "actor": {"type": "string", "description": "'ops' or a portal user's e-mail (R18)"},
+            "correlationid": {
+                "type": "string",
+                "description": "the HTTP request (X-Request-Id) or `ledger apply` run that recorded the event; "
+                "absent on events recorded before correlation ids existed",
+            },
+            "causationid": {
+                "type": "string",
+                "format": "uuid",
+                "description": "the id of the event of the same command that caused this one (an expiry or "
+                "cancellation releasing licenses or revoking spares, ...); absent otherwise",
+            },
             "data": {"type": "object"},
         },
         "additionalProperties": False,
