@@ -364,3 +364,12 @@ def test_api_and_portal_are_one_application(portal: Portal) -> None:
     assert httpx.get(portal.url + "/v1/customers").status_code == 401
     assert httpx.get(portal.url + "/static/portal/htmx.min.js").text.startswith("var htmx")
     assert "text/html" in httpx.get(portal.url + "/auth/signin").headers["content-type"]
+
+
+def test_r15_the_welcome_mails_link_opens_the_invitation_page_and_drops_the_token_from_the_address(
+    portal: Portal,
+) -> None:
+    """``ledger notify`` links to ``LEDGER_PORTAL_URL?token=…``; the portal keeps the token in the session."""
+    response = httpx.get(portal.url + "/?token=some-token", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/accept-invitation"
+    assert "ledger_portal=" in response.headers["set-cookie"]  # the token went into the (signed) session

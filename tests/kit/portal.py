@@ -9,6 +9,7 @@ the same redirects), for the benchmark.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ def start_portal(workdir: Path, db: str, *, extra_people: tuple[str, ...] = ()) 
             "LEDGER_PORTAL_URL": server.url,
             "LEDGER_PORTAL_CLIENT_ID": idp.operator.client_id,
             "LEDGER_PORTAL_CLIENT_SECRET": idp.operator.client_secret,
+            "LEDGER_PORTAL_SSO_CLIENTS": json.dumps([
+                {"issuer": i.issuer, "client_id": i.client_id, "client_secret": i.client_secret}
+                for name, i in idp.issuers.items() if name != "operator"
+            ]),
         }
         server.start()
     except BaseException:

@@ -147,6 +147,9 @@ class Portal:
     # -- pages -----------------------------------------------------------------------------------
 
     async def home(self, request: Request) -> Response:
+        if request.query_params.get("token"):
+            # the welcome e-mail's link is LEDGER_PORTAL_URL?token=… (ledger notify): the invitation page
+            return await self.invitation_page(request)
         principal = current_principal(request)
         if principal is None:
             return RedirectResponse("/auth/signin", status_code=303)
