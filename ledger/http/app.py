@@ -295,10 +295,11 @@ def _customers(state: ServerState, principal: Principal) -> list[dict[str, Any]]
     ]
 
 
-def _ready(state: ServerState) -> dict[str, Any]:
-    position = state.app.recorder.max_notification_id() or 0
-    projected = state.committer.models.positions()
-    return {"status": "ready", "position": position, "projections": projected}
+def _ready(state: ServerState) -> tuple[bool, dict[str, Any]]:
+    """Store reachable, schema current, each stop-policy projection within its lag bound (``ledger.ops.health``)."""
+    from ledger.ops.health import readiness
+
+    return readiness(state.app, state.committer.models)
 
 
 def _open_state(settings: Settings, verifier: IdTokenVerifier | VerifierFactory | None) -> ServerState:
@@ -393,7 +394,8 @@ def create_app(
     @api.get("/readyz", tags=["operations"], summary="The store and read models answer")
     def readyz(request: Request) -> JSONResponse:
         try:
-            return JSONResponse(_ready(_state(request)))
+            ready, body = _ready(_state(request))
+            return JSONResponse(body, status_code=200 if ready else 503)
         except Exception:
             body = problems.problem_body(503, "not_ready", "the store or the read models cannot be reached", None, None)
             return problem_response(503, body)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aggregates.errors import LedgerError
@@ -22,6 +23,8 @@ from commands.auth import Principal
 from commands.models import Command
 from ledger.app import LedgerApplication
 from ledger.auth.principal import Unauthenticated
+from ledger.ops import tracing
+from ledger.ops.metrics import LedgerMetrics
 from projections.store import ReadModels
 
 logger = logging.getLogger("ledger.http")
@@ -35,6 +38,8 @@ class _Job:
     principal: Principal
     future: Future[Outcome]
     key_id: str | None = None
+    correlation_id: str | None = None  # the request's (X-Request-Id), captured on submit
+    submitted: float = field(default_factory=time.perf_counter)
 
 
 class Committer:
@@ -50,6 +55,7 @@ class Committer:
         self.app = app
         self.models = models
         self.active_keys = active_keys
+        self.metrics: LedgerMetrics | None = None  # set by the server's middleware (ledger.http.middleware)
         self.max_group = max_group
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ledger-committer", daemon=True)
@@ -66,7 +72,7 @@ class Committer:
     def submit(self, command: Command, principal: Principal, key_id: str | None = None) -> Future[Outcome]:
         """Queue a command; ``key_id``: the API key it came with, checked to be active before it runs."""
         future: Future[Outcome] = Future()
-        self._queue.put(_Job(command, principal, future, key_id))
+        self._queue.put(_Job(command, principal, future, key_id, tracing.current()))
         return future
 
     def catch_up(self) -> None:
@@ -123,11 +129,13 @@ class Committer:
             if len(jobs) == 1:
                 outcomes: list[Outcome]
                 try:
-                    outcomes = [self.app.execute(commands[0], principal=jobs[0].principal)]
+                    outcomes = [self.app.execute(commands[0], principal=jobs[0].principal,
+                                                 correlation_id=jobs[0].correlation_id)]
                 except LedgerError as refusal:
                     outcomes = [refusal]
             else:
-                outcomes = self.app.execute_many(commands, principals=principals)
+                outcomes = self.app.execute_many(commands, principals=principals,
+                                                 correlation_ids=[j.correlation_id for j in jobs])
             self.groups += 1
             self.commands += len(jobs)
             if any(not isinstance(o, LedgerError) for o in outcomes):
@@ -144,4 +152,15 @@ class Committer:
             logger.error("group commit failed", exc_info=exc)
             return
         for job, outcome in zip(jobs, outcomes, strict=True):
+            self._observe(job, outcome)
             job.future.set_result(outcome)
+
+    def _observe(self, job: _Job, outcome: Outcome) -> None:
+        """The command's type, outcome (refusals by rule) and latency from submit to result."""
+        if self.metrics is None:
+            return
+        refused = isinstance(outcome, LedgerError)
+        self.metrics.observe_command(
+            type(job.command).__name__, "refused" if refused else "accepted", time.perf_counter() - job.submitted,
+            outcome.rule if isinstance(outcome, LedgerError) else None,
+        )
