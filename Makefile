@@ -9,7 +9,7 @@ PORTAL_STAMP := ledger/http/portal/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install idp-install idp portal-install browser portal demo test test-sqlite test-postgres bench-quick lint services stop-services kafka clean
+.PHONY: install idp-install idp portal-install browser portal demo test test-sqlite test-postgres bench-quick lint services stop-services kafka clean interop
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,14 @@ stop-services:
 	scripts/postgres.sh stop
 	scripts/kafka.sh stop
 
+# The Go program that checks the ledger's checkpoints and proofs with the reference implementations
+# (golang.org/x/mod/sumdb/note, github.com/transparency-dev/merkle, pinned in tests/interop/go/go.sum;
+# Go fetches them from the module proxy). A missing Go toolchain fails the build.
+interop:
+	@command -v go >/dev/null || { echo "make interop: the Go toolchain is missing (apt-get install golang)" >&2; exit 1; }
+	mkdir -p .cache
+	cd tests/interop/go && go build -o ../../../.cache/ledger-interop .
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy aggregates commands ledger projections replay
@@ -73,10 +81,10 @@ lint: install
 	$(BIN)/ledger event-schemas --check
 	$(BIN)/ledger openapi --check
 
-test-sqlite: install idp-install portal-install browser kafka
+test-sqlite: install idp-install portal-install browser kafka interop
 	$(BIN)/python -m pytest -q --backend sqlite
 
-test-postgres: install idp-install portal-install browser services
+test-postgres: install idp-install portal-install browser services interop
 	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
 
 bench-quick: install services

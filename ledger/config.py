@@ -43,6 +43,10 @@ Environment variables:
 ``LEDGER_OIDC_JWKS_REFRESH``
     Seconds between two refreshes caused by a token with an unknown ``kid`` (default 30): a key
     rotation is picked up at once, a flood of made-up key ids costs one fetch per interval.
+``LEDGER_AUDIT``
+    ``y`` (default): every event is appended to the verifiable audit log in its own transaction
+    (SPEC section 8, ``ledger verify``). ``n`` records events without it (for measuring its cost
+    only: events recorded so are reported by ``ledger verify`` as outside the log).
 ``LEDGER_MAX_ATTEMPTS``
     How often a command is tried when it loses an optimistic-concurrency race (default 8); a command
     that loses every time is refused with code ``concurrency_conflict`` (R18) and records nothing.
@@ -136,10 +140,27 @@ class Settings:
     max_attempts: int
     copy_on_read: bool = False
     oidc: OidcSettings = OidcSettings()
+    signing_key_file: Path | None = None  # LEDGER_SIGNING_KEY_FILE (ledger.audit.service.key_file)
+    audit_origin: str | None = None  # LEDGER_AUDIT_ORIGIN
+
+
+AUDIT_RECORDERS = {
+    "sqlite": "ledger.audit.recorder:AuditedSQLiteRecorder",
+    "postgres": "ledger.audit.recorder:AuditedPostgresRecorder",
+}
 
 
 def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSettings:
+    """The store at ``url``; its events are appended to the audit log unless ``LEDGER_AUDIT=n``."""
     environ = os.environ if environ is None else environ
+    store = _parse_store(url, environ)
+    if _yes_no(environ, "LEDGER_AUDIT", "y") == "n":
+        return store
+    env = {**store.env, "APPLICATION_RECORDER_TOPIC": AUDIT_RECORDERS[store.kind]}
+    return StoreSettings(kind=store.kind, url=store.url, env=env, sqlite_path=store.sqlite_path)
+
+
+def _parse_store(url: str, environ: Mapping[str, str]) -> StoreSettings:
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         parsed = urlparse(url)
         if not parsed.hostname or not parsed.path.strip("/"):
@@ -287,4 +308,6 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
         copy_on_read=_yes_no(environ, "LEDGER_COPY_ON_READ", "n") == "y",
         oidc=load_oidc_settings(environ),
+        signing_key_file=Path(environ["LEDGER_SIGNING_KEY_FILE"]) if environ.get("LEDGER_SIGNING_KEY_FILE") else None,
+        audit_origin=(environ.get("LEDGER_AUDIT_ORIGIN") or "").strip() or None,
     )

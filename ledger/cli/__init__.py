@@ -33,6 +33,7 @@ VERB_MODULES = (
     "ledger.ops.cli",  # parked
     "ledger.http.cli",  # serve, openapi
     "ledger.auth.cli",  # api-key
+    "ledger.audit.cli",  # audit, checkpoint, proof, verify, verify-proof
 )
 
 

@@ -126,6 +126,14 @@ def cmd_relay(args: argparse.Namespace) -> int:
         return [ConsumerStatus(relay.tracking_name, lag.events, lag.seconds, lag.position, relay_topic=args.topic)]
 
     stop_metrics = _serve_metrics(args.metrics_port, relay_status)
+    checkpoints = None
+    if args.follow and args.checkpoint_interval > 0:
+        from ledger.audit.cli import PeriodicCheckpoints
+
+        checkpoints = PeriodicCheckpoints(
+            args.db, args.bootstrap_servers, args.checkpoint_topic, args.checkpoint_interval, _err
+        )
+        checkpoints.start()
     try:
         relay.connect()
         mode = "following the ledger" if args.follow else "until caught up"
@@ -137,6 +145,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
     finally:
         if stop_metrics is not None:
             stop_metrics()
+        if checkpoints is not None:
+            checkpoints.close()
         relay.close()
         app.close()
     state = "stopped" if stop.is_set() else "caught up"
@@ -274,6 +284,14 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="without --follow, give up after this many seconds of broker failures (120)",
     )
     relay.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on this port")
+    relay.add_argument(
+        "--checkpoint-interval", type=float, default=60.0, metavar="S",
+        help="with --follow, sign and publish an audit checkpoint every S seconds while the log grows (60; 0: never)",
+    )
+    relay.add_argument(
+        "--checkpoint-topic", default=os.environ.get("LEDGER_CHECKPOINT_TOPIC", "select-ledger.checkpoints"),
+        help="topic of the signed checkpoints (default LEDGER_CHECKPOINT_TOPIC or select-ledger.checkpoints)",
+    )
     relay.set_defaults(func=cmd_relay)
 
     notify = sub.add_parser(

@@ -16,6 +16,8 @@ One Kafka message per customer event, keyed by the customer id, its value a JSON
      "actor": "ops",                  # who caused it (R18)
      "correlationid": "<the request or run that recorded it>",       # optional (older events lack it)
      "causationid": "<id of the event of the same command that caused this one>",  # where there is one
+     "auditseq": 41,                  # its entry in the verifiable audit log (SPEC section 8) ...
+     "auditleaf": "<hex>",            # ... and that entry's RFC 6962 leaf hash (absent if not logged)
      "data": {...}}                   # the event's data, schema schemas/events/customer.<Type>.v<N>.schema.json
 
 Only customer events are published. The ``PurchaseOrder`` and ``SerialNumber`` reservations (how the
@@ -110,8 +112,17 @@ def published_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def build_envelope(domain_event: Customer.Event, position: int) -> dict[str, Any]:
-    """The CloudEvents envelope of one customer event at ledger position ``position``."""
+def _audit(envelope: dict[str, Any], audit: tuple[int, bytes] | None) -> dict[str, Any]:
+    if audit is not None:
+        envelope["auditseq"], envelope["auditleaf"] = audit[0], audit[1].hex()
+    return envelope
+
+
+def build_envelope(
+    domain_event: Customer.Event, position: int, audit: tuple[int, bytes] | None = None
+) -> dict[str, Any]:
+    """The CloudEvents envelope of one customer event at ledger position ``position`` (with its
+    audit log sequence number and leaf hash when ``audit`` gives them)."""
     name = event_type(domain_event)
     model = CURRENT.get(name)
     if model is None:
@@ -120,7 +131,7 @@ def build_envelope(domain_event: Customer.Event, position: int) -> dict[str, Any
         )
     customer_id = str(domain_event.originator_id)
     version = domain_event.originator_version
-    return {
+    return _audit({
         "specversion": SPECVERSION,
         "id": event_id(customer_id, version),
         "source": SOURCE,
@@ -135,7 +146,7 @@ def build_envelope(domain_event: Customer.Event, position: int) -> dict[str, Any
         "actor": domain_event.actor,
         **_trace(domain_event),
         "data": published_data(name, event_data(domain_event)),
-    }
+    }, audit)
 
 
 def _trace(domain_event: object) -> dict[str, str]:
@@ -175,7 +186,9 @@ def _class_info(cls: type) -> tuple[str, str, str]:
     return info
 
 
-def encode_event(domain_event: Customer.Event, position: int) -> tuple[bytes, bytes]:
+def encode_event(
+    domain_event: Customer.Event, position: int, audit: tuple[int, bytes] | None = None
+) -> tuple[bytes, bytes]:
     """(key, value) of the message of one customer event: the same envelope as ``build_envelope``,
     serialised in one pass (the relay's path; a test keeps the two identical)."""
     name, ce_type, schema = _class_info(type(domain_event))
@@ -198,6 +211,7 @@ def encode_event(domain_event: Customer.Event, position: int) -> tuple[bytes, by
         **_trace(domain_event),
         "data": published_data(name, data),
     }
+    _audit(envelope, audit)
     return customer_id.encode(), _ENCODER.encode(envelope).encode("utf-8")
 
 

@@ -140,7 +140,8 @@ def ensure_topic(
         admin.close()
 
 
-Row = tuple[int, Any, int, str, bytes]
+Row = tuple[int, Any, int, str, bytes, "tuple[int, bytes] | None"]
+AuditMap = dict[int, tuple[int, bytes]]
 _WORKER_MAPPER: Mapper[Any] | None = None
 
 
@@ -167,21 +168,24 @@ def encode_rows(rows: Sequence[Row], mapper: Mapper[Any] | None = None) -> list[
     mapper = mapper or _WORKER_MAPPER
     if mapper is None:
         raise RuntimeError("encode_rows: no mapper (the encoder process was not initialised)")
-    return _encode(mapper, ((p, StoredEvent(o, v, t, s)) for p, o, v, t, s in rows))
+    return _encode(mapper, ((p, StoredEvent(o, v, t, s), a) for p, o, v, t, s, a in rows))
 
 
-def _encode(mapper: Mapper[Any], stored: Iterable[tuple[int, StoredEvent]]) -> list[tuple[bytes, bytes]]:
-    """(key, value) of each customer event among ``(log position, stored event)`` pairs, in order."""
+def _encode(
+    mapper: Mapper[Any], stored: Iterable[tuple[int, StoredEvent, tuple[int, bytes] | None]]
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each customer event among ``(log position, stored event, audit seq and leaf)``,
+    in order."""
     out = []
-    for position, stored_event in stored:
+    for position, stored_event, audit in stored:
         domain_event = mapper.to_domain_event(stored_event)
         if is_published(domain_event):
-            out.append(encode_event(domain_event, position))
+            out.append(encode_event(domain_event, position, audit))
     return out
 
 
-def _rows(notifications: Sequence[Notification]) -> list[Row]:
-    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
+def _rows(notifications: Sequence[Notification], audit: AuditMap) -> list[Row]:
+    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state, audit.get(n.id)) for n in notifications]
 
 
 @dataclass
@@ -318,7 +322,17 @@ class Relay:
         pool = self._start_encoders()
         if pool is None or not notifications:
             return _Page(start, notifications, self._messages(notifications))
-        return _Page(start, notifications, pool.submit(encode_rows, _rows(notifications)))
+        return _Page(start, notifications, pool.submit(encode_rows, _rows(notifications, self._audit(notifications))))
+
+    def _audit(self, notifications: Sequence[Notification]) -> AuditMap:
+        """The audit sequence number and leaf hash of each notification that is logged (one query)."""
+        recorder: Any = self.app.recorder
+        log = getattr(recorder, "audit", None)
+        if log is None or not notifications:
+            return {}
+        with recorder.datastore.transaction(commit=False) as curs:
+            found: AuditMap = log.by_notification(curs, notifications[0].id, notifications[-1].id)
+            return found
 
     def _page_messages(self, page: _Page) -> list[tuple[bytes, bytes]]:
         if isinstance(page.messages, list):
@@ -334,7 +348,8 @@ class Relay:
 
     def _messages(self, notifications: Sequence[Notification]) -> list[tuple[bytes, bytes]]:
         """(key, value) of each customer event among ``notifications``, in log order."""
-        return _encode(self.app.mapper, ((n.id, n) for n in notifications))
+        audit = self._audit(notifications)
+        return _encode(self.app.mapper, ((n.id, n, audit.get(n.id)) for n in notifications))
 
     def publish_batch(self) -> int:
         """Publish the next batch; return how many log positions it covered (0: caught up).

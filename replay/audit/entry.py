@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -35,6 +36,9 @@ import rfc8785
 PERSONAL_KEYS = frozenset({"email", "address", "ship_to"})
 ENVELOPE_KEYS = frozenset({"timestamp", "at", "actor", "originator_topic", "originator_id", "originator_version"})
 SALT_BYTES = 16
+_PERSONAL_OR_ESCAPED = re.compile(
+    rb"\\u|" + b"|".join(re.escape(f'"{key}"'.encode()) for key in sorted(PERSONAL_KEYS))
+)
 COMMITMENT = "salted_sha256"
 
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False).encode
@@ -43,20 +47,22 @@ _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", "
 def canonical(value: Any) -> bytes:
     """RFC 8785 canonical JSON of ``value`` (UTF-8)."""
     if _plain(value):
-        return _dumps(value).encode("utf-8")
+        try:
+            return _dumps(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: rfc8785 refuses it with its own error
     return rfc8785.dumps(value)
 
 
 def _plain(value: Any) -> bool:
-    """No floats, ASCII keys only: where ``json.dumps(sort_keys=True)`` is RFC 8785."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
+    """No floats, string keys in ASCII only: where ``json.dumps(sort_keys=True)`` is RFC 8785
+    (strings that cannot be encoded are caught when encoding)."""
+    t = type(value)
+    if t is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in value.items())
+    if t is list:
         return all(_plain(v) for v in value)
-    if isinstance(value, str):
-        # Lone surrogates cannot be encoded; rfc8785 refuses them with a clear error.
-        return not any("\ud800" <= c <= "\udfff" for c in value) if not value.isascii() else True
-    return value is None or isinstance(value, (bool, int))
+    return t is str or t is int or t is bool or value is None
 
 
 def _unwrap(d: dict[str, Any]) -> Any:
@@ -78,36 +84,68 @@ def commitment(salt: bytes, value: Any) -> dict[str, str]:
 
 
 def _pointer(parent: str, key: str) -> str:
-    return parent + "/" + key.replace("~", "~0").replace("/", "~1")
+    if "~" in key or "/" in key:
+        key = key.replace("~", "~0").replace("/", "~1")
+    return parent + "/" + key
+
+
+_urandom = os.urandom
+_sha256 = hashlib.sha256
 
 
 class _Committer:
-    __slots__ = ("given", "used")
+    """Walks decoded state once: typed values to their text, personal values to commitments, and
+    notes whether the result is plain JSON (see :func:`canonical`)."""
+
+    __slots__ = ("given", "plain", "used")
 
     def __init__(self, given: Mapping[str, str] | None) -> None:
         self.given = given
         self.used: dict[str, str] = {}
+        self.plain = True
 
     def commit(self, path: str, value: Any) -> dict[str, str]:
         if self.given is None:
-            salt = os.urandom(SALT_BYTES)
+            salt = _urandom(SALT_BYTES)
         else:
             found = self.given.get(path)
             if found is None:
                 raise MissingSalt(path)
             salt = bytes.fromhex(found)
         self.used[path] = salt.hex()
-        return commitment(salt, value)
+        if type(value) is str:
+            try:
+                text = _dumps(value).encode("utf-8")
+            except UnicodeEncodeError:
+                text = rfc8785.dumps(value)
+        else:
+            text = canonical(self.walk(value, path, commit=False))
+        return {COMMITMENT: _sha256(salt + text).hexdigest()}
 
-    def walk(self, value: Any, path: str) -> Any:
-        if isinstance(value, dict):
+    def walk(self, value: Any, path: str, commit: bool = True) -> Any:
+        t = type(value)
+        if t is dict:
+            if len(value) == 2 and "_type_" in value and "_data_" in value:
+                return value["_data_"]
             out = {}
             for k, v in value.items():
-                p = _pointer(path, k)
-                out[k] = self.commit(p, v) if k in PERSONAL_KEYS and v is not None else self.walk(v, p)
+                if not k.isascii():
+                    self.plain = False
+                if commit and k in PERSONAL_KEYS and v is not None:
+                    out[k] = self.commit(_pointer(path, k), v)
+                else:
+                    tv = type(v)
+                    if tv is dict or tv is list:
+                        out[k] = self.walk(v, _pointer(path, k), commit)
+                    else:
+                        if tv is float:
+                            self.plain = False
+                        out[k] = v
             return out
-        if isinstance(value, list):
-            return [self.walk(v, f"{path}/{i}") for i, v in enumerate(value)]
+        if t is list:
+            return [self.walk(v, f"{path}/{i}", commit) for i, v in enumerate(value)]
+        if t is float:
+            self.plain = False
         return value
 
 
@@ -136,28 +174,81 @@ def build_entry(
     state: bytes | Mapping[str, Any],
     prev: bytes | None,
     salts: Mapping[str, str] | None = None,
+    *,
+    fast: bool = True,
 ) -> tuple[bytes, dict[str, str]]:
     """The canonical entry of one event and the salts it used (JSON pointer → hex salt).
 
     Without ``salts`` fresh ones are drawn (when the event is recorded); with them (verification)
     the same entry is rebuilt, or :class:`MissingSalt` names the value whose salt is gone.
     """
-    decoded = decode_state(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
+    if fast and type(state) is bytes and state.isascii() and _PERSONAL_OR_ESCAPED.search(state) is None:
+        # No personal key anywhere and every string ASCII: decode with the typed values unwrapped
+        # by the C decoder's hook, and the result is plain JSON unless a float turns up.
+        floats: list[str] = []
+
+        def parse_float(text: str) -> float:
+            floats.append(text)
+            return float(text)
+
+        decoded = json.loads(state, object_hook=_unwrap, parse_float=parse_float)
+        if type(decoded) is dict and not floats:
+            actor = decoded.get("actor")
+            committer = _Committer(salts)
+            entry = {
+                "seq": seq,
+                "aggregate_id": aggregate_text(aggregate_id),
+                "version": version,
+                "type": topic.rpartition(":")[2],
+                "effective_at": decoded.get("at"),
+                "recorded_at": decoded.get("timestamp"),
+                "actor": committer.commit("/actor", actor) if personal_actor(actor) else actor,
+                "data": {k: v for k, v in decoded.items() if k not in ENVELOPE_KEYS},
+                "prev": prev.hex() if prev is not None else None,
+            }
+            return _dumps(entry).encode("utf-8"), committer.used
+    decoded = json.loads(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
+    if type(decoded) is not dict:
+        raise ValueError("an event's state is a JSON object")
     committer = _Committer(salts)
     actor = decoded.get("actor")
     data = {k: v for k, v in decoded.items() if k not in ENVELOPE_KEYS}
     entry = {
         "seq": seq,
-        "aggregate_id": str(aggregate_id if isinstance(aggregate_id, UUID) else UUID(str(aggregate_id))),
+        "aggregate_id": aggregate_text(aggregate_id),
         "version": version,
-        "type": event_type(topic),
-        "effective_at": decoded.get("at"),
-        "recorded_at": decoded.get("timestamp"),
-        "actor": committer.commit("/actor", actor) if personal_actor(actor) else actor,
+        "type": topic.rpartition(":")[2],
+        "effective_at": _text(decoded.get("at")),
+        "recorded_at": _text(decoded.get("timestamp")),
+        "actor": committer.commit("/actor", actor) if personal_actor(actor) else committer.walk(actor, "/actor"),
         "data": committer.walk(data, "/data"),
         "prev": prev.hex() if prev is not None else None,
     }
-    return canonical(entry), committer.used
+    if committer.plain:
+        try:
+            return _dumps(entry).encode("utf-8"), committer.used
+        except UnicodeEncodeError:
+            pass
+    return rfc8785.dumps(entry), committer.used
+
+
+def _text(value: Any) -> Any:
+    if type(value) is dict and "_data_" in value:
+        return value["_data_"]
+    return value
+
+
+def aggregate_text(aggregate_id: UUID | str) -> str:
+    """An aggregate id in its canonical text form (``8-4-4-4-12`` lowercase hex)."""
+    if isinstance(aggregate_id, UUID):
+        return str(aggregate_id)
+    text = str(aggregate_id)
+    if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-" and text.islower():
+        return text
+    if len(text) == 32:
+        text = text.lower()
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(UUID(text))
 
 
 def parse_entry(entry: bytes) -> dict[str, Any]:

@@ -3,6 +3,7 @@ restarts lose nothing; the spares view rebuilt from the topic alone equals the l
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Callable
@@ -282,9 +283,13 @@ def test_relay_encoder_processes_build_the_very_messages_built_inline(app: Ledge
     notifications = app.recorder.select_notifications(1, 100_000)
     inline = Relay(app, "127.0.0.1:1", "unused", encoders=0)
     expected = list(inline._messages(notifications))
+    audit = inline._audit(notifications)
     assert expected and expected == encode_rows(
-        [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications], app.mapper
+        [(n.id, n.originator_id, n.originator_version, n.topic, n.state, audit.get(n.id)) for n in notifications],
+        app.mapper,
     )
+    # Every message carries its audit log entry's sequence number and leaf hash (SPEC section 8).
+    assert all({"auditseq", "auditleaf"} <= set(json.loads(value)) for _, value in expected)
     pooled = Relay(app, "127.0.0.1:1", "unused", encoders=1, batch_size=50)
     try:
         pages, start = [], 1

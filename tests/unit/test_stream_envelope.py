@@ -149,3 +149,14 @@ def test_relay_encoding_is_byte_identical_to_the_envelope(seeded: list[tuple[int
             key, value = encode_event(event, position)
             assert key == str(event.originator_id).encode()
             assert value == encode(build_envelope(event, position))
+
+
+def test_s8_envelope_carries_the_audit_sequence_and_leaf_hash(seeded: list[tuple[int, Any]]) -> None:
+    from ledger.stream.envelope import encode_event
+
+    position, event = next((p, e) for p, e in seeded if is_published(e))
+    leaf = bytes(range(32))
+    envelope = build_envelope(event, position, (position - 1, leaf))
+    assert envelope["auditseq"] == position - 1 and envelope["auditleaf"] == leaf.hex()
+    assert encode_event(event, position, (position - 1, leaf))[1] == encode(envelope)
+    assert "auditseq" not in build_envelope(event, position)

@@ -88,6 +88,10 @@ def envelope_schema() -> dict[str, Any]:
                 "description": "the id of the event of the same command that caused this one (an expiry or "
                 "cancellation releasing licenses or revoking spares, ...); absent otherwise",
             },
+            "auditseq": {"type": "integer", "minimum": 0,
+                         "description": "the event's entry in the verifiable audit log (absent if not logged)"},
+            "auditleaf": {"type": "string", "pattern": "^[0-9a-f]{64}$",
+                          "description": "RFC 6962 leaf hash of that entry, hex (ledger proof shows its inclusion)"},
             "data": {"type": "object"},
         },
         "additionalProperties": False,

@@ -1,0 +1,344 @@
+"""The audit log's tables and the code that appends to them inside the event store's transactions.
+
+Tables (beside the events table, in the same schema):
+
+``audit_log``
+    one row per logged event: dense ``seq`` (0, 1, 2, … in commit order), the event's
+    ``notification_id``, aggregate id and version, the canonical ``entry`` and its ``leaf`` hash.
+``audit_salts``
+    the salts of the personal values committed to in an entry (JSON pointer → hex), one row per
+    entry that has any; erasing a person's data deletes values and salts, never entries.
+``audit_nodes``
+    every complete subtree of the Merkle tree above the leaves, keyed by ``level << 48 | index``.
+``audit_head``
+    one row: tree size, the right edge of the tree (``frontier``), whether the log covers every
+    event (``complete``) and how many checkpoints were signed.
+``audit_checkpoints``
+    every signed checkpoint, numbered 0, 1, 2, …
+
+:meth:`AuditLog.append` runs inside the transaction that inserts events, after the insert: on
+PostgreSQL the library's recorder holds ``LOCK TABLE … IN EXCLUSIVE MODE`` on the events table
+there, on SQLite the database's write lock, so sequence numbers are handed out in commit order
+with no gaps, and the audit rows commit or roll back with the events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from replay.audit.entry import aggregate_text, build_entry
+from replay.audit.merkle import Frontier, Node, decompose, fold, leaf_hash
+
+NODE_SHIFT = 48
+
+
+def node_key(node: Node) -> int:
+    return (node[0] << NODE_SHIFT) | node[1]
+
+
+@dataclass(frozen=True)
+class Head:
+    size: int
+    frontier: Frontier
+    complete: bool
+    checkpoints: int
+
+
+@dataclass(frozen=True)
+class LogRow:
+    seq: int
+    notification_id: int
+    aggregate_id: str  # canonical text
+    version: int
+    entry: bytes
+    leaf: bytes
+    salts: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    number: int
+    size: int
+    root: bytes
+    note: str
+    signed_at: str
+
+
+class AuditTables:
+    """Table names and SQL for one backend (``sqlite`` or ``postgres``)."""
+
+    def __init__(self, kind: str, events_table: str, schema: str | None = None) -> None:
+        self.kind = kind
+        self.p = "?" if kind == "sqlite" else "%s"
+
+        def q(name: str) -> str:
+            return f'"{schema}"."{name}"' if schema else f'"{name}"'
+
+        self.events = q(events_table)
+        self.event_id_column = "rowid" if kind == "sqlite" else "notification_id"
+        self.log, self.salts, self.nodes = q("audit_log"), q("audit_salts"), q("audit_nodes")
+        self.head, self.checkpoints = q("audit_head"), q("audit_checkpoints")
+        self._index = q("audit_log_aggregate").split(".")[-1] if schema else '"audit_log_aggregate"'
+        self._nid_index = q("audit_log_notification").split(".")[-1] if schema else '"audit_log_notification"'
+
+    def create_statements(self) -> list[str]:
+        blob = "BLOB" if self.kind == "sqlite" else "BYTEA"
+        agg = "TEXT" if self.kind == "sqlite" else "UUID"
+        boolean = "INTEGER" if self.kind == "sqlite" else "BOOLEAN"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.log} (seq BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL, "
+            f"originator_id {agg} NOT NULL, originator_version INTEGER NOT NULL, entry {blob} NOT NULL, "
+            f"leaf {blob} NOT NULL)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {self._index} ON {self.log} (originator_id, originator_version)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {self._nid_index} ON {self.log} (notification_id)",
+            f"CREATE TABLE IF NOT EXISTS {self.salts} (seq BIGINT PRIMARY KEY, salts TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.nodes} (node BIGINT PRIMARY KEY, hash {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.head} (id INTEGER PRIMARY KEY, size BIGINT NOT NULL, "
+            f"frontier {blob} NOT NULL, complete {boolean} NOT NULL, checkpoints BIGINT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (number BIGINT PRIMARY KEY, size BIGINT NOT NULL, "
+            f"root {blob} NOT NULL, note TEXT NOT NULL, signed_at TEXT NOT NULL)",
+        ]
+
+    def marks(self, n: int) -> str:
+        return ",".join([self.p] * n)
+
+
+def _db_id(kind: str, originator_id: UUID | str) -> Any:
+    if kind == "sqlite":
+        return originator_id.hex if isinstance(originator_id, UUID) else UUID(str(originator_id)).hex
+    return originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+
+
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+class AuditLog:
+    """Reads and writes the audit tables through a DB-API cursor of the event store's connection."""
+
+    def __init__(self, tables: AuditTables) -> None:
+        self.t = tables
+
+    # -- the write path (inside the events transaction) ---------------------------------------
+
+    def read_head(self, curs: Any) -> Head | None:
+        curs.execute(f"SELECT size, frontier, complete, checkpoints FROM {self.t.head} WHERE id = 1")
+        row = curs.fetchone()
+        if row is None:
+            return None
+        return Head(int(row["size"]), Frontier.from_bytes(int(row["size"]), bytes(row["frontier"])),
+                    bool(row["complete"]), int(row["checkpoints"]))
+
+    def _create_head(self, curs: Any, complete: bool) -> Head:
+        p = self.t.p
+        curs.execute(
+            f"INSERT INTO {self.t.head} (id, size, frontier, complete, checkpoints) VALUES (1, 0, {p}, {p}, 0)",
+            [b"", complete if self.t.kind == "postgres" else int(complete)],
+        )
+        return Head(0, Frontier(), complete, 0)
+
+    def append(self, curs: Any, stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]) -> None:
+        """Log events just inserted (same transaction, insert lock held), unless a backfill of
+        earlier events is still due (they are logged first, by ``ledger audit backfill``)."""
+        head = self.read_head(curs)
+        if head is None:
+            p = self.t.p
+            curs.execute(
+                f"SELECT 1 AS found FROM {self.t.events} WHERE {self.t.event_id_column} < {p} LIMIT 1",
+                [min(notification_ids)],
+            )
+            head = self._create_head(curs, complete=curs.fetchone() is None)
+        if not head.complete:
+            return
+        self._append(curs, head, list(zip(notification_ids, stored_events, strict=True)))
+
+    def _append(self, curs: Any, head: Head, rows: list[tuple[int, StoredEvent]]) -> int:
+        kind, p = self.t.kind, self.t.p
+        batch = {(_as_uuid(e.originator_id), e.originator_version) for _, e in rows}
+        wanted = {
+            (_as_uuid(e.originator_id), e.originator_version - 1)
+            for _, e in rows
+            if e.originator_version > 1
+        } - batch
+        prev: dict[tuple[UUID, int], bytes] = {}
+        if wanted:
+            keys = list(wanted)
+            values = ",".join([f"({p},{p})"] * len(keys))
+            params: list[Any] = []
+            for aggregate_id, version in keys:
+                params += [_db_id(kind, aggregate_id), version]
+            cast = "" if kind == "sqlite" else "::uuid"
+            curs.execute(
+                f"SELECT a.originator_id AS originator_id, a.originator_version AS originator_version, a.leaf AS leaf "
+                f"FROM {self.t.log} a JOIN (VALUES {values}) AS k "
+                f"ON a.originator_id = k.column1{cast} AND a.originator_version = k.column2",
+                params,
+            )
+            for row in curs.fetchall():
+                prev[(_as_uuid(row["originator_id"]), int(row["originator_version"]))] = bytes(row["leaf"])
+        frontier = head.frontier
+        log_rows: list[tuple[Any, ...]] = []
+        salt_rows: list[tuple[int, str]] = []
+        node_rows: list[tuple[int, bytes]] = []
+        for nid, e in rows:
+            aggregate_id = _as_uuid(e.originator_id)
+            seq = frontier.size
+            previous = prev.get((aggregate_id, e.originator_version - 1)) if e.originator_version > 1 else None
+            entry, salts = build_entry(seq, aggregate_id, e.originator_version, e.topic, e.state, previous)
+            leaf = leaf_hash(entry)
+            prev[(aggregate_id, e.originator_version)] = leaf
+            log_rows.append((seq, nid, _db_id(kind, aggregate_id), e.originator_version, entry, leaf))
+            if salts:
+                salt_rows.append((seq, json.dumps(salts, separators=(",", ":"))))
+            node_rows.extend((node_key((level, index)), h) for level, index, h in frontier.append(leaf))
+        curs.executemany(f"INSERT INTO {self.t.log} VALUES ({self.t.marks(6)})", log_rows)
+        if salt_rows:
+            curs.executemany(f"INSERT INTO {self.t.salts} VALUES ({p},{p})", salt_rows)
+        if node_rows:
+            curs.executemany(f"INSERT INTO {self.t.nodes} VALUES ({p},{p})", node_rows)
+        curs.execute(
+            f"UPDATE {self.t.head} SET size = {p}, frontier = {p} WHERE id = 1", [frontier.size, frontier.to_bytes()]
+        )
+        return len(log_rows)
+
+    def backfill_step(self, curs: Any, limit: int) -> tuple[int, bool]:
+        """Log up to ``limit`` events not yet logged, oldest first (insert lock held by the caller).
+        Returns how many were logged and whether the log now covers every event."""
+        head = self.read_head(curs) or self._create_head(curs, complete=False)
+        if head.complete:
+            return 0, True
+        curs.execute(f"SELECT max(notification_id) AS last_id FROM {self.t.log}")
+        row = curs.fetchone()
+        last = int(row["last_id"]) if row is not None and row["last_id"] is not None else 0
+        p, col = self.t.p, self.t.event_id_column
+        curs.execute(
+            f"SELECT {col} AS nid, originator_id, originator_version, topic, state FROM {self.t.events} "
+            f"WHERE {col} > {p} ORDER BY {col} LIMIT {p}",
+            [last, limit],
+        )
+        found = curs.fetchall()
+        rows = [
+            (int(r["nid"]), StoredEvent(_as_uuid(r["originator_id"]), int(r["originator_version"]), r["topic"],
+                                        bytes(r["state"])))
+            for r in found
+        ]
+        logged = self._append(curs, head, rows) if rows else 0
+        done = len(found) < limit
+        if done:
+            flag = True if self.t.kind == "postgres" else 1
+            curs.execute(f"UPDATE {self.t.head} SET complete = {p} WHERE id = 1", [flag])
+        return logged, done
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def read_nodes(self, curs: Any, wanted: set[Node]) -> dict[Node, bytes]:
+        """The stored hashes of ``wanted`` complete subtrees (leaves from the log), two queries."""
+        found: dict[Node, bytes] = {}
+        leaves = [index for level, index in wanted if level == 0]
+        inner = [node_key(n) for n in wanted if n[0] > 0]
+        if leaves:
+            curs.execute(f"SELECT seq, leaf FROM {self.t.log} WHERE seq IN ({self.t.marks(len(leaves))})", leaves)
+            for row in curs.fetchall():
+                found[(0, int(row["seq"]))] = bytes(row["leaf"])
+        if inner:
+            curs.execute(f"SELECT node, hash FROM {self.t.nodes} WHERE node IN ({self.t.marks(len(inner))})", inner)
+            mask = (1 << NODE_SHIFT) - 1
+            for row in curs.fetchall():
+                key = int(row["node"])
+                found[(key >> NODE_SHIFT, key & mask)] = bytes(row["hash"])
+        missing = wanted - set(found)
+        if missing:
+            raise LookupError(f"the audit tree lacks stored nodes {sorted(missing)[:4]} (deleted or never written)")
+        return found
+
+    def stored_root(self, curs: Any, size: int) -> bytes:
+        nodes = self.read_nodes(curs, set(decompose(0, size)))
+        return fold([nodes[n] for n in decompose(0, size)])
+
+    def find(self, curs: Any, aggregate_id: UUID, version: int) -> LogRow | None:
+        p = self.t.p
+        curs.execute(
+            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
+            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts "
+            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
+            f"WHERE l.originator_id = {p} AND l.originator_version = {p}",
+            [_db_id(self.t.kind, aggregate_id), version],
+        )
+        row = curs.fetchone()
+        return _log_row(row) if row is not None else None
+
+    def rows(self, curs: Any, start: int, limit: int) -> list[LogRow]:
+        p = self.t.p
+        curs.execute(
+            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
+            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts "
+            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
+            f"WHERE l.seq >= {p} ORDER BY l.seq LIMIT {p}",
+            [start, limit],
+        )
+        return [_log_row(r) for r in curs.fetchall()]
+
+    def by_notification(self, curs: Any, first: int, last: int) -> dict[int, tuple[int, bytes]]:
+        """``notification id → (seq, leaf hash)`` for the logged events in ``[first, last]``."""
+        p = self.t.p
+        curs.execute(
+            f"SELECT notification_id, seq, leaf FROM {self.t.log} WHERE notification_id BETWEEN {p} AND {p}",
+            [first, last],
+        )
+        return {int(r["notification_id"]): (int(r["seq"]), bytes(r["leaf"])) for r in curs.fetchall()}
+
+    def checkpoints_list(self, curs: Any) -> list[StoredCheckpoint]:
+        curs.execute(f"SELECT number, size, root, note, signed_at FROM {self.t.checkpoints} ORDER BY number")
+        return [
+            StoredCheckpoint(int(r["number"]), int(r["size"]), bytes(r["root"]), str(r["note"]), str(r["signed_at"]))
+            for r in curs.fetchall()
+        ]
+
+    def last_checkpoint(self, curs: Any) -> StoredCheckpoint | None:
+        curs.execute(
+            f"SELECT number, size, root, note, signed_at FROM {self.t.checkpoints} ORDER BY number DESC LIMIT 1"
+        )
+        r = curs.fetchone()
+        if r is None:
+            return None
+        return StoredCheckpoint(int(r["number"]), int(r["size"]), bytes(r["root"]), str(r["note"]), str(r["signed_at"]))
+
+    def insert_checkpoint(self, curs: Any, checkpoint: StoredCheckpoint) -> None:
+        p = self.t.p
+        curs.execute(
+            f"INSERT INTO {self.t.checkpoints} VALUES ({self.t.marks(5)})",
+            [checkpoint.number, checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.signed_at],
+        )
+        curs.execute(f"UPDATE {self.t.head} SET checkpoints = {p} WHERE id = 1", [checkpoint.number + 1])
+
+    def lock_head(self, curs: Any) -> None:
+        """Take the head row for this transaction (checkpoint signing runs one at a time)."""
+        if self.t.kind == "postgres":
+            curs.execute(f"SELECT id FROM {self.t.head} WHERE id = 1 FOR UPDATE")
+            curs.fetchall()
+        else:
+            curs.execute(f"UPDATE {self.t.head} SET checkpoints = checkpoints WHERE id = 1")
+
+
+def _log_row(r: Mapping[str, Any]) -> LogRow:
+    salts = json.loads(r["salts"]) if r["salts"] is not None else None
+    return LogRow(r["seq"], r["notification_id"], aggregate_text(r["originator_id"]), r["originator_version"],
+                  bytes(r["entry"]), bytes(r["leaf"]), salts)
+
+
+def iter_rows(log: AuditLog, open_cursor: Any, page: int = 5000) -> Iterator[LogRow]:
+    """Every log row in ``seq`` order, a page per read transaction."""
+    start = 0
+    while True:
+        with open_cursor() as curs:
+            rows = log.rows(curs, start, page)
+        yield from rows
+        if len(rows) < page:
+            return
+        start = rows[-1].seq + 1
