@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("commands/s SQLite, audit log on", f"{a['on']:,.0f}", f"log off {a['off']:,.0f}",
                  f"{a['on'] / a['off']:.2f} of off (target ≥ 0.85)"))
     if pg:
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         a = audit_bench.measure_commands(customers, rounds, fresh_database_url)
         figures["audit_commands_per_s_on"]["postgres"] = a["on"]
