@@ -1,0 +1,186 @@
+"""Soak: the mixed portal workload at a fixed rate through HTTP on PostgreSQL, with the consumers running.
+
+    python -m benchmarks.soak [--duration 300] [--rate 20] [--customers 200]
+
+Starts ``ledger serve`` on a fresh PostgreSQL schema (``LEDGER_TEST_PG_URL`` or ``.cache/pg-url``),
+``ledger project --follow``, ``ledger relay --follow`` (topic of its own on the broker at
+``LEDGER_TEST_KAFKA``/127.0.0.1:9092) and ``ledger notify --follow`` (to an SMTP server on loopback),
+each with ``--metrics-port``. Sends the workload's commands (``ledger.workload.generate``, ops key,
+without ``actor``; invitation acceptances left out, they need the invitee's own sign-in) at ``--rate``
+per second, on a fixed schedule. Every 2 s it scrapes each consumer's ``ledger_consumer_lag_seconds``
+and reads every process's RSS. Prints p50/p99 command latency, each consumer's lag in seconds (p50,
+p99, max; target p99 < 2 s) and RSS at start and end (target: flat). Not in the test command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from ledger.workload import generate
+from tests.kit.http import LEDGER, SECRET, Server, create_key, free_port, ledger_cli
+from tests.kit.pg import fresh_database_url
+
+KAFKA = os.environ.get("LEDGER_TEST_KAFKA", "127.0.0.1:9092")
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.count += 1
+        return "250 OK"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def lag_seconds(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("ledger_consumer_lag_seconds{"):
+            name = line.split('consumer="', 1)[1].split('"', 1)[0]
+            out[name] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=300.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="commands per second")
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--json", metavar="FILE")
+    args = parser.parse_args()
+
+    db = fresh_database_url()
+    folder = Path(tempfile.mkdtemp(prefix="ledger-soak-"))
+    topic = f"soak.{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "LEDGER_SECRET_KEY": SECRET}
+    sink = Sink()
+    smtp_port = free_port()
+    smtp = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    ledger_cli(db, "api-key", "list")
+    server = Server(db, log=folder / "serve.log").start()
+    key = create_key(db, "soak", "--role", "ops")
+    ports = {"project": free_port(), "relay": free_port(), "notify": free_port()}
+
+    def spawn(name: str, *argv: str) -> subprocess.Popen[bytes]:
+        log = (folder / f"{name}.log").open("wb")
+        return subprocess.Popen([LEDGER, "--db", db, *argv, "--metrics-port", str(ports[name])], stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+
+    procs = {
+        "project": spawn("project", "project", "--follow", "--interval", "0.2"),
+        "relay": spawn("relay", "relay", "--follow", "--bootstrap-servers", KAFKA, "--topic", topic),
+        "notify": spawn("notify", "notify", "--follow", "--bootstrap-servers", KAFKA, "--topic", topic,
+                        "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--state",
+                        str(folder / "notify.db"), "--from-beginning"),
+    }
+    assert server.process is not None
+    pids = {"serve": server.process.pid, **{n: p.pid for n, p in procs.items()}}
+    commands = [{k: v for k, v in c.items() if k != "actor"} for c in generate(customers=args.customers, seed=11)
+                if c["command"] != "AcceptInvitation"]
+    latencies: list[float] = []
+    outcomes = {"accepted": 0, "refused": 0, "error": 0}
+    lags: dict[str, list[float]] = {}
+    stop = threading.Event()
+    deadline = time.monotonic() + 120
+    for name, port in ports.items():  # every consumer up, its metrics port answering
+        while True:
+            try:
+                lag_seconds(port)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or procs[name].poll() is not None:
+                    raise SystemExit(f"soak: {name} did not start; see {folder}/{name}.log") from None
+                time.sleep(0.5)
+    rss_start = {n: rss_kib(p) for n, p in pids.items()}
+
+    def sampler() -> None:
+        while not stop.wait(2.0):
+            for name, port in ports.items():
+                try:
+                    for consumer, value in lag_seconds(port).items():
+                        lags.setdefault(consumer, []).append(value)
+                except httpx.HTTPError:
+                    lags.setdefault(f"{name}:unreachable", []).append(1.0)
+
+    threading.Thread(target=sampler, daemon=True).start()
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    started = time.monotonic()
+    sent = 0
+    try:
+        while time.monotonic() - started < args.duration and sent < len(commands):
+            due = started + sent / args.rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            t0 = time.perf_counter()
+            try:
+                response = client.post("/v1/commands", json=commands[sent])
+                outcomes["accepted" if response.status_code == 200 else "refused"] += 1
+            except httpx.HTTPError:
+                outcomes["error"] += 1
+            latencies.append(time.perf_counter() - t0)
+            sent += 1
+        elapsed = time.monotonic() - started
+        time.sleep(5)  # let the consumers catch up, then read the end figures
+        rss_end = {n: rss_kib(p) for n, p in pids.items()}
+        final_lag = {}
+        for port in ports.values():
+            final_lag.update(lag_seconds(port))
+    finally:
+        stop.set()
+        client.close()
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        server.stop()
+        smtp.stop()
+    report = {
+        "duration_s": round(elapsed, 1), "rate_target": args.rate, "commands": sent,
+        "rate_achieved": round(sent / elapsed, 2), "outcomes": outcomes, "mails": sink.count,
+        "latency_ms": {"p50": round(1000 * statistics.median(latencies), 2),
+                       "p99": round(1000 * pct(latencies, 0.99), 2), "max": round(1000 * max(latencies), 2)},
+        "lag_seconds": {c: {"p50": round(pct(v, 0.5), 3), "p99": round(pct(v, 0.99), 3), "max": round(max(v), 3),
+                            "samples": len(v), "at_end": final_lag.get(c)} for c, v in sorted(lags.items())},
+        "rss_kib": {n: {"start": rss_start[n], "end": rss_end[n]} for n in pids},
+        "logs": str(folder),
+    }
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
