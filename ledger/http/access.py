@@ -113,17 +113,44 @@ def visible_role(
     return (facts, role) if role is not None else None
 
 
+def _candidates(app: LedgerApplication, engine: Engine, principal: Principal) -> list[str] | None:
+    """Customer ids the principal may hold a role on (a superset; None: every customer)."""
+    if principal.only_customers is not None:
+        return sorted(str(c) for c in principal.only_customers)
+    if principal.ops:
+        return None
+    ts = table_set("access")
+    users, delegations = ts["users"], ts["delegations"]
+    found: set[str] = set()
+    with engine.connect() as conn:
+        if principal.email is not None:
+            found.update(conn.execute(select(users.c.customer_id).where(users.c.email == principal.email)).scalars())
+        rows = conn.execute(select(delegations.c.customer_id, delegations.c.partner_id)).all()
+    if principal.customer_id is not None:
+        found.add(str(principal.customer_id))
+    by_partner: dict[str, set[str]] = {}
+    for r in rows:
+        by_partner.setdefault(r.partner_id, set()).add(r.customer_id)
+    lookup = partner_lookup(app)
+    for partner_id, customer_ids in by_partner.items():
+        if principal.partner_id is not None and partner_id.casefold() == principal.partner_id.casefold():
+            found |= customer_ids
+        elif principal.email is not None:
+            partner = lookup(partner_id)
+            if partner is not None and principal.email in partner.users:
+                found |= customer_ids
+    return sorted(found)
+
+
 def visible_customers(app: LedgerApplication, engine: Engine, principal: Principal) -> list[tuple[CustomerAccess, str]]:
-    """Every customer the principal may see, with its role, in customer-id order."""
-    ids: list[str] | None
-    if principal.ops and principal.only_customers is None:
-        ids = None
-    elif principal.only_customers is not None:
-        ids = sorted(str(c) for c in principal.only_customers)
-    elif principal.customer_id is not None and principal.email is None and principal.partner_id is None:
-        ids = [str(principal.customer_id)]
-    else:
-        ids = None  # a portal user or a partner key: filtered below by the same rule as everything else
+    """Every customer the principal may see, with its role, in customer-id order.
+
+    The candidates are narrowed with the access read model (own users, delegations to the
+    principal's partners); the role is then decided for each by :func:`commands.auth.role_of`.
+    """
+    ids = _candidates(app, engine, principal)
+    if ids is not None and not ids:
+        return []
     lookup = partner_lookup(app)
     found = []
     for facts in _load(engine, ids):
