@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import statistics
 import subprocess
 import tempfile
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 
+from aggregates.customer import Customer
 from ledger.workload import generate
 from tests.kit.http import LEDGER, SECRET, Server, create_key, free_port, ledger_cli
 from tests.kit.pg import fresh_database_url
@@ -62,6 +64,16 @@ def lag_seconds(port: int) -> dict[str, float]:
     return out
 
 
+def customer_key(body: dict[str, Any]) -> str:
+    """Which customer a command is for (an order without ``customer_id``: the one its company makes)."""
+    if body.get("customer_id"):
+        return str(body["customer_id"])
+    party = body.get("end_customer")
+    if isinstance(party, dict):
+        return str(Customer.create_id(Customer.key_for(party["company"], party.get("parent_company"))))
+    return "global"
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -74,6 +86,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=300.0)
     parser.add_argument("--rate", type=float, default=20.0, help="commands per second")
     parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=8, help="concurrent HTTP clients (default 8)")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
 
@@ -132,7 +145,30 @@ def main() -> None:
                     lags.setdefault(f"{name}:unreachable", []).append(1.0)
 
     threading.Thread(target=sampler, daemon=True).start()
-    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    # Senders in parallel (the server groups their commands into one commit), one customer's
+    # commands always on the same sender, in order; a dispatcher hands them out on the fixed schedule.
+    queues: list[queue.Queue[dict[str, Any] | None]] = [queue.Queue() for _ in range(args.senders)]
+    lock = threading.Lock()
+
+    def sender(q: queue.Queue[dict[str, Any] | None]) -> None:
+        client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        try:
+            while (body := q.get()) is not None:
+                t0 = time.perf_counter()
+                try:
+                    response = client.post("/v1/commands", json=body)
+                    outcome = "accepted" if response.status_code == 200 else "refused"
+                except httpx.HTTPError:
+                    outcome = "error"
+                with lock:
+                    outcomes[outcome] += 1
+                    latencies.append(time.perf_counter() - t0)
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=sender, args=(q,), daemon=True) for q in queues]
+    for worker in workers:
+        worker.start()
     started = time.monotonic()
     sent = 0
     try:
@@ -141,14 +177,13 @@ def main() -> None:
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            t0 = time.perf_counter()
-            try:
-                response = client.post("/v1/commands", json=commands[sent])
-                outcomes["accepted" if response.status_code == 200 else "refused"] += 1
-            except httpx.HTTPError:
-                outcomes["error"] += 1
-            latencies.append(time.perf_counter() - t0)
+            body = commands[sent]
+            queues[hash(customer_key(body)) % len(queues)].put(body)
             sent += 1
+        for q in queues:
+            q.put(None)
+        for worker in workers:
+            worker.join(120)
         elapsed = time.monotonic() - started
         time.sleep(5)  # let the consumers catch up, then read the end figures
         rss_end = {n: rss_kib(p) for n, p in pids.items()}
@@ -157,7 +192,6 @@ def main() -> None:
             final_lag.update(lag_seconds(port))
     finally:
         stop.set()
-        client.close()
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
@@ -169,7 +203,7 @@ def main() -> None:
         smtp.stop()
     report = {
         "duration_s": round(elapsed, 1), "rate_target": args.rate, "commands": sent,
-        "rate_achieved": round(sent / elapsed, 2), "outcomes": outcomes, "mails": sink.count,
+        "rate_achieved": round(sent / elapsed, 2), "senders": args.senders, "outcomes": outcomes, "mails": sink.count,
         "latency_ms": {"p50": round(1000 * statistics.median(latencies), 2),
                        "p99": round(1000 * pct(latencies, 0.99), 2), "max": round(1000 * max(latencies), 2)},
         "lag_seconds": {c: {"p50": round(pct(v, 0.5), 3), "p99": round(pct(v, 0.99), 3), "max": round(max(v), 3),
