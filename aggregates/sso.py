@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -48,3 +49,15 @@ def email_domain(email: str) -> str:
 def domain_allowed(email: str, allowed_domains: tuple[str, ...] | frozenset[str]) -> bool:
     """True when the e-mail's domain is exactly one of the allowed domains (R22)."""
     return email_domain(email) in allowed_domains
+
+
+@dataclass(frozen=True)
+class SsoConfig:
+    """A customer's own OpenID Connect issuer (R22): its tokens act for users of the allowed domains."""
+
+    issuer: str
+    audience: str
+    allowed_domains: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_domains", tuple(self.allowed_domains))

@@ -33,6 +33,7 @@ from commands.models import (
     CancelOrder,
     ChangeRole,
     Command,
+    ConfigureSso,
     DelegatePartner,
     ExpireContracts,
     InviteUser,
@@ -41,6 +42,7 @@ from commands.models import (
     PlaceOrder,
     RegisterDevice,
     RegisterPartner,
+    RemoveSso,
     RemoveUser,
     RevokePartner,
     SendInvitation,
@@ -378,6 +380,28 @@ def revoke_partner(cmd: RevokePartner, uow: UnitOfWork, ctx: Context) -> Result:
     return {"customer_id": str(customer.id)}
 
 
+def configure_sso(cmd: ConfigureSso, uow: UnitOfWork, ctx: Context) -> Result:
+    customer = _customer(uow, cmd.customer_id)
+    auth.require_owner_admin(ctx.actor, customer, "ConfigureSso")
+    customer.configure_sso(
+        issuer=cmd.issuer,
+        audience=cmd.audience,
+        allowed_domains=tuple(cmd.allowed_domains),
+        at=ctx.at,
+        actor=ctx.actor,
+    )
+    uow.stage(customer)
+    return {"customer_id": str(customer.id)}
+
+
+def remove_sso(cmd: RemoveSso, uow: UnitOfWork, ctx: Context) -> Result:
+    customer = _customer(uow, cmd.customer_id)
+    auth.require_owner_admin(ctx.actor, customer, "RemoveSso")
+    customer.remove_sso(at=ctx.at, actor=ctx.actor)
+    uow.stage(customer)
+    return {"customer_id": str(customer.id)}
+
+
 Handler = Callable[[Any, UnitOfWork, Context], Result]
 
 HANDLERS: dict[type[Command], Handler] = {
@@ -399,4 +423,6 @@ HANDLERS: dict[type[Command], Handler] = {
     AddPartnerUser: add_partner_user,
     DelegatePartner: delegate_partner,
     RevokePartner: revoke_partner,
+    ConfigureSso: configure_sso,
+    RemoveSso: remove_sso,
 }

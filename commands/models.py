@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from aggregates.sso import issuer_problem, normalise_domain
+
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
 
@@ -37,6 +39,20 @@ def _actor(value: str) -> str:
         return _email(value)
     except ValueError:
         raise ValueError(f"{value!r} is neither 'ops' nor a portal user's e-mail") from None
+
+
+def _issuer(value: str) -> str:
+    problem = issuer_problem(value)
+    if problem is not None:
+        raise ValueError(f"{value!r} {problem}; it must equal the tokens' iss exactly")
+    return value
+
+
+def _domains(values: list[str]) -> list[str]:
+    domains = sorted({normalise_domain(v) for v in values})
+    if not domains:
+        raise ValueError("at least one e-mail domain is needed")
+    return domains
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -236,6 +252,32 @@ class RevokePartner(Command):
     partner_id: Identifier
 
 
+class ConfigureSso(Command):
+    """Trust the customer's own OpenID Connect issuer for its users of the allowed domains (R22).
+
+    The client secret the portal uses with that issuer is a setting, never part of this command.
+    """
+
+    rule: ClassVar[str] = "R22"
+    command: Literal["ConfigureSso"]
+    customer_id: UUID
+    issuer: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=400), AfterValidator(_issuer)
+    ]
+    audience: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    allowed_domains: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=253)]],
+        Field(min_length=1, max_length=50),
+        AfterValidator(_domains),
+    ]
+
+
+class RemoveSso(Command):
+    rule: ClassVar[str] = "R22"
+    command: Literal["RemoveSso"]
+    customer_id: UUID
+
+
 COMMAND_TYPES: tuple[type[Command], ...] = (
     PlaceOrder,
     CancelOrder,
@@ -255,6 +297,8 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     AddPartnerUser,
     DelegatePartner,
     RevokePartner,
+    ConfigureSso,
+    RemoveSso,
 )
 COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in COMMAND_TYPES}
 
@@ -278,6 +322,8 @@ AnyCommand = Annotated[
         AddPartnerUser,
         DelegatePartner,
         RevokePartner,
+        ConfigureSso,
+        RemoveSso,
     ],
     Field(discriminator="command"),
 ]

@@ -7,6 +7,7 @@ transaction of the batch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache, lru_cache
@@ -147,8 +148,8 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
             "revoked": _update(spares, ("spare_no",), "revoked_at"),
             "allocated": _update(spares, ("spare_no",), "product", "ship_to", "allocated_at"),
         }
-    customers, users, invitations, delegations = (
-        ts["access_customers"], ts["users"], ts["invitations"], ts["delegations"]
+    customers, users, invitations, delegations, sso = (
+        ts["access_customers"], ts["users"], ts["invitations"], ts["delegations"], ts["sso"]
     )
     return {
         "customer": insert(customers),
@@ -159,6 +160,8 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
         "role": _update(users, ("email",), "role"),
         "delegation_delete": delete(delegations).where(_key(delegations, "partner_id")),
         "delegation": insert(delegations),
+        "sso_delete": delete(sso).where(_key(sso)),
+        "sso": insert(sso),
     }
 
 
@@ -343,6 +346,16 @@ def _a_revoked(w: Writer, e: Customer.PartnerRevoked) -> None:
     w.add("delegation_delete", k_customer_id=_cid(e), k_partner_id=e.partner_id)
 
 
+def _a_sso(w: Writer, e: Customer.SsoConfigured) -> None:
+    w.add("sso_delete", k_customer_id=_cid(e))
+    w.add("sso", customer_id=_cid(e), issuer=e.issuer, audience=e.audience,
+          allowed_domains=json.dumps(list(e.allowed_domains)))
+
+
+def _a_sso_removed(w: Writer, e: Customer.SsoRemoved) -> None:
+    w.add("sso_delete", k_customer_id=_cid(e))
+
+
 ACCESS: dict[type, Apply] = {
     Customer.Registered: _a_registered,
     Customer.InvitationSent: _a_invited,
@@ -353,6 +366,8 @@ ACCESS: dict[type, Apply] = {
     Customer.UserRemoved: _a_removed,
     Customer.PartnerDelegated: _a_delegated,
     Customer.PartnerRevoked: _a_revoked,
+    Customer.SsoConfigured: _a_sso,
+    Customer.SsoRemoved: _a_sso_removed,
 }
 
 PROJECTORS: dict[str, dict[type, Apply]] = {

@@ -6,6 +6,7 @@ Each returns a list of JSON-ready dicts with the keys of SPEC section 4. Time-de
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
@@ -195,6 +196,7 @@ def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
         users = conn.execute(_where_customer(ts["users"], customer_id)).all()
         invitations = conn.execute(_where_customer(ts["invitations"], customer_id)).all()
         partners = conn.execute(_where_customer(ts["delegations"], customer_id)).all()
+        sso = conn.execute(_where_customer(ts["sso"], customer_id)).all()
     by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in users:
         by[r.customer_id]["users"].append({"email": r.email, "role": r.role})
@@ -206,6 +208,8 @@ def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
         })
     for r in partners:
         by[r.customer_id]["partners"].append({"partner_id": r.partner_id, "role": r.role})
+    for r in sso:
+        by[r.customer_id]["sso"].append(sso_view(r.issuer, r.audience, json.loads(r.allowed_domains)))
     return [access_view(r.customer_id, r.name, by[r.customer_id]) for r in customers]
 
 
@@ -218,7 +222,22 @@ def access_view(customer_id: str, name: str, parts: dict[str, list[dict[str, Any
             parts.get("invitations", []), key=lambda x: (x["sent_at"], x["email"], x["invitation_id"])
         ),
         "partners": sorted(parts.get("partners", []), key=lambda x: x["partner_id"]),
+        "sso": next(iter(parts.get("sso", [])), None),
     }
+
+
+def sso_view(issuer: str, audience: str, allowed_domains: list[str]) -> dict[str, Any]:
+    """A customer's single sign-on settings in the access view (R22); never a client secret."""
+    return {"issuer": issuer, "audience": audience, "allowed_domains": sorted(allowed_domains)}
+
+
+def sso_for_issuer(engine: Engine, issuer: str, suffix: str = "") -> list[dict[str, Any]]:
+    """Every customer whose single sign-on names exactly ``issuer`` (R22), for token verification."""
+    table = table_set("access", suffix)["sso"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(table).where(table.c.issuer == issuer)).all()
+    return [{"customer_id": r.customer_id, **sso_view(r.issuer, r.audience, json.loads(r.allowed_domains))}
+            for r in rows]
 
 
 VIEWS: dict[str, Callable[..., list[dict[str, Any]]]] = {

@@ -136,6 +136,13 @@ def _access(md: MetaData, s: str) -> dict[str, Table]:
             Column("partner_id", String(64), primary_key=True),
             Column("role", String(16), nullable=False),
         ),
+        "sso": Table(
+            f"sso{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("issuer", String(400), nullable=False, index=True),
+            Column("audience", String(255), nullable=False),
+            Column("allowed_domains", Text, nullable=False),
+        ),
     }
 
 

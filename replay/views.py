@@ -13,7 +13,7 @@ from uuid import UUID
 
 from aggregates.catalog import CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Customer
-from projections.queries import access_view, contract_view, room_view, spares_view, warranty_end
+from projections.queries import access_view, contract_view, room_view, spares_view, sso_view, warranty_end
 
 
 def customer_as_of(events: Any, at: datetime | None) -> Customer | None:
@@ -96,6 +96,9 @@ def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:
             for i in customer.invitations.values()
         ],
         "partners": [{"partner_id": p, "role": r} for p, r in customer.partners.items()],
+        "sso": [] if customer.sso is None else [
+            sso_view(customer.sso.issuer, customer.sso.audience, list(customer.sso.allowed_domains))
+        ],
     }
     return [access_view(str(customer.id), customer.name, parts)]
 

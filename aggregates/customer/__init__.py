@@ -32,6 +32,7 @@ from aggregates.customer.snapshot import STATE_CLASSES, STATE_CODEC, CustomerSna
 from aggregates.customer.state import Account, Contract, Device, Invitation, Room, Spare
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
+from aggregates.sso import SsoConfig
 from aggregates.timeutil import days
 
 __all__ = [
@@ -183,6 +184,17 @@ class Customer(Aggregate):
     class PartnerRevoked(Event):
         partner_id: str
 
+    class SsoConfigured(Event):
+        issuer: str
+        audience: str
+        allowed_domains: list[str]
+
+    class SsoRemoved(Event):
+        issuer: str
+
+    #: The customer's own OpenID Connect issuer (R22); a class default for state from older snapshots.
+    sso: SsoConfig | None = None
+
     @staticmethod
     def create_id(key: str) -> UUID:
         return customer_id_for(key)
@@ -200,6 +212,7 @@ class Customer(Aggregate):
         self.invitations: dict[UUID, Invitation] = {}
         self.users: dict[str, str] = {}
         self.partners: dict[str, str] = {}
+        self.sso = None
 
     @classmethod
     def register(cls, *, company: str, parent_company: str | None, at: datetime, actor: str) -> Customer:
@@ -813,6 +826,36 @@ class Customer(Aggregate):
             )
         self._partner_revoked(partner_id=partner_id, at=at, actor=actor)
 
+    # ----- single sign-on (R22)
+
+    def configure_sso(
+        self, *, issuer: str, audience: str, allowed_domains: tuple[str, ...], at: datetime, actor: str
+    ) -> bool:
+        """Trust ``issuer`` for this customer's users of ``allowed_domains``; False when unchanged."""
+        self.check_time(at)
+        config = SsoConfig(issuer=issuer, audience=audience, allowed_domains=tuple(sorted(set(allowed_domains))))
+        if config == self.sso:
+            return False
+        self._sso_configured(
+            issuer=config.issuer,
+            audience=config.audience,
+            allowed_domains=list(config.allowed_domains),
+            at=at,
+            actor=actor,
+        )
+        return True
+
+    def remove_sso(self, *, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        if self.sso is None:
+            raise RuleViolation(
+                "customer_id: this customer has no single sign-on configured (R22)",
+                rule="R22",
+                field="customer_id",
+                code="sso_not_configured",
+            )
+        self._sso_removed(issuer=self.sso.issuer, at=at, actor=actor)
+
     # ----- event bodies: state changes only
 
     def _seen(self, at: datetime) -> None:
@@ -991,4 +1034,14 @@ class Customer(Aggregate):
     @event(PartnerRevoked)
     def _partner_revoked(self, partner_id: str, at: datetime, actor: str) -> None:
         del self.partners[partner_id]
+        self._seen(at)
+
+    @event(SsoConfigured)
+    def _sso_configured(self, issuer: str, audience: str, allowed_domains: list[str], at: datetime, actor: str) -> None:
+        self.sso = SsoConfig(issuer=issuer, audience=audience, allowed_domains=tuple(allowed_domains))
+        self._seen(at)
+
+    @event(SsoRemoved)
+    def _sso_removed(self, issuer: str, at: datetime, actor: str) -> None:
+        self.sso = None
         self._seen(at)

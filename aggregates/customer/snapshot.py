@@ -8,9 +8,10 @@ from eventsourcing.domain import Snapshot
 
 from aggregates.customer.state import Account, Contract, Device, Invitation, Room, Spare
 from aggregates.packing import StateCodec
+from aggregates.sso import SsoConfig
 
 STATE_CLASSES: dict[str, type] = {
-    cls.__name__: cls for cls in (Account, Contract, Room, Device, Spare, Invitation)
+    cls.__name__: cls for cls in (Account, Contract, Room, Device, Spare, Invitation, SsoConfig)
 }
 STATE_CODEC = StateCodec(
     {

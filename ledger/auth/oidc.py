@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from joserfc import jws, jwt
@@ -42,6 +42,10 @@ from joserfc.jwk import KeySet
 from aggregates.errors import LedgerError
 from aggregates.sso import domain_allowed
 from ledger.config import OidcIssuer, OidcSettings
+from projections.queries import sso_for_issuer
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +125,29 @@ class NoSso:
 
     def sso_for_issuer(self, issuer: str) -> Sequence[SsoTrust]:
         return ()
+
+
+class ProjectedSso:
+    """The SSO directory of the access read model: the customers' ``ConfigureSso`` as projected.
+
+    The read model is current once a command returns (the application catches it up inline), so a
+    ``RemoveSso`` stops the issuer's tokens on the next request.
+    """
+
+    def __init__(self, engine: Engine, suffix: str = "") -> None:
+        self._engine = engine
+        self._suffix = suffix
+
+    def sso_for_issuer(self, issuer: str) -> Sequence[SsoTrust]:
+        return [
+            SsoTrust(
+                customer_id=row["customer_id"],
+                issuer=row["issuer"],
+                audience=row["audience"],
+                allowed_domains=tuple(row["allowed_domains"]),
+            )
+            for row in sso_for_issuer(self._engine, issuer, self._suffix)
+        ]
 
 
 @dataclass

@@ -271,6 +271,23 @@ class PartnerRevoked(EventData):
     partner_id: str
 
 
+class SsoConfigured(EventData):
+    """A customer trusts its own OpenID Connect issuer for users of the allowed domains (R22).
+
+    Client secrets are settings of the portal, never part of an event.
+    """
+
+    event = "SsoConfigured"
+    issuer: str
+    audience: str
+    allowed_domains: list[str]
+
+
+class SsoRemoved(EventData):
+    event = "SsoRemoved"
+    issuer: str
+
+
 ALL_MODELS: tuple[type[EventData], ...] = (
     Registered,
     AccountOpened,
@@ -297,6 +314,8 @@ ALL_MODELS: tuple[type[EventData], ...] = (
     UserRemoved,
     PartnerDelegated,
     PartnerRevoked,
+    SsoConfigured,
+    SsoRemoved,
 )
 
 MODELS: dict[tuple[str, int], type[EventData]] = {(m.event, m.version): m for m in ALL_MODELS}
