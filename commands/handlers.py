@@ -382,7 +382,7 @@ def revoke_partner(cmd: RevokePartner, uow: UnitOfWork, ctx: Context) -> Result:
 
 def configure_sso(cmd: ConfigureSso, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
-    auth.require_owner_admin(ctx.actor, customer, "ConfigureSso")
+    auth.require_owner_admin(ctx.who, customer, "ConfigureSso", uow.partner)
     customer.configure_sso(
         issuer=cmd.issuer,
         audience=cmd.audience,
@@ -396,7 +396,7 @@ def configure_sso(cmd: ConfigureSso, uow: UnitOfWork, ctx: Context) -> Result:
 
 def remove_sso(cmd: RemoveSso, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _customer(uow, cmd.customer_id)
-    auth.require_owner_admin(ctx.actor, customer, "RemoveSso")
+    auth.require_owner_admin(ctx.who, customer, "RemoveSso", uow.partner)
     customer.remove_sso(at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}

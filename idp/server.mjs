@@ -14,6 +14,7 @@
 //           {"client_id": "ledger-portal", "client_secret": "…",
 //            "redirect_uris": ["http://127.0.0.1:8000/auth/callback"]}
 //         ],
+//         "id_token_ttl": 3600,                   // seconds an ID token is valid (default 3600)
 //         "accounts": [                           // or "accounts_file": a JSON list of the same objects
 //           {"email": "ops@select.example", "email_verified": true, "password": "…", "sub"?: "…"}
 //         ]
@@ -111,6 +112,7 @@ function makeProvider(spec, issuer, keys, cookieKeys) {
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
+    ttl: { IdToken: spec.id_token_ttl ?? 3600 },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(ctx, id) {

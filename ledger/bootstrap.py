@@ -28,12 +28,12 @@ def id_token_verifier(state: ServerState) -> IdTokenVerifier:
     """The OpenID Connect ID-token verifier of the HTTP server (R21, R22), built on start-up.
 
     ``state`` gives the settings and the store. The operator's issuers come from
-    ``LEDGER_OIDC_ISSUERS``; per-customer SSO issuers (R22) come from an ``SsoDirectory`` over the
-    read side (not wired yet: ``NoSso``).
+    ``LEDGER_OIDC_ISSUERS``; per-customer SSO issuers (R22) from the access read model
+    (``ConfigureSso`` / ``RemoveSso`` as projected, current once the command has answered).
     """
-    from ledger.auth.oidc import NoSso, OidcVerifier
+    from ledger.auth.oidc import OidcVerifier, ProjectedSso
 
-    return OidcVerifier(state.settings.oidc, sso=NoSso())
+    return OidcVerifier(state.settings.oidc, sso=ProjectedSso(state.engine))
 
 
 def build_http_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> FastAPI:

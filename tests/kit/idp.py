@@ -1,8 +1,10 @@
 """A real OpenID Connect provider for the tests: ``idp/server.mjs`` (npm ``oidc-provider``) on loopback.
 
-``start_idp()`` starts one Node process serving three issuers on free loopback ports — ``operator``
+``start_idp()`` starts one Node process serving four issuers on free loopback ports — ``operator``
 (the operator's issuer, ``LEDGER_OIDC_ISSUERS``), ``acme`` and ``globex`` (two customers' own SSO
-issuers, R22) — each with a confidential client for the portal and its own accounts file. Tokens are
+issuers, R22), ``shortlived`` (ID tokens valid ``SHORT_TTL`` seconds) — each with a confidential
+client for the portal (``client_id``), a second client (``other_client_id``: tokens for another
+audience) and its own accounts file. Tokens are
 obtained the way the portal obtains them: the authorization-code flow with PKCE (S256), the provider's
 sign-in interaction driven by an httpx client (no browser), the code redeemed at the token endpoint
 with the client secret. Nothing here signs a token.
@@ -42,7 +44,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IDP_DIR = ROOT / "idp"
 DEFAULT_PORTAL_URL = "http://127.0.0.1:8000"
-ISSUER_NAMES = ("operator", "acme", "globex")
+ISSUER_NAMES = ("operator", "acme", "globex", "shortlived")
+#: Seconds the ``shortlived`` issuer's ID tokens are valid (the expiry tests through HTTP).
+SHORT_TTL = 2
 PASSWORD = "correct horse battery staple"
 
 
@@ -73,6 +77,8 @@ class Issuer:
     client_secret: str
     redirect_uri: str
     accounts_file: Path
+    other_client_id: str = ""
+    other_client_secret: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -88,8 +94,11 @@ class Issuer:
             tmp.write_text(json.dumps(accounts))
             tmp.replace(self.accounts_file)
 
+    def _secret(self, client_id: str) -> str:
+        return self.other_client_secret if client_id == self.other_client_id else self.client_secret
+
     def authorization_code(
-        self, email: str, *, password: str = PASSWORD, pkce: bool = True
+        self, email: str, *, password: str = PASSWORD, pkce: bool = True, client_id: str | None = None
     ) -> tuple[str, str | None, str]:
         """Sign ``email`` in through the provider's interaction; the code, PKCE verifier and nonce."""
         with httpx.Client(timeout=10.0, follow_redirects=False) as browser:
@@ -97,7 +106,7 @@ class Issuer:
             verifier, challenge = pkce_pair()
             state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
             params = {
-                "client_id": self.client_id,
+                "client_id": client_id or self.client_id,
                 "redirect_uri": self.redirect_uri,
                 "response_type": "code",
                 "scope": "openid email",
@@ -137,25 +146,24 @@ class Issuer:
             response = browser.get(location)
         raise IdpRefused("redirect_loop", "too many redirects")
 
-    def redeem(self, code: str, verifier: str | None) -> dict[str, object]:
+    def redeem(self, code: str, verifier: str | None, client_id: str | None = None) -> dict[str, object]:
         """Exchange an authorization code at the token endpoint (client_secret_basic)."""
         with httpx.Client(timeout=10.0) as client:
             discovery = client.get(self.discovery_url).raise_for_status().json()
             data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
             if verifier is not None:
                 data["code_verifier"] = verifier
-            response = client.post(
-                discovery["token_endpoint"], data=data, auth=(self.client_id, self.client_secret)
-            )
+            client_id = client_id or self.client_id
+            response = client.post(discovery["token_endpoint"], data=data, auth=(client_id, self._secret(client_id)))
             body: dict[str, object] = response.json()
             if response.status_code != 200:
                 raise IdpRefused(str(body.get("error")), str(body.get("error_description")))
             return body
 
-    def login(self, email: str, *, password: str = PASSWORD) -> str:
+    def login(self, email: str, *, password: str = PASSWORD, client_id: str | None = None) -> str:
         """An ID token for ``email`` from the real authorization-code flow with PKCE."""
-        code, verifier, _nonce = self.authorization_code(email, password=password)
-        token = self.redeem(code, verifier)["id_token"]
+        code, verifier, _nonce = self.authorization_code(email, password=password, client_id=client_id)
+        token = self.redeem(code, verifier, client_id)["id_token"]
         assert isinstance(token, str)
         return token
 
@@ -184,18 +192,18 @@ class Idp:
     def __getitem__(self, name: str) -> Issuer:
         return self.issuers[name]
 
-    def login(self, email: str, issuer: str = "operator") -> str:
+    def login(self, email: str, issuer: str = "operator", *, client_id: str | None = None) -> str:
         """An ID token for ``email`` (an account is added, verified, if it does not exist)."""
         iss = self.issuers[issuer]
         with iss._lock:
             known = any(a["email"].lower() == email.lower() for a in json.loads(iss.accounts_file.read_text()))
         if not known:
             iss.add_user(email)
-        return iss.login(email)
+        return iss.login(email, client_id=client_id)
 
-    def operator_settings(self) -> str:
-        """``LEDGER_OIDC_ISSUERS`` trusting the operator issuer for the portal client."""
-        return json.dumps([{"issuer": self.operator.issuer, "audience": self.operator.client_id}])
+    def operator_settings(self, *names: str) -> str:
+        """``LEDGER_OIDC_ISSUERS`` trusting the named issuers (default: the operator's) for their portal client."""
+        return json.dumps([{"issuer": self[n].issuer, "audience": self[n].client_id} for n in names or ("operator",)])
 
     def rotate_keys(self, timeout: float = 10.0) -> None:
         """Make every issuer sign with a new key (the old one stays published); wait until it is."""
@@ -245,6 +253,8 @@ def start_idp(workdir: Path, *, portal_url: str = DEFAULT_PORTAL_URL, timeout: f
             client_secret=secrets.token_urlsafe(24),
             redirect_uri=redirect_uri,
             accounts_file=accounts,
+            other_client_id=f"{name}-other",
+            other_client_secret=secrets.token_urlsafe(24),
         )
         issuers[name] = client
         specs.append(
@@ -252,13 +262,14 @@ def start_idp(workdir: Path, *, portal_url: str = DEFAULT_PORTAL_URL, timeout: f
                 "name": name,
                 "port": port,
                 "clients": [
-                    {
-                        "client_id": client.client_id,
-                        "client_secret": client.client_secret,
-                        "redirect_uris": [redirect_uri],
-                    }
+                    {"client_id": cid, "client_secret": secret, "redirect_uris": [redirect_uri]}
+                    for cid, secret in (
+                        (client.client_id, client.client_secret),
+                        (client.other_client_id, client.other_client_secret),
+                    )
                 ],
                 "accounts_file": str(accounts),
+                "id_token_ttl": SHORT_TTL if name == "shortlived" else 3600,
             }
         )
     config = workdir / "idp.json"
