@@ -22,10 +22,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from tests.kit.commands import order
 from tests.kit.http import Client, Server, create_key, ledger_cli, without_actor
 from tests.kit.idp import SHORT_TTL, Idp
 from tests.kit.idp import idp as idp  # the session fixture
-from tests.support import order
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ _n = itertools.count(1)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, idp: Idp) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("http-oidc")
     if request.config.getoption("--backend") == "postgres":
-        from tests.pg import fresh_database_url
+        from tests.kit.pg import fresh_database_url
 
         db = fresh_database_url()
     else:

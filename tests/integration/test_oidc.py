@@ -43,7 +43,7 @@ class Directory:
 def operator_settings(idp: Idp, **overrides: object) -> OidcSettings:
     values: dict[str, object] = {
         "issuers": (OidcIssuer(issuer=idp.operator.issuer, audience=idp.operator.client_id),),
-        "timeout_seconds": 5.0,
+        "timeout_seconds": 20.0,
     }
     values.update(overrides)
     return OidcSettings(**values)  # type: ignore[arg-type]
@@ -286,7 +286,7 @@ class Clock:
 
 def test_r21_jwks_is_cached_and_an_unknown_kid_after_rotation_refreshes_it_once(own_idp: Idp) -> None:
     fetched: list[str] = []
-    client = httpx.Client(timeout=5.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
+    client = httpx.Client(timeout=20.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
     monotonic = Clock()
     verifier = OidcVerifier(
         operator_settings(own_idp, refresh_interval_seconds=30, cache_seconds=600), http=client, monotonic=monotonic
@@ -308,7 +308,7 @@ def test_r21_jwks_is_cached_and_an_unknown_kid_after_rotation_refreshes_it_once(
 
 def test_r21_made_up_key_ids_cost_at_most_one_fetch_per_interval(own_idp: Idp) -> None:
     fetched: list[str] = []
-    client = httpx.Client(timeout=5.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
+    client = httpx.Client(timeout=20.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
     monotonic = Clock()
     verifier = OidcVerifier(operator_settings(own_idp, refresh_interval_seconds=30), http=client, monotonic=monotonic)
     _header, claims = parts(own_idp.login("flood@example.com"))
@@ -330,7 +330,7 @@ def test_r21_made_up_key_ids_cost_at_most_one_fetch_per_interval(own_idp: Idp) -
 
 def test_r21_the_cache_expires_and_discovery_is_fetched_again(own_idp: Idp) -> None:
     fetched: list[str] = []
-    client = httpx.Client(timeout=5.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
+    client = httpx.Client(timeout=20.0, event_hooks={"request": [lambda r: fetched.append(r.url.path)]})
     monotonic = Clock()
     verifier = OidcVerifier(operator_settings(own_idp, cache_seconds=600), http=client, monotonic=monotonic)
     token = own_idp.login("cached@example.com")

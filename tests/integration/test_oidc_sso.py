@@ -11,9 +11,9 @@ from ledger.app import LedgerApplication
 from ledger.auth.oidc import OidcVerifier, ProjectedSso, TokenRejected
 from ledger.config import OidcIssuer, OidcSettings
 from ledger.readside import catch_up, open_read_models
+from tests.kit.commands import order, run
 from tests.kit.idp import Idp
 from tests.kit.idp import idp as idp  # the session fixture
-from tests.support import order, run
 
 pytestmark = pytest.mark.integration
 

@@ -101,7 +101,7 @@ class Issuer:
         self, email: str, *, password: str = PASSWORD, pkce: bool = True, client_id: str | None = None
     ) -> tuple[str, str | None, str]:
         """Sign ``email`` in through the provider's interaction; the code, PKCE verifier and nonce."""
-        with httpx.Client(timeout=10.0, follow_redirects=False) as browser:
+        with httpx.Client(timeout=30.0, follow_redirects=False) as browser:
             discovery = browser.get(self.discovery_url).raise_for_status().json()
             verifier, challenge = pkce_pair()
             state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
@@ -148,7 +148,7 @@ class Issuer:
 
     def redeem(self, code: str, verifier: str | None, client_id: str | None = None) -> dict[str, object]:
         """Exchange an authorization code at the token endpoint (client_secret_basic)."""
-        with httpx.Client(timeout=10.0) as client:
+        with httpx.Client(timeout=30.0) as client:
             discovery = client.get(self.discovery_url).raise_for_status().json()
             data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
             if verifier is not None:
@@ -205,7 +205,7 @@ class Idp:
         """``LEDGER_OIDC_ISSUERS`` trusting the named issuers (default: the operator's) for their portal client."""
         return json.dumps([{"issuer": self[n].issuer, "audience": self[n].client_id} for n in names or ("operator",)])
 
-    def rotate_keys(self, timeout: float = 10.0) -> None:
+    def rotate_keys(self, timeout: float = 60.0) -> None:
         """Make every issuer sign with a new key (the old one stays published); wait until it is."""
         before = {name: self._kids(i) for name, i in self.issuers.items()}
         self.process.send_signal(signal.SIGUSR2)
@@ -218,7 +218,7 @@ class Idp:
 
     @staticmethod
     def _kids(issuer: Issuer) -> set[str]:
-        jwks = httpx.get(issuer.issuer + "/jwks", timeout=5.0).raise_for_status().json()
+        jwks = httpx.get(issuer.issuer + "/jwks", timeout=20.0).raise_for_status().json()
         return {k["kid"] for k in jwks["keys"]}
 
     def stop(self) -> None:
@@ -231,7 +231,7 @@ class Idp:
                 self.process.wait()
 
 
-def start_idp(workdir: Path, *, portal_url: str = DEFAULT_PORTAL_URL, timeout: float = 30.0) -> Idp:
+def start_idp(workdir: Path, *, portal_url: str = DEFAULT_PORTAL_URL, timeout: float = 60.0) -> Idp:
     """Start the provider with the three issuers on free ports; return once discovery answers."""
     node = shutil.which("node")
     if node is None:

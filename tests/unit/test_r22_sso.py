@@ -11,8 +11,8 @@ from aggregates.customer import Customer
 from ledger.app import LedgerApplication
 from ledger.readside import as_of_view, catch_up, live_view, open_read_models
 from projections.queries import sso_for_issuer
-from tests.support import run
-from tests.unit.helpers import JANE, accept, acme_with_admin, cmd, events, history, position, refused, ts, types
+from tests.kit.commands import run
+from tests.kit.helpers import JANE, accept, acme_with_admin, cmd, events, history, position, refused, ts, types
 
 T0 = "2026-05-04T09:00:00Z"
 T1 = "2026-05-05T09:00:00Z"
