@@ -849,7 +849,7 @@ class Customer(Aggregate):
         self.check_time(at)
         if self.sso is None:
             raise RuleViolation(
-                "customer_id: this customer has no single sign-on configured (R22)",
+                "customer_id: this customer has no single sign-on configured",
                 rule="R22",
                 field="customer_id",
                 code="sso_not_configured",

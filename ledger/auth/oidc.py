@@ -77,7 +77,7 @@ class TokenRejected(LedgerError):
     code = "invalid_token"
 
     def __init__(self, reason: str) -> None:
-        super().__init__(f"authorization: the ID token was rejected: {reason} (R21)", rule="R21",
+        super().__init__(f"authorization: the ID token was rejected: {reason}", rule="R21",
                          field="authorization")
         self.reason = reason
 

@@ -116,8 +116,9 @@ def test_r22_remove_sso_and_removing_twice_is_refused(app: LedgerApplication) ->
     assert types(run(app, cmd("RemoveSso", T2, JANE, customer_id=cid))) == ["SsoRemoved"]
     assert events(app, cid, "SsoRemoved")[0]["issuer"] == ISSUER
     assert app.customer(UUID(cid)).sso is None
-    refused(app, cmd("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
-            code="sso_not_configured")
+    error = refused(app, cmd("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
+                    code="sso_not_configured")
+    assert error.message == "customer_id: this customer has no single sign-on configured (R22)"
 
 
 def test_r22_the_access_view_shows_sso_live_and_as_of(app: LedgerApplication) -> None:
