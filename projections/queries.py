@@ -240,6 +240,15 @@ def sso_for_issuer(engine: Engine, issuer: str, suffix: str = "") -> list[dict[s
             for r in rows]
 
 
+def sso_for_domain(engine: Engine, domain: str, suffix: str = "") -> list[dict[str, Any]]:
+    """Every customer whose single sign-on allows e-mails of ``domain`` (R22): the portal's sign-in choice."""
+    table = table_set("access", suffix)["sso"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(table)).all()
+    return [{"customer_id": r.customer_id, **sso_view(r.issuer, r.audience, json.loads(r.allowed_domains))}
+            for r in rows if domain in json.loads(r.allowed_domains)]
+
+
 VIEWS: dict[str, Callable[..., list[dict[str, Any]]]] = {
     "contracts": contracts,
     "rooms": rooms,

@@ -373,3 +373,46 @@ def test_r15_the_welcome_mails_link_opens_the_invitation_page_and_drops_the_toke
     response = httpx.get(portal.url + "/?token=some-token", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/accept-invitation"
     assert "ledger_portal=" in response.headers["set-cookie"]  # the token went into the (signed) session
+
+
+def test_r22_sign_in_through_the_customers_own_sso_issuer_chosen_by_the_email_domain(
+    chromium: Chromium, portal: Portal
+) -> None:
+    """Acme's admin configures Acme's own issuer; a person typing an acme.example e-mail signs in there."""
+    sso = portal.idp["acme"]
+    sso.add_user("it@acme.example", password=PASSWORD)
+    admin = chromium.context()
+    page = admin.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    page.goto(f"{portal.url}/c/{portal.customers[ACME]}/access")
+    form = page.get_by_role("region", name="Single sign-on")
+    form.get_by_label("Issuer URL").fill(sso.issuer)
+    form.get_by_label("Client id registered at your issuer").fill(sso.client_id)
+    form.get_by_label("Allowed e-mail domains (comma-separated)").fill("acme.example")
+    form.get_by_role("button", name="Save single sign-on").click()
+    see_flash(page, "Single sign-on saved.")
+    assert sso.issuer in page.get_by_role("region", name="Single sign-on").inner_text()
+    invite = page.get_by_role("region", name="Invite a co-worker")
+    invite.get_by_label("E-mail").fill("it@acme.example")
+    invite.get_by_role("button", name="Send invitation").click()
+    link = page.locator("a.invite-link")
+    link.wait_for()
+    invitation_url = str(link.get_attribute("href"))
+    screenshot(page, "sso", "1-configured")
+    admin.close()
+
+    person = chromium.context()
+    page = person.new_page()
+    page.goto(invitation_url)
+    page.get_by_label("Your work e-mail (optional: chooses your company's single sign-on)").fill("it@acme.example")
+    page.get_by_role("button", name="Sign in to accept").click()
+    page.wait_for_url(re.compile(re.escape(sso.issuer) + r"/interaction/.*"))  # Acme's issuer, not the operator's
+    page.get_by_label("E-mail").fill("it@acme.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("p.flash", has_text="now has access to Acme Corporation").wait_for()
+    screenshot(page, "sso", "2-accepted-through-acme-issuer")
+    # that identity acts on Acme only (R22): Initech answers like a customer that does not exist
+    assert page.request.get(f"{portal.url}/c/{portal.customers['Initech']}/orders").status == 404
+    person.close()
+

@@ -17,12 +17,13 @@ from ledger.http.app import ServerState, _execute, _history_rows, _view_rows
 from ledger.http.portal import install
 from ledger.http.portal.door import Answer, SsoChoice, Visible
 from ledger.http.portal.settings import load_portal_settings
+from projections.queries import sso_for_domain
 
 
 class ServerDoor:
     """Reads and commands exactly as ``GET /v1/customers/…`` and ``POST /v1/commands`` do them."""
 
-    sso_commands = False
+    sso_commands = True
 
     def __init__(self, state: ServerState, portal_url: str) -> None:
         self.state = state
@@ -56,7 +57,7 @@ class ServerDoor:
         return principal_for_identity(self.state.authenticator.verifier.verify(id_token))
 
     def sso_for_domain(self, domain: str) -> Sequence[SsoChoice]:
-        return ()
+        return [SsoChoice(row["issuer"], row["audience"]) for row in sso_for_domain(self.state.engine, domain)]
 
 
 
