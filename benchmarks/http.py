@@ -81,7 +81,9 @@ def seed(db: str, customers: int) -> tuple[list[tuple[str, str, str]], list[str]
     made = []
     for i in range(customers):
         po = f"PO-BENCH-{i}"
-        body = order(po=po, company=f"Bench {i} Corp", email=f"admin@bench{i}.example", quantity=100_000)
+        # syncplus: licenses for every room, and no onsite-spare accruals (R13 counts select licenses only)
+        body = order(po=po, company=f"Bench {i} Corp", email=f"admin@bench{i}.example", quantity=100_000,
+                     service="syncplus")
         body.pop("at")
         result = app.execute(parse_command(body))
         made.append((str(result["customer_id"]), str(result["account_id"]), po))

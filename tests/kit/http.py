@@ -60,7 +60,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> Server:
+    def start(self, timeout: float = 180.0) -> Server:
         environ = {**os.environ, "LEDGER_SECRET_KEY": SECRET, **self.env}
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
