@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -23,6 +23,7 @@ from aggregates.errors import Conflict, Forbidden, NotFound, RuleViolation
 from aggregates.ids import customer_id_for
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
+from aggregates.support import SupportTargets
 from commands import auth
 from commands.models import (
     AcceptInvitation,
@@ -80,6 +81,7 @@ class Context:
     def who(self) -> auth.Principal:
         """The principal the command is authorized for (the command line's ``actor`` when none is given)."""
         return self.principal if self.principal is not None else auth.Principal.from_actor(self.actor)
+    support_targets: SupportTargets = field(default_factory=SupportTargets.default)
 
 
 def _customer(uow: UnitOfWork, customer_id: UUID, rule: str = "R1") -> Customer:

@@ -7,7 +7,16 @@ from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal, Union
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 from aggregates.sso import issuer_problem, normalise_domain
 
@@ -71,6 +80,7 @@ Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
 Service = Literal["select", "syncplus", "extended_warranty"]
+OrderService = Literal["select", "syncplus", "extended_warranty", "jumpstart"]
 Role = Literal["admin", "viewer"]
 StrictYears = Annotated[int, Field(strict=True, ge=1, le=5)]
 StrictQuantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
@@ -114,13 +124,23 @@ class PlaceOrder(Command):
     rule: ClassVar[str] = "R4"
     command: Literal["PlaceOrder"]
     po_number: PoNumber
-    service: Service
-    years: StrictYears
+    service: OrderService
+    years: StrictYears | None = Field(default=None, validate_default=True)
     quantity: StrictQuantity
     end_customer: EndCustomer
     reseller: Party
     distributor: Party
     customer_id: UUID | None = None
+
+    @field_validator("years", mode="after")
+    @classmethod
+    def _years(cls, years: int | None, info: ValidationInfo) -> int | None:
+        service = info.data.get("service")
+        if service == "jumpstart" and years is not None:
+            raise ValueError("a jumpstart order has no years; it covers 90 days from the order (R27)")
+        if service != "jumpstart" and years is None:
+            raise ValueError("is required (1 to 5) for a select, syncplus or extended_warranty order")
+        return years
 
 
 class CancelOrder(Command):
@@ -278,6 +298,8 @@ class RemoveSso(Command):
     customer_id: UUID
 
 
+# The core commands; ``commands.registry`` adds those of support and room import and is what parsing,
+# the published schemas and the HTTP API use.
 COMMAND_TYPES: tuple[type[Command], ...] = (
     PlaceOrder,
     CancelOrder,

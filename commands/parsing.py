@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from aggregates.errors import InvalidInput
-from commands.models import COMMANDS_BY_NAME, Command
+from commands.models import Command
+from commands.registry import COMMANDS_BY_NAME
 
 FIELD_RULES = {"actor": "R18", "at": "R20"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from commands.models import COMMAND_ADAPTER
+from commands.registry import COMMAND_ADAPTER
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "commands.schema.json"
 

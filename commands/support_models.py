@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from commands.models import Command, CountryCode, Model, SerialNo, Text
 
@@ -31,17 +31,18 @@ class OpenTicket(Command):
     command: Literal["OpenTicket"]
     customer_id: UUID
     room_id: UUID | None = None
-    external_room_id: ExternalId | None = None
+    external_room_id: ExternalId | None = Field(default=None, validate_default=True)
     severity: Severity
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     serial_numbers: Annotated[list[SerialNo], Field(max_length=MAX_TICKET_SERIALS)] = []
     source: Source = "portal"
 
-    @model_validator(mode="after")
-    def _one_room(self) -> OpenTicket:
-        if (self.room_id is None) == (self.external_room_id is None):
-            raise ValueError("give exactly one of room_id and external_room_id")
-        return self
+    @field_validator("external_room_id", mode="after")
+    @classmethod
+    def _one_room(cls, external_room_id: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("room_id") is None) == (external_room_id is None):
+            raise ValueError("give exactly one of room_id and external_room_id (R24)")
+        return external_room_id
 
 
 class UpdateTicket(Command):

@@ -22,8 +22,9 @@ from aggregates.customer import Customer
 from aggregates.errors import Conflict, LedgerError, NotFound
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
-from commands.handlers import HANDLERS, Context
+from commands.handlers import Context
 from commands.models import Command, ExpireContracts
+from commands.registry import HANDLERS
 from ledger import library
 from ledger.config import Settings
 from ledger.library import LibraryApplication
@@ -98,6 +99,7 @@ class LedgerApplication(LibraryApplication):
             countries=self.settings.countries,
             grace_days=self.settings.grace_days,
             principal=principal,
+            support_targets=self.settings.support_targets,
         )
 
     def execute(

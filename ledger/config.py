@@ -13,6 +13,9 @@ Environment variables:
     ``<sqlite file>.key`` (or ``ledger.key`` for PostgreSQL), readable by its owner only.
 ``LEDGER_COUNTRIES``
     A JSON file of country-table overrides, ``{"RU": {"available": false}, ...}`` (R12).
+``LEDGER_SUPPORT_TARGETS``
+    A JSON file of support-target overrides (R25, R27), e.g.
+    ``{"select": {"critical": {"first_response": {"minutes": 30}}}, "calendar": {"holidays": ["2026-12-25"]}}``.
 ``LEDGER_PG_POOL_SIZE`` / ``LEDGER_PG_MAX_OVERFLOW``
     PostgreSQL connections each process keeps open (default 5) and may open beyond them under load
     (default 10). See "PostgreSQL pool sizes" below.
@@ -69,12 +72,13 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 from aggregates.catalog import DEFAULT_GRACE_DAYS, CountryTable
 from aggregates.sso import issuer_problem
+from aggregates.support import SupportTargets
 
 DEFAULT_DB = "ledger.db"
 
@@ -142,6 +146,7 @@ class Settings:
     oidc: OidcSettings = OidcSettings()
     signing_key_file: Path | None = None  # LEDGER_SIGNING_KEY_FILE (ledger.audit.service.key_file)
     audit_origin: str | None = None  # LEDGER_AUDIT_ORIGIN
+    support_targets: SupportTargets = field(default_factory=SupportTargets.default)
 
 
 AUDIT_RECORDERS = {
@@ -300,6 +305,7 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         if not isinstance(overrides, dict):
             raise ConfigurationError("LEDGER_COUNTRIES: the file must hold a JSON object of countries")
         countries = countries.with_overrides(overrides)
+    support_targets = _support_targets(environ)
     return Settings(
         store=store,
         grace_days=_int(environ, "LEDGER_GRACE_DAYS", DEFAULT_GRACE_DAYS, 0, 3650),
@@ -310,4 +316,22 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         oidc=load_oidc_settings(environ),
         signing_key_file=Path(environ["LEDGER_SIGNING_KEY_FILE"]) if environ.get("LEDGER_SIGNING_KEY_FILE") else None,
         audit_origin=(environ.get("LEDGER_AUDIT_ORIGIN") or "").strip() or None,
+        support_targets=support_targets,
     )
+
+
+def _support_targets(environ: Mapping[str, str]) -> SupportTargets:
+    table = SupportTargets.default()
+    if not environ.get("LEDGER_SUPPORT_TARGETS"):
+        return table
+    path = Path(environ["LEDGER_SUPPORT_TARGETS"])
+    try:
+        overrides = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"LEDGER_SUPPORT_TARGETS: cannot read {path}: {exc}") from None
+    if not isinstance(overrides, dict):
+        raise ConfigurationError("LEDGER_SUPPORT_TARGETS: the file must hold a JSON object of support tiers")
+    try:
+        return table.with_overrides(overrides)
+    except ValueError as exc:
+        raise ConfigurationError(f"LEDGER_SUPPORT_TARGETS: {exc} (R25)") from None

@@ -12,7 +12,7 @@ from uuid import UUID
 from aggregates.customer import Customer
 from aggregates.errors import NotFound
 from ledger.app import LedgerApplication
-from projections import queries
+from projections import queries, tickets
 from projections.store import Progress, ReadModels, create_read_engine
 from projections.tables import PROJECTIONS
 from replay.rebuild import RebuildReport, rebuild
@@ -85,6 +85,8 @@ def live_view(
     cid = str(customer_id) if customer_id is not None else None
     if name == "rooms":
         return queries.rooms(models.engine, at, app.settings.countries, cid)
+    if name == "tickets":
+        return tickets.tickets(models.engine, at, app.settings.support_targets, cid)
     return queries.VIEWS[name](models.engine, at, cid)
 
 
@@ -102,7 +104,7 @@ def as_of_view(
                 return []
             continue
         customers.append(customer)
-    return views_of_customers(name, customers, at, app.settings.countries)
+    return views_of_customers(name, customers, at, app.settings.countries, app.settings.support_targets)
 
 
 def customer_view_as_of(app: LedgerApplication, name: str, customer_id: UUID, at: datetime) -> list[dict[str, Any]]:
@@ -112,7 +114,7 @@ def customer_view_as_of(app: LedgerApplication, name: str, customer_id: UUID, at
         raise NotFound(f"customer_id: no customer {customer_id} at {at.isoformat()}", rule="R1",
                        field="customer_id")
     with gc_paused():
-        return view_of(name, customer, at, app.settings.countries)
+        return view_of(name, customer, at, app.settings.countries, app.settings.support_targets)
 
 
 def rebuild_views(

@@ -17,8 +17,8 @@ from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
 from commands.auth import Principal
-from commands.handlers import HANDLERS
 from commands.models import Command
+from commands.registry import HANDLERS
 from ledger.ops import tracing
 
 if TYPE_CHECKING:

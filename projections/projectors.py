@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from aggregates.customer import Customer
+from aggregates.support import jumpstart_end
 from aggregates.timeutil import add_years
 from projections.tables import TableSet, table_set
 
@@ -138,6 +139,8 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
             "license_released": delete(licenses).where(_key(licenses, "room_id", "service")),
             "device": insert(devices),
             "device_moved": _update(devices, ("serial_number",), "room_id"),
+            "device_retired": delete(devices).where(_key(devices, "serial_number")),
+            "room_updated": _update(rooms, ("room_id",), "name", "site", "country"),
         }
     if projection == "spares":
         orders, spares = ts["spare_orders"], ts["spares"]
@@ -147,7 +150,15 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
             "spare": insert(spares),
             "revoked": _update(spares, ("spare_no",), "revoked_at"),
             "allocated": _update(spares, ("spare_no",), "product", "ship_to", "allocated_at"),
+            "swap": insert(ts["spare_swaps"]),
+            "replenished": update(ts["spare_swaps"])
+            .where(_key(ts["spare_swaps"], "spare_no"), ts["spare_swaps"].c.replenished_at.is_(None))
+            .values(replenished_at=bindparam("v_replenished_at")),
         }
+    if projection == "tickets":
+        from projections.tickets import statements as ticket_statements
+
+        return ticket_statements(ts)
     customers, users, invitations, delegations, sso = (
         ts["access_customers"], ts["users"], ts["invitations"], ts["delegations"], ts["sso"]
     )
@@ -183,7 +194,7 @@ def _c_account(w: Writer, e: Customer.AccountOpened) -> None:
 
 def _c_order(w: Writer, e: Customer.OrderPlaced) -> None:
     w.add("contract", customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
-          years=e.years, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
+          years=e.years or 0, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
           started_at=None, cancelled_at=None, expired_at=None, ends_at=None,
           grace_ends_at=_t(e.at + timedelta(days=e.grace_days)))
 
@@ -198,7 +209,12 @@ def _c_expired(w: Writer, e: Customer.ContractExpired) -> None:
 
 def _c_started(w: Writer, e: Customer.ContractStarted) -> None:
     years = w.scalar("years", k_customer_id=_cid(e), k_po_number=e.po_number)
-    ends_at = _t(add_years(e.start, years)) if years is not None else None
+    if years is None:
+        ends_at = None
+    elif years == 0:  # Jumpstart (R27): stored without years, 90 days from the order
+        ends_at = _t(jumpstart_end(e.start))
+    else:
+        ends_at = _t(add_years(e.start, years))
     w.add("started", k_customer_id=_cid(e), k_po_number=e.po_number, v_started_at=_t(e.start), v_ends_at=ends_at)
 
 
@@ -223,7 +239,7 @@ CONTRACTS: dict[type, Apply] = {
 
 
 def _r_order(w: Writer, e: Customer.OrderPlaced) -> None:
-    w.add("terms", customer_id=_cid(e), po_number=e.po_number, years=e.years, placed_at=_t(e.at),
+    w.add("terms", customer_id=_cid(e), po_number=e.po_number, years=e.years or 0, placed_at=_t(e.at),
           grace_days=e.grace_days, started_at=None)
 
 
@@ -258,6 +274,18 @@ def _r_device_moved(w: Writer, e: Customer.DeviceMoved) -> None:
     w.add("device_moved", k_customer_id=_cid(e), k_serial_number=e.serial_number, v_room_id=str(e.to_room_id))
 
 
+def _r_room_updated(w: Writer, e: Customer.RoomUpdated) -> None:
+    w.add("room_updated", k_customer_id=_cid(e), k_room_id=str(e.room_id), v_name=e.name, v_site=e.site,
+          v_country=e.country)
+
+
+def _r_replaced(w: Writer, e: Any) -> None:
+    """ReplacementReceived and SpareUsed: the new unit takes the failed one's place (R26)."""
+    w.add("device_retired", k_customer_id=_cid(e), k_serial_number=e.serial_number)
+    w.add("device", customer_id=_cid(e), serial_number=e.new_serial_number, room_id=str(e.room_id),
+          product=e.product, purchased_on=e.purchased_on.isoformat())
+
+
 ROOMS: dict[type, Apply] = {
     Customer.OrderPlaced: _r_order,
     Customer.ContractStarted: _r_started,
@@ -267,6 +295,9 @@ ROOMS: dict[type, Apply] = {
     Customer.LicenseReleased: _r_released,
     Customer.DeviceRegistered: _r_device,
     Customer.DeviceMoved: _r_device_moved,
+    Customer.RoomUpdated: _r_room_updated,
+    Customer.ReplacementReceived: _r_replaced,
+    Customer.SpareUsed: _r_replaced,
 }
 
 # ----- spares
@@ -295,6 +326,15 @@ def _s_allocated(w: Writer, e: Customer.SpareAllocated) -> None:
           v_allocated_at=_t(e.at))
 
 
+def _s_used(w: Writer, e: Customer.SpareUsed) -> None:
+    w.add("swap", customer_id=_cid(e), spare_no=e.spare_no, used_at=_t(e.at), ticket_id=str(e.ticket_id),
+          serial_number=e.serial_number, new_serial_number=e.new_serial_number, replenished_at=None)
+
+
+def _s_replenished(w: Writer, e: Customer.SpareReplenished) -> None:
+    w.add("replenished", k_customer_id=_cid(e), k_spare_no=e.spare_no, v_replenished_at=_t(e.at))
+
+
 SPARES: dict[type, Apply] = {
     Customer.OrderPlaced: _s_order,
     Customer.OrderCancelled: _s_ended,
@@ -302,6 +342,8 @@ SPARES: dict[type, Apply] = {
     Customer.SpareAccrued: _s_accrued,
     Customer.SpareRevoked: _s_revoked,
     Customer.SpareAllocated: _s_allocated,
+    Customer.SpareUsed: _s_used,
+    Customer.SpareReplenished: _s_replenished,
 }
 
 # ----- access
@@ -370,9 +412,16 @@ ACCESS: dict[type, Apply] = {
     Customer.SsoRemoved: _a_sso_removed,
 }
 
+def _tickets_projector() -> dict[type, Apply]:
+    from projections.tickets import projector
+
+    return projector()
+
+
 PROJECTORS: dict[str, dict[type, Apply]] = {
     "contracts": CONTRACTS,
     "rooms": ROOMS,
     "spares": SPARES,
     "access": ACCESS,
+    "tickets": _tickets_projector(),
 }

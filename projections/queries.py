@@ -35,7 +35,7 @@ def contract_from_row(row: Any) -> Contract:
         po_number=row.po_number,
         account_id=UUID(getattr(row, "account_id", "00000000-0000-0000-0000-000000000000")),
         service=getattr(row, "service", ""),
-        years=row.years,
+        years=row.years or None,
         quantity=getattr(row, "quantity", 0),
         placed_at=placed,
         grace_days=row.grace_days,
@@ -81,8 +81,10 @@ def terms_of(countries: CountryTable, code: str) -> dict[str, Any]:
 
 
 def spares_view(
-    customer_id: str, active: int, spares: list[dict[str, Any]]
+    customer_id: str, active: int, spares: list[dict[str, Any]], swaps: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
+    swaps = swaps or []
+    by_no = {s["spare_no"]: s for s in spares}
     return {
         "customer_id": customer_id,
         "active_select_licenses": active,
@@ -96,6 +98,13 @@ def spares_view(
             if s["product"] is not None and s["revoked_at"] is None
         ],
         "history": spares,
+        "used": swaps,
+        "owed": [
+            {"spare_no": s["spare_no"], "product": by_no[s["spare_no"]]["product"],
+             "ship_to": by_no[s["spare_no"]]["ship_to"], "since": s["used_at"]}
+            for s in swaps
+            if s["replenished_at"] is None
+        ],
     }
 
 
@@ -176,6 +185,7 @@ def spares(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
     with engine.connect() as conn:
         orders = conn.execute(_where_customer(ts["spare_orders"], customer_id)).all()
         spare_rows = conn.execute(_where_customer(ts["spares"], customer_id)).all()
+        swap_rows = conn.execute(_where_customer(ts["spare_swaps"], customer_id)).all()
     active: dict[str, int] = defaultdict(int)
     for r in orders:
         active[r.customer_id] += r.quantity if r.live else 0
@@ -185,8 +195,20 @@ def spares(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
             "spare_no": r.spare_no, "accrued_at": r.accrued_at, "revoked_at": r.revoked_at,
             "product": r.product, "ship_to": r.ship_to, "allocated_at": r.allocated_at,
         })
+    swaps: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in sorted(swap_rows, key=lambda r: (r.customer_id, r.used_at, r.spare_no)):
+        swaps[r.customer_id].append(swap_row(r.spare_no, r.ticket_id, r.serial_number, r.new_serial_number,
+                                             r.used_at, r.replenished_at))
     customers = sorted({r.customer_id for r in orders} | set(history))
-    return [spares_view(c, active[c], history[c]) for c in customers]
+    return [spares_view(c, active[c], history[c], swaps[c]) for c in customers]
+
+
+def swap_row(
+    spare_no: int, ticket_id: str, serial_number: str, new_serial_number: str, used_at: str,
+    replenished_at: str | None,
+) -> dict[str, Any]:
+    return {"spare_no": spare_no, "ticket_id": ticket_id, "serial_number": serial_number,
+            "new_serial_number": new_serial_number, "used_at": used_at, "replenished_at": replenished_at}
 
 
 def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:

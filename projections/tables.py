@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
-PROJECTIONS: tuple[str, ...] = ("contracts", "rooms", "spares", "access")
+PROJECTIONS: tuple[str, ...] = ("contracts", "rooms", "spares", "access", "tickets")
 
 
 def _contracts(md: MetaData, s: str) -> dict[str, Table]:
@@ -104,6 +104,16 @@ def _spares(md: MetaData, s: str) -> dict[str, Table]:
             Column("ship_to", Text),
             Column("allocated_at", String(40)),
         ),
+        "spare_swaps": Table(
+            f"spare_swaps{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("spare_no", Integer, primary_key=True),
+            Column("used_at", String(40), primary_key=True),
+            Column("ticket_id", String(36), nullable=False),
+            Column("serial_number", String(64), nullable=False),
+            Column("new_serial_number", String(64), nullable=False),
+            Column("replenished_at", String(40)),
+        ),
     }
 
 
@@ -146,7 +156,13 @@ def _access(md: MetaData, s: str) -> dict[str, Table]:
     }
 
 
-_BUILDERS = {"contracts": _contracts, "rooms": _rooms, "spares": _spares, "access": _access}
+def _tickets(md: MetaData, s: str) -> dict[str, Table]:
+    from projections.tickets import build_tables
+
+    return build_tables(md, s)
+
+
+_BUILDERS = {"contracts": _contracts, "rooms": _rooms, "spares": _spares, "access": _access, "tickets": _tickets}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from uuid import UUID
 
 from aggregates.catalog import CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Customer
-from projections.queries import access_view, contract_view, room_view, spares_view, sso_view, warranty_end
+from aggregates.support import SupportTargets
+from projections.queries import access_view, contract_view, room_view, spares_view, sso_view, swap_row, warranty_end
+from projections.tickets import sort_key, ticket_view
 
 
 def customer_as_of(events: Any, at: datetime | None) -> Customer | None:
@@ -84,7 +86,17 @@ def spares(customer: Customer, at: datetime) -> list[dict[str, Any]]:
          "product": s.product, "ship_to": s.ship_to, "allocated_at": _iso(s.allocated_at)}
         for s in customer.spares
     ]
-    return [spares_view(str(customer.id), customer.active_select_licenses, history)]
+    swaps = [
+        swap_row(s.spare_no, str(s.ticket_id), s.serial_number, s.new_serial_number, s.used_at.isoformat(),
+                 _iso(s.replenished_at))
+        for s in customer.spare_swaps
+    ]
+    return [spares_view(str(customer.id), customer.active_select_licenses, history, swaps)]
+
+
+def tickets(customer: Customer, at: datetime, targets: SupportTargets) -> list[dict[str, Any]]:
+    cid = str(customer.id)
+    return sorted((ticket_view(cid, t, targets, at) for t in customer.tickets.values()), key=sort_key)
 
 
 def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:
@@ -103,7 +115,9 @@ def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:
     return [access_view(str(customer.id), customer.name, parts)]
 
 
-def view_of(name: str, customer: Customer, at: datetime, countries: CountryTable) -> list[dict[str, Any]]:
+def view_of(
+    name: str, customer: Customer, at: datetime, countries: CountryTable, targets: SupportTargets | None = None
+) -> list[dict[str, Any]]:
     if name == "contracts":
         return contracts(customer, at)
     if name == "rooms":
@@ -112,15 +126,18 @@ def view_of(name: str, customer: Customer, at: datetime, countries: CountryTable
         return spares(customer, at)
     if name == "access":
         return access(customer, at)
+    if name == "tickets":
+        return tickets(customer, at, targets or SupportTargets.default())
     raise ValueError(name)
 
 
 def views_of_customers(
-    name: str, customers: list[Customer], at: datetime, countries: CountryTable
+    name: str, customers: list[Customer], at: datetime, countries: CountryTable,
+    targets: SupportTargets | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for customer in sorted(customers, key=lambda c: str(c.id)):
-        rows.extend(view_of(name, customer, at, countries))
+        rows.extend(view_of(name, customer, at, countries, targets))
     return rows
 
 

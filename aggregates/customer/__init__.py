@@ -29,10 +29,18 @@ from aggregates.catalog import (
 )
 from aggregates.customer.rules import WARRANTY_SERVICES, days_since_order, entitled_spares, warranty_end
 from aggregates.customer.snapshot import STATE_CLASSES, STATE_CODEC, CustomerSnapshot
-from aggregates.customer.state import Account, Contract, Device, Invitation, Room, Spare
+from aggregates.customer.state import Account, Contract, Device, Invitation, Rma, Room, Spare, SpareSwap, Ticket
 from aggregates.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from aggregates.ids import account_id_for, customer_id_for, invitation_id_for, room_id_for
 from aggregates.sso import SsoConfig
+from aggregates.support import (
+    ACTIVE_STATUSES,
+    REOPEN_WINDOW_DAYS,
+    BusinessCalendar,
+    check_transition,
+    rma_due,
+    ticket_id_for,
+)
 from aggregates.timeutil import days
 
 __all__ = [
@@ -81,7 +89,7 @@ class Customer(Aggregate):
         po_number: str
         account_id: UUID
         service: str
-        years: int
+        years: int | None
         quantity: int
         end_customer: dict[str, Any]
         reseller: dict[str, Any]
@@ -194,6 +202,74 @@ class Customer(Aggregate):
 
     #: The customer's own OpenID Connect issuer (R22); a class default for state from older snapshots.
     sso: SsoConfig | None = None
+    class RoomLinked(Event):
+        room_id: UUID
+        external_id: str
+
+    class RoomUpdated(Event):
+        room_id: UUID
+        name: str
+        site: str
+        country: str
+
+    class TicketOpened(Event):
+        ticket_id: UUID
+        room_id: UUID
+        external_room_id: str | None
+        severity: str
+        summary: str
+        source: str
+        support: str
+        serial_numbers: list[str]
+        room: dict[str, Any]
+
+    class TicketStatusChanged(Event):
+        ticket_id: UUID
+        status: str
+        previous: str
+        first_response: bool
+        opened_by: str
+
+    class TicketCommented(Event):
+        ticket_id: UUID
+        text: str
+        by_support: bool
+        first_response: bool
+
+    class TicketReopened(Event):
+        ticket_id: UUID
+        opened_by: str
+
+    class RmaRequested(Event):
+        ticket_id: UUID
+        serial_number: str
+        rma_terms: str | None
+        due: date
+
+    class ReplacementReceived(Event):
+        ticket_id: UUID
+        serial_number: str
+        new_serial_number: str
+        room_id: UUID
+        product: str
+        purchased_on: date
+
+    class SpareUsed(Event):
+        spare_no: int
+        ticket_id: UUID
+        serial_number: str
+        new_serial_number: str
+        room_id: UUID
+        product: str
+        purchased_on: date
+
+    class SpareOwed(Event):
+        spare_no: int
+        product: str
+        ship_to: str
+
+    class SpareReplenished(Event):
+        spare_no: int
 
     @staticmethod
     def create_id(key: str) -> UUID:
@@ -213,6 +289,11 @@ class Customer(Aggregate):
         self.users: dict[str, str] = {}
         self.partners: dict[str, str] = {}
         self.sso = None
+        self.tickets: dict[UUID, Ticket] = {}
+        self.spare_swaps: list[SpareSwap] = []
+        self.external_rooms: dict[str, UUID] = {}
+        self.room_externals: dict[UUID, str] = {}
+        self.room_keys: dict[str, UUID] = {}
 
     @classmethod
     def register(cls, *, company: str, parent_company: str | None, at: datetime, actor: str) -> Customer:
@@ -250,7 +331,7 @@ class Customer(Aggregate):
         *,
         po_number: str,
         service: str,
-        years: int,
+        years: int | None,
         quantity: int,
         end_customer: dict[str, Any],
         reseller: dict[str, Any],
@@ -299,6 +380,8 @@ class Customer(Aggregate):
             at=at,
             actor=actor,
         )
+        if service == "jumpstart":
+            self._contract_started(po_number=po_number, start=at, reason="jumpstart", at=at, actor=actor)
         invitation = None
         if first_order and end_customer["email"] not in self.users:
             invitation = self._invite(
@@ -403,8 +486,8 @@ class Customer(Aggregate):
                 field="account_id",
             )
         key = normalise_name(name) or name.strip().lower()
-        room_id = room_id_for(account_id, key)
-        if room_id in self.rooms:
+        room_id = self._new_room_id(account_id, key)
+        if room_id is None:
             raise Conflict(
                 f"name: a room named {name!r} already exists in this account",
                 rule="R9",
@@ -421,6 +504,25 @@ class Customer(Aggregate):
             at=at,
             actor=actor,
         )
+        return room_id
+
+    @staticmethod
+    def _room_key(account_id: UUID, name: str) -> str:
+        return f"{account_id.hex}:{normalise_name(name) or name.strip().lower()}"
+
+    def _room_keys(self) -> dict[str, UUID]:
+        keys: dict[str, UUID] | None = self.__dict__.get("room_keys")
+        if keys is None:
+            keys = self.room_keys = {self._room_key(r.account_id, r.name): r.room_id for r in self.rooms.values()}
+        return keys
+
+    def _new_room_id(self, account_id: UUID, key: str) -> UUID | None:
+        """The id of a new room named ``key`` in the account, or None when that name is taken (R9)."""
+        if f"{account_id.hex}:{key}" in self._room_keys():
+            return None
+        room_id = room_id_for(account_id, key)
+        if room_id in self.rooms:  # a room that had this name was renamed
+            room_id = room_id_for(account_id, f"{key}@{self.version + 1}")
         return room_id
 
     def room(self, room_id: UUID, field_name: str = "room_id") -> Room:
@@ -459,6 +561,13 @@ class Customer(Aggregate):
         self.check_time(at)
         room = self.room(room_id)
         contract = self.contract(po_number)
+        if contract.service == "jumpstart":
+            raise RuleViolation(
+                f"po_number: order {po_number} is Jumpstart, which has no room licenses (R27)",
+                rule="R27",
+                field="po_number",
+                code="no_room_licenses",
+            )
         if contract.account_id != room.account_id:
             raise RuleViolation(
                 f"room_id: room {room.name!r} belongs to another account than order {po_number}; "
@@ -856,6 +965,493 @@ class Customer(Aggregate):
             )
         self._sso_removed(issuer=self.sso.issuer, at=at, actor=actor)
 
+    # ----- support tickets, RMA and spare swaps (R24–R27)
+
+    def jumpstart_active(self, at: datetime) -> bool:
+        return any(c.service == "jumpstart" and c.status(at) == "active" for c in self.contracts.values())
+
+    def select_active(self, room: Room, at: datetime) -> bool:
+        po_number = room.licenses.get("select")
+        return po_number is not None and self.contracts[po_number].status(at) == "active"
+
+    def under_warranty(self, serial_number: str, at: datetime) -> bool:
+        end = self.warranty_end(serial_number, at)
+        return end is not None and end >= at.date()
+
+    def room_snapshot(self, room: Room, countries: CountryTable, at: datetime) -> dict[str, Any]:
+        """The room and its devices as the customer sees them at ``at`` (recorded with a ticket, R24)."""
+        terms = countries.get(room.country)
+        licenses = []
+        for service, po_number in sorted(room.licenses.items()):
+            end = self.coverage_end(room, service, at)
+            licenses.append(
+                {"service": service, "po_number": po_number, "coverage_end": end.isoformat() if end else None}
+            )
+        devices = []
+        for serial in sorted(room.devices):
+            device = self.devices[serial]
+            warranty = self.warranty_end(serial, at)
+            devices.append(
+                {
+                    "serial_number": serial,
+                    "product": device.product,
+                    "purchased_on": device.purchased_on.isoformat(),
+                    "warranty_end": warranty.isoformat() if warranty else None,
+                }
+            )
+        return {
+            "name": room.name,
+            "site": room.site,
+            "country": room.country,
+            "terms": terms.as_dict() if terms is not None else {"country": room.country, "available": False},
+            "licenses": licenses,
+            "devices": devices,
+        }
+
+    def room_by_external_id(self, external_id: str, field_name: str = "external_room_id") -> Room:
+        room_id = self.external_rooms.get(external_id)
+        if room_id is None:
+            raise NotFound(
+                f"{field_name}: no imported room with external id {external_id!r} on this customer (R28)",
+                rule="R28",
+                field=field_name,
+            )
+        return self.rooms[room_id]
+
+    def open_ticket(
+        self,
+        *,
+        room: Room,
+        external_room_id: str | None,
+        severity: str,
+        summary: str,
+        serial_numbers: list[str],
+        source: str,
+        countries: CountryTable,
+        at: datetime,
+        actor: str,
+    ) -> UUID:
+        self.check_time(at)
+        serials: list[str] = []
+        for i, serial in enumerate(serial_numbers):
+            device = self.devices.get(serial)
+            if device is None or device.room_id != room.room_id:
+                raise RuleViolation(
+                    f"serial_numbers[{i}]: {serial} is not a device of room {room.name!r} (R24)",
+                    rule="R24",
+                    field=f"serial_numbers[{i}]",
+                    code="device_not_in_room",
+                )
+            if serial not in serials:
+                serials.append(serial)
+        if self.select_active(room, at):
+            support = "select"
+        elif self.jumpstart_active(at):
+            support = "jumpstart"
+        else:
+            if not serials:
+                raise RuleViolation(
+                    f"room_id: room {room.name!r} has no active select license and the customer no active "
+                    "Jumpstart; only a ticket about a device under warranty can be opened (R24)",
+                    rule="R24",
+                    field="room_id",
+                    code="not_entitled",
+                )
+            for i, serial in enumerate(serials):
+                if not self.under_warranty(serial, at):
+                    raise RuleViolation(
+                        f"serial_numbers[{i}]: {serial} is not under warranty and room {room.name!r} has no "
+                        "active select license nor Jumpstart (R24)",
+                        rule="R24",
+                        field=f"serial_numbers[{i}]",
+                        code="not_entitled",
+                    )
+            support = "rma_only"
+        ticket_id = ticket_id_for(self.id, self.version + 1)
+        self._ticket_opened(
+            ticket_id=ticket_id,
+            room_id=room.room_id,
+            external_room_id=external_room_id,
+            severity=severity,
+            summary=summary,
+            source=source,
+            support=support,
+            serial_numbers=serials,
+            room=self.room_snapshot(room, countries, at),
+            at=at,
+            actor=actor,
+        )
+        return ticket_id
+
+    def ticket(self, ticket_id: UUID, rule: str = "R25") -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise NotFound(
+                f"ticket_id: no ticket {ticket_id} on this customer ({rule})", rule=rule, field="ticket_id"
+            ) from None
+
+    def update_ticket(self, *, ticket_id: UUID, status: str, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id)
+        check_transition(ticket.status, status)
+        self._ticket_status_changed(
+            ticket_id=ticket_id,
+            status=status,
+            previous=ticket.status,
+            first_response=ticket.first_response_at is None,
+            opened_by=ticket.opened_by,
+            at=at,
+            actor=actor,
+        )
+
+    def comment_on_ticket(self, *, ticket_id: UUID, text: str, by_support: bool, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id)
+        if ticket.status == "closed":
+            raise RuleViolation(
+                "ticket_id: the ticket is closed; open a new one (R25)",
+                rule="R25",
+                field="ticket_id",
+                code="ticket_closed",
+            )
+        self._ticket_commented(
+            ticket_id=ticket_id,
+            text=text,
+            by_support=by_support,
+            first_response=by_support and ticket.first_response_at is None,
+            at=at,
+            actor=actor,
+        )
+
+    def reopen_ticket(self, *, ticket_id: UUID, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id)
+        if ticket.status != "resolved" or ticket.resolved_at is None:
+            raise RuleViolation(
+                f"ticket_id: the ticket is {ticket.status}; only a resolved ticket can be reopened (R25)",
+                rule="R25",
+                field="ticket_id",
+                code="not_resolved",
+            )
+        if at - ticket.resolved_at > days(REOPEN_WINDOW_DAYS):
+            raise RuleViolation(
+                f"at: the ticket was resolved on {ticket.resolved_at.date().isoformat()}; it can be reopened "
+                f"within {REOPEN_WINDOW_DAYS} days of resolution (R25)",
+                rule="R25",
+                field="at",
+                code="reopen_window_closed",
+            )
+        self._ticket_reopened(ticket_id=ticket_id, opened_by=ticket.opened_by, at=at, actor=actor)
+
+    def _failed_unit(self, ticket: Ticket, serial_number: str, at: datetime) -> Device:
+        """R26: the failed unit of an active ticket: a device of the ticket's room, under warranty."""
+        if ticket.status not in ACTIVE_STATUSES:
+            raise RuleViolation(
+                f"ticket_id: the ticket is {ticket.status} (R26)",
+                rule="R26",
+                field="ticket_id",
+                code="ticket_not_active",
+            )
+        device = self.devices.get(serial_number)
+        if device is None or device.room_id != ticket.room_id:
+            raise NotFound(
+                f"serial_number: {serial_number} is not a device in the ticket's room (R26)",
+                rule="R26",
+                field="serial_number",
+            )
+        if ticket.rma(serial_number) is not None:
+            raise Conflict(
+                f"serial_number: {serial_number} already has an RMA on this ticket (R26)",
+                rule="R26",
+                field="serial_number",
+                code="rma_exists",
+            )
+        if not self.under_warranty(serial_number, at):
+            end = self.warranty_end(serial_number, at)
+            since = f" (warranty ended {end.isoformat()})" if end else " (no warranty coverage)"
+            raise RuleViolation(
+                f"serial_number: {serial_number} is not under warranty{since} (R26)",
+                rule="R26",
+                field="serial_number",
+                code="not_under_warranty",
+            )
+        return device
+
+    def _check_new_serial(self, new_serial_number: str) -> None:
+        if new_serial_number in self.devices:
+            raise Conflict(
+                f"new_serial_number: {new_serial_number} is already registered (R11)",
+                rule="R11",
+                field="new_serial_number",
+                code="duplicate_serial",
+            )
+
+    def request_rma(
+        self,
+        *,
+        ticket_id: UUID,
+        serial_number: str,
+        countries: CountryTable,
+        calendar: BusinessCalendar,
+        at: datetime,
+        actor: str,
+    ) -> date:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id, rule="R26")
+        device = self._failed_unit(ticket, serial_number, at)
+        terms = countries.get(self.rooms[device.room_id].country)
+        rma_terms = terms.rma if terms is not None else None
+        due = rma_due(at, rma_terms, calendar)
+        self._rma_requested(
+            ticket_id=ticket_id, serial_number=serial_number, rma_terms=rma_terms, due=due, at=at, actor=actor
+        )
+        return due
+
+    def receive_replacement(
+        self, *, ticket_id: UUID, serial_number: str, new_serial_number: str, at: datetime, actor: str
+    ) -> date | None:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id, rule="R26")
+        rma = ticket.rma(serial_number)
+        if rma is None or rma.status != "requested":
+            what = "no RMA" if rma is None else f"an RMA that is {rma.status}"
+            raise RuleViolation(
+                f"serial_number: {serial_number} has {what} on this ticket; request one first (R26)",
+                rule="R26",
+                field="serial_number",
+                code="no_rma_requested",
+            )
+        device = self.devices.get(serial_number)
+        if device is None:
+            raise NotFound(
+                f"serial_number: {serial_number} is no longer a device of this customer (R26)",
+                rule="R26",
+                field="serial_number",
+            )
+        self._check_new_serial(new_serial_number)
+        self._replacement_received(
+            ticket_id=ticket_id,
+            serial_number=serial_number,
+            new_serial_number=new_serial_number,
+            room_id=device.room_id,
+            product=device.product,
+            purchased_on=device.purchased_on,
+            at=at,
+            actor=actor,
+        )
+        return self.warranty_end(new_serial_number, at)
+
+    def owed_spares(self) -> dict[int, SpareSwap]:
+        return {s.spare_no: s for s in self.spare_swaps if s.replenished_at is None}
+
+    def swap_with_spare(
+        self,
+        *,
+        ticket_id: UUID,
+        serial_number: str,
+        spare_no: int,
+        new_serial_number: str,
+        at: datetime,
+        actor: str,
+    ) -> date | None:
+        self.check_time(at)
+        ticket = self.ticket(ticket_id, rule="R26")
+        device = self._failed_unit(ticket, serial_number, at)
+        if not 1 <= spare_no <= len(self.spares):
+            raise NotFound(f"spare_no: no onsite spare {spare_no} (R14)", rule="R14", field="spare_no")
+        spare = self.spares[spare_no - 1]
+        if spare.revoked_at is not None or spare.product is None or spare.ship_to is None:
+            state = "revoked" if spare.revoked_at is not None else "not allocated"
+            raise RuleViolation(
+                f"spare_no: onsite spare {spare_no} is {state} (R14, R26)",
+                rule="R26",
+                field="spare_no",
+                code="spare_not_available",
+            )
+        if spare_no in self.owed_spares():
+            raise RuleViolation(
+                f"spare_no: onsite spare {spare_no} was used and its replacement is still owed (R26)",
+                rule="R26",
+                field="spare_no",
+                code="spare_owed",
+            )
+        if spare.product != device.product:
+            raise RuleViolation(
+                f"spare_no: onsite spare {spare_no} is a {spare.product}, the failed unit a {device.product}; "
+                "a hot swap needs the same product (R26)",
+                rule="R26",
+                field="spare_no",
+                code="spare_product_mismatch",
+            )
+        self._check_new_serial(new_serial_number)
+        self._spare_used(
+            spare_no=spare_no,
+            ticket_id=ticket_id,
+            serial_number=serial_number,
+            new_serial_number=new_serial_number,
+            room_id=device.room_id,
+            product=device.product,
+            purchased_on=device.purchased_on,
+            at=at,
+            actor=actor,
+        )
+        self._spare_owed(spare_no=spare_no, product=spare.product, ship_to=spare.ship_to, at=at, actor=actor)
+        return self.warranty_end(new_serial_number, at)
+
+    def replenish_spare(self, *, spare_no: int, at: datetime, actor: str) -> None:
+        self.check_time(at)
+        if spare_no not in self.owed_spares():
+            raise RuleViolation(
+                f"spare_no: onsite spare {spare_no} is not owed (no swap awaits its replacement) (R26)",
+                rule="R26",
+                field="spare_no",
+                code="spare_not_owed",
+            )
+        self._spare_replenished(spare_no=spare_no, at=at, actor=actor)
+
+    # ----- room import (R28)
+
+    def import_room(
+        self,
+        *,
+        account_id: UUID,
+        external_id: str,
+        name: str,
+        site: str,
+        country: str,
+        devices: list[tuple[str, str, date]],
+        taken: set[str],
+        countries: CountryTable,
+        at: datetime,
+        actor: str,
+    ) -> tuple[UUID, str, list[str]]:
+        """One room of an import, all or nothing: (room id, added/updated/unchanged, new serials).
+
+        Every rule is checked before anything is recorded. ``taken`` holds the serial numbers
+        reserved on the ledger that this customer does not hold in a room (R11, R26).
+        """
+        self.check_time(at)
+        if account_id not in self.accounts:
+            raise NotFound(f"account_id: no account {account_id} on this customer (R2)", rule="R2", field="account_id")
+        country = country.upper()
+        if country not in countries:
+            raise InvalidInput(
+                f"country: {country!r} is not an ISO 3166 alpha-2 code in the country table (R12)",
+                rule="R12",
+                field="country",
+            )
+        name, site = name.strip(), site.strip()
+        key = self._room_key(account_id, name)
+        owner = self._room_keys().get(key)
+        room_id = self.external_rooms.get(external_id)
+        link = room_id is None
+        room: Room | None = None
+        if room_id is None:
+            if owner is not None:
+                linked = self.room_externals.get(owner)
+                if linked is not None:
+                    raise Conflict(
+                        f"name: a room named {name!r} already exists in this account, imported as "
+                        f"{linked!r} (R9)",
+                        rule="R9",
+                        field="name",
+                        code="duplicate_room",
+                    )
+                room_id, room = owner, self.rooms[owner]
+            else:
+                new_id = self._new_room_id(account_id, key.split(":", 1)[1])
+                assert new_id is not None  # the key is free
+                room_id = new_id
+        else:
+            room = self.rooms[room_id]
+            if room.account_id != account_id:
+                raise RuleViolation(
+                    f"account_id: room {external_id!r} belongs to another account of this customer (R2, R28)",
+                    rule="R28",
+                    field="account_id",
+                    code="account_mismatch",
+                )
+            if owner is not None and owner != room_id:
+                raise Conflict(
+                    f"name: a room named {name!r} already exists in this account (R9)",
+                    rule="R9",
+                    field="name",
+                    code="duplicate_room",
+                )
+        if room is not None and room.country != country and room.licenses:
+            self._check_country(
+                Room(room.room_id, room.account_id, room.name, room.site, country, room.added_at), countries, "country"
+            )
+        registrations: list[tuple[str, str, date]] = []
+        moves: list[tuple[str, UUID]] = []
+        seen: set[str] = set()
+        for i, (serial, product, purchased_on) in enumerate(devices):
+            where = f"devices[{i}]"
+            if serial in seen:
+                raise InvalidInput(
+                    f"{where}.serial_number: {serial} is listed twice in this room (R28)",
+                    rule="R28",
+                    field=f"{where}.serial_number",
+                )
+            seen.add(serial)
+            canonical = canonical_product(product)
+            if canonical is None:
+                raise RuleViolation(
+                    f"{where}.product: {product!r} is not on the supported-products list (R11)",
+                    rule="R11",
+                    field=f"{where}.product",
+                    code="unsupported_product",
+                )
+            if purchased_on > at.date():
+                raise InvalidInput(
+                    f"{where}.purchased_on: {purchased_on.isoformat()} is after the import's date (R11)",
+                    rule="R11",
+                    field=f"{where}.purchased_on",
+                )
+            device = self.devices.get(serial)
+            if device is None:
+                if serial in taken:
+                    raise Conflict(
+                        f"{where}.serial_number: {serial} is already registered on the ledger, or was "
+                        "replaced under RMA; a serial number is unique and never reused (R11)",
+                        rule="R11",
+                        field=f"{where}.serial_number",
+                        code="duplicate_serial",
+                    )
+                registrations.append((serial, canonical, purchased_on))
+            elif device.product != canonical:
+                raise RuleViolation(
+                    f"{where}.product: {serial} is registered as a {device.product}, not a {canonical} (R11)",
+                    rule="R11",
+                    field=f"{where}.product",
+                    code="product_mismatch",
+                )
+            elif device.room_id != room_id:
+                moves.append((serial, device.room_id))
+        changed = False
+        if room is None:
+            self._room_added(
+                room_id=room_id, account_id=account_id, name=name, site=site, country=country, at=at, actor=actor
+            )
+            status = "added"
+        else:
+            status = "updated" if link else "unchanged"
+            if (room.name, room.site, room.country) != (name, site, country):
+                self._room_updated(room_id=room_id, name=name, site=site, country=country, at=at, actor=actor)
+                changed = True
+        if link:
+            self._room_linked(room_id=room_id, external_id=external_id, at=at, actor=actor)
+        for serial, product, purchased_on in registrations:
+            self._device_registered(
+                serial_number=serial, product=product, purchased_on=purchased_on, room_id=room_id, at=at, actor=actor
+            )
+        for serial, from_room_id in moves:
+            self._device_moved(serial_number=serial, from_room_id=from_room_id, to_room_id=room_id, at=at, actor=actor)
+        if status == "unchanged" and (changed or registrations or moves):
+            status = "updated"
+        return room_id, status, [serial for serial, _, _ in registrations]
+
     # ----- event bodies: state changes only
 
     def _seen(self, at: datetime) -> None:
@@ -875,7 +1471,7 @@ class Customer(Aggregate):
         po_number: str,
         account_id: UUID,
         service: str,
-        years: int,
+        years: int | None,
         quantity: int,
         end_customer: dict[str, Any],
         reseller: dict[str, Any],
@@ -920,6 +1516,7 @@ class Customer(Aggregate):
         self, room_id: UUID, account_id: UUID, name: str, site: str, country: str, at: datetime, actor: str
     ) -> None:
         self.rooms[room_id] = Room(room_id, account_id, name, site, country, at)
+        self._room_keys()[self._room_key(account_id, name)] = room_id
         self._seen(at)
 
     @event(LicenseAssigned)
@@ -1044,4 +1641,145 @@ class Customer(Aggregate):
     @event(SsoRemoved)
     def _sso_removed(self, issuer: str, at: datetime, actor: str) -> None:
         self.sso = None
+        self._seen(at)
+
+    @event(RoomLinked)
+    def _room_linked(self, room_id: UUID, external_id: str, at: datetime, actor: str) -> None:
+        self.external_rooms[external_id] = room_id
+        self.room_externals[room_id] = external_id
+        self._seen(at)
+
+    @event(RoomUpdated)
+    def _room_updated(self, room_id: UUID, name: str, site: str, country: str, at: datetime, actor: str) -> None:
+        room = self.rooms[room_id]
+        keys = self._room_keys()
+        keys.pop(self._room_key(room.account_id, room.name), None)
+        room.name, room.site, room.country = name, site, country
+        keys[self._room_key(room.account_id, name)] = room_id
+        self._seen(at)
+
+    @event(TicketOpened)
+    def _ticket_opened(
+        self,
+        ticket_id: UUID,
+        room_id: UUID,
+        external_room_id: str | None,
+        severity: str,
+        summary: str,
+        source: str,
+        support: str,
+        serial_numbers: list[str],
+        room: dict[str, Any],
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self.tickets[ticket_id] = Ticket(
+            ticket_id=ticket_id,
+            room_id=room_id,
+            severity=severity,
+            summary=summary,
+            source=source,
+            support=support,
+            opened_at=at,
+            opened_by=actor,
+            room=room,
+            serial_numbers=list(serial_numbers),
+            external_room_id=external_room_id,
+        )
+        self._seen(at)
+
+    @event(TicketStatusChanged)
+    def _ticket_status_changed(
+        self, ticket_id: UUID, status: str, previous: str, first_response: bool, opened_by: str, at: datetime,
+        actor: str,
+    ) -> None:
+        ticket = self.tickets[ticket_id]
+        ticket.status = status
+        if first_response:
+            ticket.first_response_at = at
+        if status == "resolved":
+            ticket.resolved_at = at
+        elif status == "closed":
+            ticket.closed_at = at
+        self._seen(at)
+
+    @event(TicketCommented)
+    def _ticket_commented(
+        self, ticket_id: UUID, text: str, by_support: bool, first_response: bool, at: datetime, actor: str
+    ) -> None:
+        ticket = self.tickets[ticket_id]
+        ticket.comments += 1
+        if first_response:
+            ticket.first_response_at = at
+        self._seen(at)
+
+    @event(TicketReopened)
+    def _ticket_reopened(self, ticket_id: UUID, opened_by: str, at: datetime, actor: str) -> None:
+        ticket = self.tickets[ticket_id]
+        ticket.status = "in_progress"
+        ticket.resolved_at = None
+        self._seen(at)
+
+    @event(RmaRequested)
+    def _rma_requested(
+        self, ticket_id: UUID, serial_number: str, rma_terms: str | None, due: date, at: datetime, actor: str
+    ) -> None:
+        self.tickets[ticket_id].rmas.append(Rma(serial_number, at, "requested", due=due))
+        self._seen(at)
+
+    def _replace_device(
+        self, serial_number: str, new_serial_number: str, room_id: UUID, product: str, purchased_on: date, at: datetime
+    ) -> None:
+        old = self.devices.pop(serial_number)
+        self.rooms[old.room_id].devices.remove(serial_number)
+        self.devices[new_serial_number] = Device(new_serial_number, product, purchased_on, room_id, at)
+        self.rooms[room_id].devices.append(new_serial_number)
+
+    @event(ReplacementReceived)
+    def _replacement_received(
+        self,
+        ticket_id: UUID,
+        serial_number: str,
+        new_serial_number: str,
+        room_id: UUID,
+        product: str,
+        purchased_on: date,
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self._replace_device(serial_number, new_serial_number, room_id, product, purchased_on, at)
+        rma = self.tickets[ticket_id].rma(serial_number)
+        if rma is not None:
+            rma.status, rma.new_serial_number, rma.done_at = "received", new_serial_number, at
+        self._seen(at)
+
+    @event(SpareUsed)
+    def _spare_used(
+        self,
+        spare_no: int,
+        ticket_id: UUID,
+        serial_number: str,
+        new_serial_number: str,
+        room_id: UUID,
+        product: str,
+        purchased_on: date,
+        at: datetime,
+        actor: str,
+    ) -> None:
+        self._replace_device(serial_number, new_serial_number, room_id, product, purchased_on, at)
+        self.tickets[ticket_id].rmas.append(
+            Rma(serial_number, at, "swapped", new_serial_number=new_serial_number, spare_no=spare_no, done_at=at)
+        )
+        self.spare_swaps.append(SpareSwap(spare_no, ticket_id, serial_number, new_serial_number, at))
+        self._seen(at)
+
+    @event(SpareOwed)
+    def _spare_owed(self, spare_no: int, product: str, ship_to: str, at: datetime, actor: str) -> None:
+        self._seen(at)
+
+    @event(SpareReplenished)
+    def _spare_replenished(self, spare_no: int, at: datetime, actor: str) -> None:
+        for swap in self.spare_swaps:
+            if swap.spare_no == spare_no and swap.replenished_at is None:
+                swap.replenished_at = at
         self._seen(at)

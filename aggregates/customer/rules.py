@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from aggregates.catalog import CANCELLATION_WINDOW_DAYS, MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE
+from aggregates.support import jumpstart_end
 from aggregates.timeutil import add_years, add_years_to_date, days
 
 # R11: the services whose contract end bounds a device's warranty coverage.
@@ -29,9 +30,13 @@ def term_start(placed_at: datetime, grace_days: int, started_at: datetime | None
     return end if end <= moment else None
 
 
-def term_end(start: datetime | None, years: int) -> datetime | None:
-    """R6: end = start + term years (None while the term has not started)."""
-    return add_years(start, years) if start is not None else None
+def term_end(start: datetime | None, years: int | None, service: str = "") -> datetime | None:
+    """R6: end = start + term years (None while the term has not started); R27: Jumpstart, 90 days."""
+    if start is None:
+        return None
+    if service == "jumpstart":
+        return jumpstart_end(start)
+    return add_years(start, years or 0)
 
 
 def contract_status(

@@ -28,7 +28,7 @@ class Contract:
     po_number: str
     account_id: UUID
     service: str
-    years: int
+    years: int | None
     quantity: int
     placed_at: datetime
     grace_days: int
@@ -50,7 +50,7 @@ class Contract:
         return term_start(self.placed_at, self.grace_days, self.started_at, moment)
 
     def end_as_of(self, moment: datetime) -> datetime | None:
-        return term_end(self.start_as_of(moment), self.years)
+        return term_end(self.start_as_of(moment), self.years, self.service)
 
     def status(self, moment: datetime) -> str:
         return contract_status(self.cancelled_at, self.expired_at, self.end_as_of(moment), moment)
@@ -107,3 +107,57 @@ class Invitation:
 
     def status(self, moment: datetime) -> str:
         return invitation_status(self.state, self.expires_at, moment)
+
+
+@dataclass
+class Rma:
+    """One failed unit of a ticket: an RMA shipment (requested → received) or an onsite-spare swap."""
+
+    serial_number: str
+    requested_at: datetime
+    status: str
+    due: date | None = None
+    new_serial_number: str | None = None
+    spare_no: int | None = None
+    done_at: datetime | None = None
+
+
+@dataclass
+class Ticket:
+    """A support ticket (R24, R25) with the room as the customer saw it when it was opened."""
+
+    ticket_id: UUID
+    room_id: UUID
+    severity: str
+    summary: str
+    source: str
+    support: str
+    opened_at: datetime
+    opened_by: str
+    room: dict[str, Any]
+    serial_numbers: list[str]
+    external_room_id: str | None = None
+    status: str = "open"
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    comments: int = 0
+    rmas: list[Rma] = field(default_factory=list)
+
+    def rma(self, serial_number: str) -> Rma | None:
+        for rma in self.rmas:
+            if rma.serial_number == serial_number:
+                return rma
+        return None
+
+
+@dataclass
+class SpareSwap:
+    """An onsite spare used in a hot swap (R26); owed to its ship-to site until replenished."""
+
+    spare_no: int
+    ticket_id: UUID
+    serial_number: str
+    new_serial_number: str
+    used_at: datetime
+    replenished_at: datetime | None = None

@@ -29,6 +29,7 @@ VERB_MODULES = (
     "ledger.cli.project",
     "ledger.cli.demo",
     "ledger.cli.schema",
+    "ledger.cli.import_rooms",
     "ledger.cli.stream",  # relay, notify, event-schemas
     "ledger.ops.cli",  # parked
     "ledger.http.cli",  # serve, openapi

@@ -53,7 +53,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def register(verbs: Verbs, common: argparse.ArgumentParser) -> None:
     replay = verbs.add_parser("replay", parents=[common], help="rebuild read models from the events")
-    replay.add_argument("--projection", choices=("contracts", "rooms", "spares", "access"))
+    replay.add_argument("--projection", choices=("contracts", "rooms", "spares", "access", "tickets"))
     replay.add_argument("--check", action="store_true", help="rebuild into a shadow copy and diff; exit 1 if different")
     replay.add_argument("--batch-size", type=int, default=2000, metavar="N", help="events per transaction")
     replay.set_defaults(func=cmd_replay)

@@ -1,4 +1,4 @@
-"""``ledger view contracts|rooms|spares|access [--customer ID] [--as-of T] [--json]``."""
+"""``ledger view contracts|rooms|spares|access|tickets [--customer ID] [--as-of T] [--json]``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ VIEW_COLUMNS = {
     "rooms": ("customer_id", "name", "site", "country", "licenses", "devices"),
     "spares": ("customer_id", "active_select_licenses", "entitled", "accrued", "revoked", "allocations"),
     "access": ("customer_id", "name", "users", "invitations", "partners"),
+    "tickets": ("customer_id", "ticket_id", "severity", "support", "status", "opened_at", "due", "missed", "rma"),
 }
+VIEW_NAMES = tuple(VIEW_COLUMNS)
 
 
 def _cell(value: Any) -> str:
@@ -24,6 +26,8 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
         return value[:10]
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {_cell(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list):
         parts = []
         for item in value:
@@ -87,8 +91,10 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 
 def register(verbs: Verbs, common: argparse.ArgumentParser) -> None:
-    view = verbs.add_parser("view", parents=[common], help="contracts, rooms, spares or access, now or as of a time")
-    view.add_argument("name", choices=("contracts", "rooms", "spares", "access"))
+    view = verbs.add_parser(
+        "view", parents=[common], help="contracts, rooms, spares, access or tickets, now or as of a time"
+    )
+    view.add_argument("name", choices=VIEW_NAMES)
     view.add_argument("--customer", metavar="ID")
     view.add_argument("--as-of", metavar="T")
     view.add_argument("--json", action="store_true")

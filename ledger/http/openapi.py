@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from commands.models import COMMAND_ADAPTER, COMMANDS_BY_NAME
+from commands.registry import COMMAND_ADAPTER, COMMANDS_BY_NAME
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent.parent / "schemas" / "openapi.json"
 REF = "#/components/schemas/{model}"

@@ -5,11 +5,11 @@ One Kafka message per customer event, keyed by the customer id, its value a JSON
     {"specversion": "1.0",
      "id": "<uuid5 of customer id and aggregate version: the same event always has the same id>",
      "source": "urn:select-ledger",
-     "type": "com.select.ledger.customer.OrderPlaced.v1",
+     "type": "com.select.ledger.customer.OrderPlaced.v2",
      "subject": "<customer id>",
      "time": "<effective time, RFC 3339>",
      "datacontenttype": "application/json",
-     "dataschema": "urn:select-ledger:schemas:events:customer.OrderPlaced.v1",
+     "dataschema": "urn:select-ledger:schemas:events:customer.OrderPlaced.v2",
      "ledgerposition": 42,            # position in the ledger's notification log (global order)
      "aggregateversion": 7,           # the customer's event number: 1, 2, 3, ... per subject
      "recordedtime": "<when the ledger recorded it, RFC 3339>",

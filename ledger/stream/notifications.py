@@ -5,6 +5,8 @@
   the distributor, with the PO number, service, term and quantity.
 - ``InvitationSent`` and ``UserInvited`` → the welcome invitation: subject "Welcome to Logitech
   Select", to the invited person only (on a first order, the end customer), with the link to accept.
+- ``TicketStatusChanged`` and ``TicketReopened`` → a ticket update to the person who opened the ticket
+  (R25), when that was a portal user (an e-mail), not support staff or an integration.
 
 The link's token is never on the stream (R15). Tokens are keyed MACs of (customer id, invitation id)
 under the ledger's secret key (``commands/tokens.py``), so this consumer, configured with the same
@@ -44,7 +46,7 @@ from commands.tokens import issue_token
 from ledger.ops.metrics import ConsumerStatus
 from ledger.ops.parked import Parked, ParkedStore, sqlite_engine
 from ledger.stream.envelope import EnvelopeError, StreamEvent, decode, event_id, read_event
-from ledger.stream.schemas.models import InvitationSent, OrderPlaced, UserInvited
+from ledger.stream.schemas.models import InvitationSent, OrderPlaced, TicketReopened, TicketStatusChanged, UserInvited
 from ledger.stream.subscriber import SqliteCheckpointStore, Subscriber
 
 SENDER = "Logitech Support Services <noreply@logitech.com>"
@@ -55,6 +57,14 @@ SERVICE_NAMES = {
     "select": "Logitech Select",
     "syncplus": "Logitech Sync Plus",
     "extended_warranty": "Logitech Extended Warranty",
+    "jumpstart": "Logitech Jumpstart",
+}
+TICKET_STATUS_NAMES = {
+    "open": "open",
+    "in_progress": "in progress",
+    "waiting_on_customer": "waiting on you",
+    "resolved": "resolved",
+    "closed": "closed",
 }
 
 
@@ -113,7 +123,10 @@ def purchase_confirmation(event: StreamEvent[OrderPlaced]) -> Mail:
     )
     message["X-Select-PO-Number"] = order.po_number
     service = SERVICE_NAMES.get(order.service, order.service)
-    years = f"{order.years} year" + ("s" if order.years != 1 else "")
+    if order.years is None:
+        years = "90 days from the order"
+    else:
+        years = f"{order.years} year" + ("s" if order.years != 1 else "")
     address = order.end_customer.address
     lines = [
         f"Dear {order.end_customer.company},",
@@ -165,10 +178,40 @@ def welcome_invitation(
     return Mail(event.id, "welcome-invitation", message)
 
 
+def ticket_update(event: StreamEvent[TicketStatusChanged] | StreamEvent[TicketReopened]) -> Mail | None:
+    """R25: the ticket's opener hears of every status change (not ops or an integration key)."""
+    data = event.data
+    if "@" not in data.opened_by:
+        return None
+    status = data.status if isinstance(data, TicketStatusChanged) else "in_progress"
+    words = TICKET_STATUS_NAMES.get(status, status)
+    short = str(data.ticket_id)[:8]
+    reopened = isinstance(data, TicketReopened)
+    subject = f"Logitech Select support ticket {short} " + ("reopened" if reopened else f"is {words}")
+    message = _message(event, "ticket-update", subject, data.opened_by)
+    message["X-Select-Ticket-Id"] = str(data.ticket_id)
+    lines = [
+        "Hello,",
+        "",
+        f"your support ticket {data.ticket_id} " + ("was reopened and is in progress again." if reopened
+                                                   else f"is now {words}."),
+        f"Changed on {event.effective_at.astimezone(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+        "",
+        "Follow it in the Logitech Select Service Portal, under Support.",
+        "",
+        "Logitech Support Services",
+    ]
+    _set_body(message, lines)
+    return Mail(event.id, "ticket-update", message)
+
+
 def mails_for(event: StreamEvent[Any], secret_key: bytes, portal_url: str = DEFAULT_PORTAL_URL) -> list[Mail]:
-    """The e-mails one event causes (R19): none for most events."""
+    """The e-mails one event causes (R19, R25): none for most events."""
     if isinstance(event.data, OrderPlaced):
         return [purchase_confirmation(event)]
+    if isinstance(event.data, (TicketStatusChanged, TicketReopened)):
+        mail = ticket_update(event)
+        return [mail] if mail is not None else []
     if isinstance(event.data, (InvitationSent, UserInvited)):
         return [welcome_invitation(event, secret_key, portal_url)]
     return []

@@ -10,6 +10,8 @@ Versions so far:
 - ``SpareAccrued`` and ``SpareRevoked``: v1 carried ``spare_no`` and ``active_select_licenses``;
   v2 adds ``entitled`` (floor(active select licenses / 50), R13), so consumers need not know the divisor.
   v1 → v2 computes it with the divisor in force while v1 was published (50).
+- ``OrderPlaced``: v2 allows ``service: "jumpstart"`` with ``years: null`` (R27); a v1 message is a
+  valid v2 message as it is.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def _spares_v1_to_v2(data: Data) -> Data:
     return {**data, "entitled": int(data["active_select_licenses"]) // V1_SELECT_LICENSES_PER_SPARE}
 
 
+def _unchanged(data: Data) -> Data:
+    return data
+
+
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("OrderPlaced", 1): _unchanged,
     ("SpareAccrued", 1): _spares_v1_to_v2,
     ("SpareRevoked", 1): _spares_v1_to_v2,
 }

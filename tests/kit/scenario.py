@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from aggregates.customer import Customer
 from aggregates.errors import LedgerError
-from commands.handlers import HANDLERS
 from commands.parsing import parse_command
+from commands.registry import HANDLERS
 from ledger.app import LedgerApplication
 from tests.kit.commands import DE_SITE, US_HQ, order
 from tests.kit.memory import MemoryUnitOfWork

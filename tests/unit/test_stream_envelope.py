@@ -41,11 +41,11 @@ def test_envelope_has_cloudevents_attributes_and_ledger_extensions(seeded: list[
     envelope = build_envelope(placed, position)
     assert envelope["specversion"] == "1.0"
     assert envelope["source"] == "urn:select-ledger"
-    assert envelope["type"] == "com.select.ledger.customer.OrderPlaced.v1"
+    assert envelope["type"] == "com.select.ledger.customer.OrderPlaced.v2"
     assert envelope["subject"] == str(placed.originator_id)
     assert envelope["time"] == "2026-05-04T09:00:00Z"
     assert envelope["datacontenttype"] == "application/json"
-    assert envelope["dataschema"] == "urn:select-ledger:schemas:events:customer.OrderPlaced.v1"
+    assert envelope["dataschema"] == "urn:select-ledger:schemas:events:customer.OrderPlaced.v2"
     assert envelope["ledgerposition"] == position
     assert envelope["aggregateversion"] == placed.originator_version
     assert envelope["recordedtime"] == rfc3339(placed.timestamp)

@@ -60,7 +60,7 @@ def test_read_event_upcasts_a_v1_message() -> None:
 
 def test_newer_or_unknown_versions_are_refused_with_a_reason() -> None:
     with pytest.raises(UpcastError, match="newer than this subscriber knows"):
-        upcast("OrderPlaced", 2, {})
+        upcast("OrderPlaced", 3, {})
     with pytest.raises(UpcastError, match="not a customer event this subscriber knows"):
         upcast("Teleported", 1, {})
     with pytest.raises(UpcastError, match="cannot be upcast"):
@@ -79,3 +79,8 @@ def test_every_older_version_has_a_path_to_the_current_one() -> None:
         current = CURRENT[event].version
         for step in range(version, current):
             assert (event, step) in UPCASTERS, f"{event}.v{step} has no upcaster"
+
+
+def test_r27_order_placed_v1_reads_as_v2_unchanged() -> None:
+    data = {"po_number": "PO-1", "service": "select", "years": 3}
+    assert upcast("OrderPlaced", 1, data) == (2, data)

@@ -13,7 +13,7 @@ versions keep their version in the name (``SpareAccruedV1``).
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -76,14 +76,33 @@ class AccountOpened(EventData):
     address: Address
 
 
-class OrderPlaced(EventData):
-    """An order and its contract (R4–R6): PO, service, term, quantity and the three parties."""
+class OrderPlacedV1(EventData):
+    """v1: an order and its contract (R4–R6): PO, service, term, quantity and the three parties."""
 
     event = "OrderPlaced"
+    version = 1
     po_number: str
     account_id: UUID
     service: Service
     years: int
+    quantity: int
+    end_customer: EndCustomer
+    reseller: Party
+    distributor: Party
+    grace_days: int
+    warnings: list[str]
+
+
+class OrderPlaced(EventData):
+    """v2: ``service`` may also be ``jumpstart`` (R27), whose ``years`` is null (90 days from the order).
+    v1 messages read as v2 unchanged."""
+
+    event = "OrderPlaced"
+    version = 2
+    po_number: str
+    account_id: UUID
+    service: Service | Literal["jumpstart"]
+    years: int | None
     quantity: int
     end_customer: EndCustomer
     reseller: Party
@@ -288,9 +307,122 @@ class SsoRemoved(EventData):
     issuer: str
 
 
+class RoomLinked(EventData):
+    """A room linked to its id in a device-management platform by an import (R28)."""
+
+    event = "RoomLinked"
+    room_id: UUID
+    external_id: str
+
+
+class RoomUpdated(EventData):
+    """A room's name, site or country changed by an import (R28)."""
+
+    event = "RoomUpdated"
+    room_id: UUID
+    name: str
+    site: str
+    country: str
+
+
+class TicketOpened(EventData):
+    """A support ticket (R24) with the room and its devices as the customer saw them.
+
+    ``support`` is the entitlement it was opened on: ``select``, ``jumpstart`` or ``rma_only``.
+    """
+
+    event = "TicketOpened"
+    ticket_id: UUID
+    room_id: UUID
+    external_room_id: str | None
+    severity: Literal["critical", "high", "normal", "low"]
+    summary: str
+    source: Literal["portal", "sync", "api"]
+    support: Literal["select", "jumpstart", "rma_only"]
+    serial_numbers: list[str]
+    room: dict[str, Any]
+
+
+class TicketStatusChanged(EventData):
+    """Support staff moved a ticket (R25); ``opened_by`` is who to tell."""
+
+    event = "TicketStatusChanged"
+    ticket_id: UUID
+    status: str
+    previous: str
+    first_response: bool
+    opened_by: str
+
+
+class TicketCommented(EventData):
+    event = "TicketCommented"
+    ticket_id: UUID
+    text: str
+    by_support: bool
+    first_response: bool
+
+
+class TicketReopened(EventData):
+    """A resolved ticket reopened within 14 days (R25); it is in progress again."""
+
+    event = "TicketReopened"
+    ticket_id: UUID
+    opened_by: str
+
+
+class RmaRequested(EventData):
+    """A replacement for a failed unit under warranty, due by the room country's RMA terms (R26)."""
+
+    event = "RmaRequested"
+    ticket_id: UUID
+    serial_number: str
+    rma_terms: str | None
+    due: date
+
+
+class ReplacementReceived(EventData):
+    """The replacement took the failed unit's place (same product, purchase date, so warranty end)."""
+
+    event = "ReplacementReceived"
+    ticket_id: UUID
+    serial_number: str
+    new_serial_number: str
+    room_id: UUID
+    product: str
+    purchased_on: date
+
+
+class SpareUsed(EventData):
+    """Instant RMA: an onsite spare's unit replaced the failed one in its room (R26)."""
+
+    event = "SpareUsed"
+    spare_no: int
+    ticket_id: UUID
+    serial_number: str
+    new_serial_number: str
+    room_id: UUID
+    product: str
+    purchased_on: date
+
+
+class SpareOwed(EventData):
+    """A replacement spare is owed to the used spare's ship-to site (R26)."""
+
+    event = "SpareOwed"
+    spare_no: int
+    product: str
+    ship_to: str
+
+
+class SpareReplenished(EventData):
+    event = "SpareReplenished"
+    spare_no: int
+
+
 ALL_MODELS: tuple[type[EventData], ...] = (
     Registered,
     AccountOpened,
+    OrderPlacedV1,
     OrderPlaced,
     OrderCancelled,
     ContractStarted,
@@ -316,6 +448,17 @@ ALL_MODELS: tuple[type[EventData], ...] = (
     PartnerRevoked,
     SsoConfigured,
     SsoRemoved,
+    RoomLinked,
+    RoomUpdated,
+    TicketOpened,
+    TicketStatusChanged,
+    TicketCommented,
+    TicketReopened,
+    RmaRequested,
+    ReplacementReceived,
+    SpareUsed,
+    SpareOwed,
+    SpareReplenished,
 )
 
 MODELS: dict[tuple[str, int], type[EventData]] = {(m.event, m.version): m for m in ALL_MODELS}

@@ -1,0 +1,247 @@
+"""The tickets view (SPEC section 3, R24–R26): tables, projector, and the plain query function.
+
+``tickets(engine, at, targets, customer_id)`` is the view: every ticket with its status, due times
+and the targets missed as of ``at`` (computed from the support-targets table when asked), the room
+as the customer saw it at opening, and the RMA and spare-swap state of its failed units.
+``ticket_view`` is shared with the as-of view built from the aggregate (``replay.views``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, bindparam, insert, select
+
+from aggregates.customer.state import Rma, Ticket
+from aggregates.support import SupportTargets, missed_targets
+
+
+def build_tables(md: MetaData, s: str) -> dict[str, Table]:
+    return {
+        "tickets": Table(
+            f"tickets{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("ticket_id", String(36), primary_key=True),
+            Column("room_id", String(36), nullable=False),
+            Column("external_room_id", Text),
+            Column("severity", String(16), nullable=False),
+            Column("summary", Text, nullable=False),
+            Column("source", String(16), nullable=False),
+            Column("support", String(16), nullable=False),
+            Column("opened_at", String(40), nullable=False),
+            Column("opened_by", String(254), nullable=False),
+            Column("room", Text, nullable=False),
+            Column("serial_numbers", Text, nullable=False),
+            Column("status", String(24), nullable=False),
+            Column("first_response_at", String(40)),
+            Column("resolved_at", String(40)),
+            Column("closed_at", String(40)),
+            Column("comments", Integer, nullable=False),
+        ),
+        "ticket_rmas": Table(
+            f"ticket_rmas{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("ticket_id", String(36), primary_key=True),
+            Column("serial_number", String(64), primary_key=True),
+            Column("requested_at", String(40), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("due", String(10)),
+            Column("new_serial_number", String(64)),
+            Column("spare_no", Integer),
+            Column("done_at", String(40)),
+        ),
+    }
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def ticket_view(customer_id: str, ticket: Ticket, targets: SupportTargets, at: datetime) -> dict[str, Any]:
+    """One ticket as the tickets view shows it at ``at`` (due times and missed targets for ``at``)."""
+    due = targets.due(ticket.opened_at, ticket.support, ticket.severity)
+    return {
+        "customer_id": customer_id,
+        "ticket_id": str(ticket.ticket_id),
+        "room_id": str(ticket.room_id),
+        "external_room_id": ticket.external_room_id,
+        "severity": ticket.severity,
+        "summary": ticket.summary,
+        "source": ticket.source,
+        "support": ticket.support,
+        "status": ticket.status,
+        "opened_at": ticket.opened_at.isoformat(),
+        "opened_by": ticket.opened_by,
+        "first_response_at": _iso(ticket.first_response_at),
+        "resolved_at": _iso(ticket.resolved_at),
+        "closed_at": _iso(ticket.closed_at),
+        "comments": ticket.comments,
+        "due": {name: moment.isoformat() for name, moment in due.items()},
+        "missed": missed_targets(due, ticket.first_response_at, ticket.resolved_at, at),
+        "serial_numbers": list(ticket.serial_numbers),
+        "room": ticket.room,
+        "rma": [
+            {
+                "serial_number": r.serial_number,
+                "status": r.status,
+                "requested_at": r.requested_at.isoformat(),
+                "due": _iso(r.due),
+                "new_serial_number": r.new_serial_number,
+                "spare_no": r.spare_no,
+                "done_at": _iso(r.done_at),
+            }
+            for r in ticket.rmas
+        ],
+    }
+
+
+def sort_key(view: dict[str, Any]) -> tuple[str, str, str]:
+    return (view["customer_id"], view["opened_at"], view["ticket_id"])
+
+
+def _ticket_from_row(r: Any, rmas: list[Rma]) -> Ticket:
+    return Ticket(
+        ticket_id=UUID(r.ticket_id),
+        room_id=UUID(r.room_id),
+        severity=r.severity,
+        summary=r.summary,
+        source=r.source,
+        support=r.support,
+        opened_at=datetime.fromisoformat(r.opened_at),
+        opened_by=r.opened_by,
+        room=json.loads(r.room),
+        serial_numbers=json.loads(r.serial_numbers),
+        external_room_id=r.external_room_id,
+        status=r.status,
+        first_response_at=_dt(r.first_response_at),
+        resolved_at=_dt(r.resolved_at),
+        closed_at=_dt(r.closed_at),
+        comments=r.comments,
+        rmas=rmas,
+    )
+
+
+def tickets(
+    engine: Engine,
+    at: datetime,
+    targets: SupportTargets,
+    customer_id: str | None = None,
+    suffix: str = "",
+) -> list[dict[str, Any]]:
+    """The tickets view from the read model: a list of JSON-ready dicts (SPEC section 7 keys)."""
+    from projections.tables import table_set
+
+    ts = table_set("tickets", suffix)
+    t, rt = ts["tickets"], ts["ticket_rmas"]
+    stmt, rstmt = select(t), select(rt)
+    if customer_id is not None:
+        stmt = stmt.where(t.c.customer_id == customer_id)
+        rstmt = rstmt.where(rt.c.customer_id == customer_id)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        rma_rows = conn.execute(rstmt.order_by(rt.c.requested_at, rt.c.serial_number)).all()
+    rmas: dict[tuple[str, str], list[Rma]] = defaultdict(list)
+    for r in rma_rows:
+        rmas[(r.customer_id, r.ticket_id)].append(
+            Rma(r.serial_number, datetime.fromisoformat(r.requested_at), r.status,
+                date.fromisoformat(r.due) if r.due else None, r.new_serial_number, r.spare_no, _dt(r.done_at))
+        )
+    views = [
+        ticket_view(r.customer_id, _ticket_from_row(r, rmas.get((r.customer_id, r.ticket_id), [])), targets, at)
+        for r in rows
+    ]
+    return sorted(views, key=sort_key)
+
+
+def statements(tables: Any) -> dict[str, Any]:
+    from projections.projectors import _key, _update
+
+    t, rt = tables["tickets"], tables["ticket_rmas"]
+    return {
+        "ticket": insert(t),
+        "status": _update(t, ("ticket_id",), "status"),
+        "resolved": _update(t, ("ticket_id",), "status", "resolved_at"),
+        "closed": _update(t, ("ticket_id",), "status", "closed_at"),
+        "responded": _update(t, ("ticket_id",), "first_response_at"),
+        "comment": t.update().where(_key(t, "ticket_id")).values(comments=t.c.comments + bindparam("v_delta")),
+        "rma": insert(rt),
+        "rma_received": _update(rt, ("ticket_id", "serial_number"), "status", "new_serial_number", "done_at"),
+    }
+
+
+def _cid(e: Any) -> str:
+    return str(e.originator_id)
+
+
+def _opened(w: Any, e: Any) -> None:
+    w.add("ticket", customer_id=_cid(e), ticket_id=str(e.ticket_id), room_id=str(e.room_id),
+          external_room_id=e.external_room_id, severity=e.severity, summary=e.summary, source=e.source,
+          support=e.support, opened_at=e.at.isoformat(), opened_by=e.actor,
+          room=json.dumps(e.room, sort_keys=True, separators=(",", ":")),
+          serial_numbers=json.dumps(list(e.serial_numbers)), status="open", first_response_at=None,
+          resolved_at=None, closed_at=None, comments=0)
+
+
+def _tkey(e: Any) -> dict[str, str]:
+    return {"k_customer_id": _cid(e), "k_ticket_id": str(e.ticket_id)}
+
+
+def _status_changed(w: Any, e: Any) -> None:
+    if e.first_response:
+        w.add("responded", **_tkey(e), v_first_response_at=e.at.isoformat())
+    if e.status == "resolved":
+        w.add("resolved", **_tkey(e), v_status=e.status, v_resolved_at=e.at.isoformat())
+    elif e.status == "closed":
+        w.add("closed", **_tkey(e), v_status=e.status, v_closed_at=e.at.isoformat())
+    else:
+        w.add("status", **_tkey(e), v_status=e.status)
+
+
+def _commented(w: Any, e: Any) -> None:
+    w.add("comment", **_tkey(e), v_delta=1)
+    if e.first_response:
+        w.add("responded", **_tkey(e), v_first_response_at=e.at.isoformat())
+
+
+def _reopened(w: Any, e: Any) -> None:
+    w.add("resolved", **_tkey(e), v_status="in_progress", v_resolved_at=None)
+
+
+def _rma_requested(w: Any, e: Any) -> None:
+    w.add("rma", customer_id=_cid(e), ticket_id=str(e.ticket_id), serial_number=e.serial_number,
+          requested_at=e.at.isoformat(), status="requested", due=e.due.isoformat(), new_serial_number=None,
+          spare_no=None, done_at=None)
+
+
+def _received(w: Any, e: Any) -> None:
+    w.add("rma_received", **_tkey(e), k_serial_number=e.serial_number, v_status="received",
+          v_new_serial_number=e.new_serial_number, v_done_at=e.at.isoformat())
+
+
+def _swapped(w: Any, e: Any) -> None:
+    w.add("rma", customer_id=_cid(e), ticket_id=str(e.ticket_id), serial_number=e.serial_number,
+          requested_at=e.at.isoformat(), status="swapped", due=None, new_serial_number=e.new_serial_number,
+          spare_no=e.spare_no, done_at=e.at.isoformat())
+
+
+def projector() -> dict[type, Any]:
+    """How each customer event changes the tickets tables."""
+    from aggregates.customer import Customer
+
+    return {
+        Customer.TicketOpened: _opened,
+        Customer.TicketStatusChanged: _status_changed,
+        Customer.TicketCommented: _commented,
+        Customer.TicketReopened: _reopened,
+        Customer.RmaRequested: _rma_requested,
+        Customer.ReplacementReceived: _received,
+        Customer.SpareUsed: _swapped,
+    }
