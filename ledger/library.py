@@ -32,19 +32,39 @@ WRITTEN_FOR = "9.5.6"
 class LibraryApplication(Application[UUID]):
     """``Application`` with the ledger's uses of the library's private methods.
 
-    - a snapshot that fails to store does not fail a command already recorded (``_take_snapshots``);
+    - a save takes at most one snapshot per aggregate, of the aggregate as saved, and a snapshot that
+      fails to store does not fail a command already recorded (``_take_snapshots``);
     - ``record`` and ``after_record`` are ``Application.save`` split in two, so that group commit can
       record the events of many commands, in their order, in one transaction.
     """
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
-        """Snapshots are taken after the command's events are committed; failing to store one loses
+        """At most one snapshot per aggregate per save: of the aggregate as saved, when its events
+        crossed a multiple of the snapshotting interval.
+
+        The library takes one snapshot per multiple crossed, each rebuilt from the store (previous
+        snapshot plus events): a save of hundreds of events on a big customer (group commit, a room
+        import) rebuilt and packed the whole state several times over. The aggregate in hand holds
+        exactly the recorded state at its version, so it is packed once, as it is. A snapshot at any
+        version serves every read at or after it.
+
+        Snapshots are taken after the command's events are committed; failing to store one loses
         nothing (the events are the record). It must not fail a command that is already recorded,
         least of all with an IntegrityError, which ``execute`` would take for a lost race and run the
         command a second time.
         """
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        due: dict[UUID, Any] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate is not None else None
+            if interval and event.originator_version % interval == 0:
+                due[event.originator_id] = aggregate
         try:
-            super()._take_snapshots(processing_event)
+            for aggregate in due.values():
+                snapshot_class: Any = getattr(type(aggregate), "Snapshot", None) or type(self).snapshot_class
+                self.snapshots.put([snapshot_class.take(aggregate)])
         except PersistenceError:
             logger.warning("snapshot not stored; the events are recorded", exc_info=True)
 

@@ -66,3 +66,25 @@ def test_r26_snapshot_of_a_customer_with_tickets_equals_the_full_fold(app: Ledge
         assert from_snapshot.tickets[next(iter(from_snapshot.tickets))].comments == 100  # type: ignore[attr-defined]
     finally:
         fresh.close()
+
+
+def test_r20_each_save_crossing_the_interval_leaves_one_snapshot_as_saved(app: LedgerApplication) -> None:
+    acme = support_customer(app)
+    cid = UUID(acme["customer_id"])
+    at = "2026-06-01T09:00:00Z"
+    ticket = open_ticket(app, acme["customer_id"], acme["rooms"]["boardroom"], at=at)["ticket_id"]
+    start = app.customer(cid).version
+    comments = [command("CommentOnTicket", at, customer_id=acme["customer_id"], ticket_id=ticket, text=f"n{i}")
+                for i in range(250)]
+    from commands.parsing import parse_command
+
+    app.execute_many([parse_command(raw) for raw in comments])  # one group: crosses two or three multiples
+    end = app.customer(cid).version
+    assert end == start + 250
+    assert app.snapshots is not None
+    assert [s.originator_version for s in app.snapshots.get(cid)] == [end]
+    for version in (start, start + 99, end):
+        folded = None
+        for domain_event in app.events.get(cid, lte=version):
+            folded = domain_event.mutate(folded)
+        assert _state(app.repository.get(cid, version=version)) == _state(folded)
