@@ -19,28 +19,54 @@ _SPARE_DRIVERS = (Customer.OrderPlaced, Customer.OrderCancelled, Customer.Contra
 _INVITATIONS = (Customer.InvitationSent, Customer.UserInvited)
 
 
-def _same_po(events: Sequence[Any], po_number: str, kinds: tuple[type, ...]) -> int | None:
-    matches = (i for i, e in enumerate(events) if isinstance(e, kinds) and getattr(e, "po_number", None) == po_number)
-    return next(matches, None)
+def _first_by_po(events: Sequence[Any]) -> dict[tuple[str, str], int]:
+    """The first index of each (kind of cause, PO number) among one command's events."""
+    first: dict[tuple[str, str], int] = {}
+    for index, event in enumerate(events):
+        po_number = getattr(event, "po_number", None)
+        if po_number is None:
+            continue
+        if isinstance(event, (Customer.OrderCancelled, Customer.ContractExpired)):
+            first.setdefault(("ended", po_number), index)
+        elif isinstance(event, Customer.LicenseAssigned):
+            first.setdefault(("assigned", po_number), index)
+        elif isinstance(event, Customer.OrderPlaced):
+            first.setdefault(("placed", po_number), index)
+    return first
 
 
 def causes(events: Sequence[Any]) -> dict[int, int]:
-    """For one customer's events of one command, in order: index of an event → index of its cause."""
+    """For one customer's events of one command, in order: index of an event → index of its cause.
+
+    One pass each way over the events (an expiry of a large contract or an order accruing many spares
+    records thousands of events in one command, so nothing here may scan the list per event).
+    """
+    first = _first_by_po(events)
+    first_order = next((i for i, e in enumerate(events) if isinstance(e, Customer.OrderPlaced)), None)
+    next_invitation: list[int | None] = [None] * len(events)
+    upcoming: int | None = None
+    for index in range(len(events) - 1, -1, -1):
+        next_invitation[index] = upcoming
+        if isinstance(events[index], _INVITATIONS):
+            upcoming = index
     found: dict[int, int] = {}
+    last_driver: int | None = None
     for index, event in enumerate(events):
         cause: int | None = None
         if isinstance(event, Customer.LicenseReleased):
-            cause = _same_po(events, event.po_number, (Customer.OrderCancelled, Customer.ContractExpired))
+            cause = first.get(("ended", event.po_number))
         elif isinstance(event, (Customer.SpareAccrued, Customer.SpareRevoked)):
-            cause = next((i for i in range(index - 1, -1, -1) if isinstance(events[i], _SPARE_DRIVERS)), None)
+            cause = last_driver
         elif isinstance(event, Customer.ContractStarted) and event.reason == "first_assignment":
-            cause = _same_po(events, event.po_number, (Customer.LicenseAssigned,))
+            cause = first.get(("assigned", event.po_number))
         elif isinstance(event, Customer.AccountOpened):
-            cause = next((i for i, e in enumerate(events) if isinstance(e, Customer.OrderPlaced)), None)
+            cause = first_order
         elif isinstance(event, Customer.InvitationSent) and event.po_number is not None:
-            cause = _same_po(events, event.po_number, (Customer.OrderPlaced,))
+            cause = first.get(("placed", event.po_number))
         elif isinstance(event, Customer.InvitationSuperseded):
-            cause = next((i for i in range(index + 1, len(events)) if isinstance(events[i], _INVITATIONS)), None)
+            cause = next_invitation[index]
         if cause is not None and cause != index:
             found[index] = cause
+        if isinstance(event, _SPARE_DRIVERS):
+            last_driver = index
     return found
