@@ -46,7 +46,7 @@ from ledger.http.committer import Committer
 from ledger.http.idempotency import IdempotencyStore, fingerprint
 from ledger.http.problems import Refusal, customer_not_found, problem_response, refusal_body
 
-VIEWS = ("contracts", "rooms", "spares", "access")
+VIEWS = ("contracts", "rooms", "spares", "access", "tickets")
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BODY = 1_000_000
 READ_THREADS = 16
@@ -55,6 +55,7 @@ PAGE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "rooms": lambda row: row["room_id"],
     "spares": lambda row: row["customer_id"],
     "access": lambda row: row["customer_id"],
+    "tickets": lambda row: row["ticket_id"],
     "history": lambda row: row["position"],
     "customers": lambda row: row["customer_id"],
 }

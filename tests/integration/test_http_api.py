@@ -407,3 +407,28 @@ def test_livez_readyz_and_openapi(server: Server) -> None:
     assert served["openapi"].startswith("3.1")
     place = served["components"]["schemas"]["PlaceOrder"]
     assert place["additionalProperties"] is False and "actor" not in place["properties"]
+
+
+# ----- R24/R25 tickets through HTTP
+
+
+def test_r24_ticket_opened_over_http_is_in_the_tickets_view_now_and_not_before(server: Server, ops: Client) -> None:
+    setup = new_customer(ops)
+    cid, room_id = setup["customer_id"], setup["room_id"]
+    ops.ok({"command": "AssignLicense", "at": T1, "customer_id": cid, "room_id": room_id, "po_number": setup["po"]})
+    opened = ops.ok({"command": "OpenTicket", "at": T2, "customer_id": cid, "room_id": room_id, "severity": "high",
+                     "summary": "Room offline", "source": "api"})
+    tickets = ops.get(f"/v1/customers/{cid}/tickets").json()
+    assert [t["ticket_id"] for t in tickets] == [opened["ticket_id"]]
+    assert tickets[0]["room_id"] == room_id and tickets[0]["severity"] == "high" and tickets[0]["source"] == "api"
+    assert ops.get(f"/v1/customers/{cid}/tickets", as_of=T1).json() == []
+    other = new_customer(ops)
+    key = create_key(server.db, unique("other-admin"), "--customer", other["customer_id"], "--role", "admin")
+    stranger = Client(server.url, key)
+    try:
+        hidden = stranger.get(f"/v1/customers/{cid}/tickets")
+        missing = stranger.get(f"/v1/customers/{uuid.uuid4()}/tickets")
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json().keys() == missing.json().keys()
+    finally:
+        stranger.close()
