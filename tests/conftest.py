@@ -21,6 +21,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On ``--backend postgres``, deselect (visibly, in pytest's summary) the tests marked
+    ``backend_independent``: they use no store of the selected backend (the OpenID provider and verifier,
+    the browser journeys of the portal, the fault tests that make their own stores),
+    so the SQLite pass of the same run has already run them."""
+    if config.getoption("--backend") != "postgres":
+        return
+    independent = [item for item in items if item.get_closest_marker("backend_independent")]
+    if independent:
+        config.hook.pytest_deselected(items=independent)
+        items[:] = [item for item in items if not item.get_closest_marker("backend_independent")]
+
+
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--backend"))

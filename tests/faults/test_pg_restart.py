@@ -31,7 +31,7 @@ from tests.kit.stream import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.backend_independent]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ledger.config import load_settings
 from tests.kit.cli import ledger
 from tests.kit.commands import order
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.backend_independent]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from ledger.config import OidcIssuer, OidcSettings
 from tests.kit.idp import Idp, IdpRefused, start_idp
 from tests.kit.idp import idp as idp  # the session fixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.backend_independent]
 
 
 class Directory:

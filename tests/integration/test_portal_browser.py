@@ -17,7 +17,7 @@ from tests.kit.browser import chromium as chromium  # the session fixture
 from tests.kit.portal import PASSWORD, Portal
 from tests.kit.portal import portal as portal  # the module fixture
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.backend_independent]
 
 ACME = "Acme Corporation"
 
