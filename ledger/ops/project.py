@@ -33,13 +33,16 @@ def run_projector(
     metrics_port: int | None = None,
     stop: threading.Event | None = None,
 ) -> int:
-    """Catch up once (or follow until ``stop``/SIGTERM). A projection stopped at an event it cannot
+    """Catch up once (or follow until ``stop``, SIGTERM or SIGINT). A projection stopped at an event it cannot
     apply is reported on stderr as JSON (position, customer, event type, error), and the exit status
     is 1; the others go on. Database outages are waited out, with a growing pause."""
     if stop is None:
         stop = threading.Event()
         if follow and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+            # SIGINT (Ctrl-C) ends a follower like SIGTERM: after the batch in hand, never inside a
+            # database call (an interrupt there could leave a connection or a lock behind while closing).
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda _signum, _frame: stop.set())
     app = build_app(db)
     models = open_read_models(app)
     stop_metrics = None
