@@ -35,6 +35,7 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import process from 'node:process';
 
 import Provider from 'oidc-provider';
@@ -186,8 +187,16 @@ const cookieKeys = [randomBytes(32).toString('base64url')];
 
 for (const spec of config.issuers) {
   const issuer = spec.issuer ?? `http://${host}:${spec.port}`;
+  const began = performance.now();
   const state = { spec, issuer, keys: [newSigningKey()] };
+  const keyed = performance.now();
   state.provider = makeProvider(spec, issuer, state.keys, cookieKeys);
+  // One line per issuer with its start-up costs: a slow start shows where the time went.
+  console.log(JSON.stringify({
+    starting: spec.name,
+    key_ms: Math.round(keyed - began),
+    provider_ms: Math.round(performance.now() - keyed),
+  }));
   state.handler = state.provider.callback();
   state.server = http.createServer((req, res) => {
     const url = new URL(req.url, issuer);
