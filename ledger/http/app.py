@@ -4,6 +4,11 @@ On start-up (the lifespan) it opens the ledger application, the read models, the
 idempotency tables, and starts the group-commit writer (:mod:`ledger.http.committer`). Commands
 go through the writer; reads go straight to the read models (or, with ``as_of``, to the events)
 from worker threads, so they never wait behind writes.
+
+The use cases have one public entry point each, on :class:`ServerState`, which the JSON routes
+and the portal (:mod:`ledger.http.portal.server_door`) both call: :meth:`ServerState.run_command`,
+:meth:`~ServerState.customers` / :meth:`~ServerState.visible_customers` /
+:meth:`~ServerState.visible_customer`, :meth:`~ServerState.view` and :meth:`~ServerState.history`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
 import anyio.to_thread
@@ -41,7 +46,7 @@ from ledger.auth.principal import (
 )
 from ledger.config import Settings
 from ledger.http import openapi, problems
-from ledger.http.access import visible_customers, visible_role
+from ledger.http.access import CustomerAccess, visible_customers, visible_role
 from ledger.http.committer import Committer
 from ledger.http.idempotency import IdempotencyStore, fingerprint
 from ledger.http.problems import Refusal, customer_not_found, problem_response, refusal_body
@@ -70,7 +75,8 @@ VerifierFactory = Callable[["ServerState"], IdTokenVerifier]
 
 @dataclass
 class ServerState:
-    """What the routes use; built on start-up, closed on shutdown."""
+    """What the routes use; built on start-up, closed on shutdown. Its public methods are the
+    application's entry points over HTTP (one per use case), shared by ``/v1`` and the portal."""
 
     settings: Settings
     app: LedgerApplication
@@ -83,6 +89,85 @@ class ServerState:
     @property
     def engine(self) -> Any:
         return self.committer.models.engine
+
+    # -- the use cases: the one public entry point of each, shared by the JSON API and the portal --
+
+    async def run_command(
+        self,
+        raw: Any,
+        principal: Principal,
+        path_fields: dict[str, Any] | None = None,
+        key_id: str | None = None,
+    ) -> Outcome:
+        """Run one command (the JSON of SPEC section 4 without ``actor``) as ``principal``.
+
+        The command is parsed (``actor`` refused, ``at`` bounded for non-ops), authorized and
+        recorded through the group-commit writer, exactly as ``POST /v1/commands`` does it.
+        Returns the HTTP status and the result object (200) or the RFC 9457 problem body; a
+        refusal is never raised. ``path_fields`` come from a resource-style route and must agree
+        with the body; ``key_id`` is an API key to check for revocation just before the command runs.
+        """
+        customer_id = raw.get("customer_id") if isinstance(raw, dict) else None
+        try:
+            command = _build_command(raw, principal, path_fields)
+        except LedgerError as refusal:
+            if key_id is not None and not await run_in_threadpool(self.api_keys.active, {key_id}):
+                return Outcome(*refusal_body(Unauthenticated(
+                    "authorization: the API key is not valid or has been revoked (R23)", rule="R23",
+                    field="authorization",
+                )))
+            return Outcome(*refusal_body(refusal))
+        customer_id = getattr(command, "customer_id", None) or customer_id
+        outcome = await asyncio.wrap_future(self.committer.submit(command, principal, key_id))
+        if isinstance(outcome, LedgerError):
+            return Outcome(*refusal_body(outcome, customer_id))
+        return Outcome(200, outcome)
+
+    def visible_customers(self, principal: Principal) -> list[tuple[CustomerAccess, str]]:
+        """The customers ``principal`` may see, each with its role there (R16–R18)."""
+        return visible_customers(self.app, self.engine, principal)
+
+    def visible_customer(self, principal: Principal, customer_id: UUID) -> tuple[CustomerAccess, str] | None:
+        """One customer and the principal's role there; None if it may not see it (or it does not exist)."""
+        return visible_role(self.app, self.engine, principal, customer_id)
+
+    def customers(self, principal: Principal) -> list[dict[str, Any]]:
+        """The rows of ``GET /v1/customers``: id, name and role of each customer ``principal`` may see."""
+        return [
+            {"customer_id": str(facts.id), "name": facts.name, "role": role}
+            for facts, role in self.visible_customers(principal)
+        ]
+
+    def view(
+        self, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """One customer's view ``name`` (one of :data:`VIEWS`) now, or as of a time (R20).
+
+        The rows of ``ledger view NAME --json``. Raises the not-found refusal (404) for a customer
+        the principal may not see, exactly as for one that does not exist.
+        """
+        from ledger.readside import customer_view_as_of, live_view
+
+        if name not in VIEWS:
+            raise InvalidInput(f"view: {name!r} is not one of {', '.join(VIEWS)}", field="view")
+        if self.visible_customer(principal, customer_id) is None:
+            raise _not_visible(customer_id)
+        if as_of is not None:
+            return customer_view_as_of(self.app, name, customer_id, as_of)
+        return live_view(self.app, self.committer.models, name, datetime.now(UTC), customer_id)
+
+    def history(self, principal: Principal, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
+        """Every event of one customer in order (up to ``as_of``), as ``ledger history --json``; 404 as :meth:`view`."""
+        if self.visible_customer(principal, customer_id) is None:
+            raise _not_visible(customer_id)
+        return self.app.history(customer_id, as_of)
+
+
+class Outcome(NamedTuple):
+    """What :meth:`ServerState.run_command` answers: the HTTP status and the result or problem body."""
+
+    status: int
+    body: dict[str, Any]
 
 
 def _state(request: Request) -> ServerState:
@@ -235,7 +320,7 @@ async def _run_command(
             return problem_response(status, stored, {"Idempotent-Replayed": "true"})
         claimed = True
     try:
-        status, answer = await _execute(state, raw, principal, path_fields, key_id)
+        status, answer = await state.run_command(raw, principal, path_fields, key_id)
     except BaseException:
         if claimed:
             await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
@@ -248,52 +333,6 @@ async def _run_command(
     if status == 200:
         return JSONResponse(answer)
     return problem_response(status, answer)
-
-
-async def _execute(
-    state: ServerState, raw: Any, principal: Principal, path_fields: dict[str, Any] | None, key_id: str | None = None
-) -> tuple[int, dict[str, Any]]:
-    customer_id = raw.get("customer_id") if isinstance(raw, dict) else None
-    try:
-        command = _build_command(raw, principal, path_fields)
-    except LedgerError as refusal:
-        if key_id is not None and not await run_in_threadpool(state.api_keys.active, {key_id}):
-            return refusal_body(Unauthenticated(
-                "authorization: the API key is not valid or has been revoked (R23)", rule="R23", field="authorization"
-            ))
-        return refusal_body(refusal)
-    customer_id = getattr(command, "customer_id", None) or customer_id
-    outcome = await asyncio.wrap_future(state.committer.submit(command, principal, key_id))
-    if isinstance(outcome, LedgerError):
-        return refusal_body(outcome, customer_id)
-    return 200, outcome
-
-
-def _view_rows(
-    state: ServerState, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None
-) -> list[dict[str, Any]]:
-    from ledger.readside import customer_view_as_of, live_view
-
-    if visible_role(state.app, state.engine, principal, customer_id) is None:
-        raise _not_visible(customer_id)
-    if as_of is not None:
-        return customer_view_as_of(state.app, name, customer_id, as_of)
-    return live_view(state.app, state.committer.models, name, datetime.now(UTC), customer_id)
-
-
-def _history_rows(
-    state: ServerState, principal: Principal, customer_id: UUID, as_of: datetime | None
-) -> list[dict[str, Any]]:
-    if visible_role(state.app, state.engine, principal, customer_id) is None:
-        raise _not_visible(customer_id)
-    return state.app.history(customer_id, as_of)
-
-
-def _customers(state: ServerState, principal: Principal) -> list[dict[str, Any]]:
-    return [
-        {"customer_id": str(facts.id), "name": facts.name, "role": role}
-        for facts, role in visible_customers(state.app, state.engine, principal)
-    ]
 
 
 def _ready(state: ServerState) -> tuple[bool, dict[str, Any]]:
@@ -437,7 +476,7 @@ def create_app(
     def list_customers(
         request: Request, principal: PrincipalDep, limit: Limit = None, cursor: Cursor = None
     ) -> JSONResponse:
-        return _page(request, "customers", _customers(_state(request), principal), limit, cursor)
+        return _page(request, "customers", _state(request).customers(principal), limit, cursor)
 
     def view_route(name: str) -> None:
         def read_view(
@@ -445,7 +484,7 @@ def create_app(
             as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
         ) -> JSONResponse:
             moment = _parse_as_of(as_of)
-            rows = _view_rows(_state(request), principal, customer_id, name, moment)
+            rows = _state(request).view(principal, customer_id, name, moment)
             return _page(request, name, rows, limit, cursor)
 
         api.add_api_route(
@@ -464,7 +503,7 @@ def create_app(
         as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
     ) -> JSONResponse:
         moment = _parse_as_of(as_of)
-        rows = _history_rows(_state(request), principal, customer_id, moment)
+        rows = _state(request).history(principal, customer_id, moment)
         return _page(request, "history", rows, limit, cursor)
 
     return api

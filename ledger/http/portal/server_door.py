@@ -1,4 +1,5 @@
-"""The :class:`~ledger.http.portal.door.Door` of ``ledger serve``: the API's own functions, for the portal."""
+"""The :class:`~ledger.http.portal.door.Door` of ``ledger serve``: the public entry points of
+:class:`ledger.http.app.ServerState` (the same the ``/v1`` routes call), for the portal."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from fastapi import FastAPI
 from commands.auth import Principal, is_owner_admin
 from ledger.auth.principal import principal_for_identity
 from ledger.config import Settings
-from ledger.http.access import visible_customers, visible_role
-from ledger.http.app import ServerState, _execute, _history_rows, _view_rows
+from ledger.http.app import ServerState
 from ledger.http.portal import install
 from ledger.http.portal.door import Answer, SsoChoice, Visible
 from ledger.http.portal.settings import load_portal_settings
@@ -30,27 +30,27 @@ class ServerDoor:
         self.portal_url = portal_url
 
     def customers(self, principal: Principal) -> list[Visible]:
-        found = visible_customers(self.state.app, self.state.engine, principal)
+        found = self.state.visible_customers(principal)
         return sorted(
             (Visible(str(f.id), f.name, role, is_owner_admin(principal, f)) for f, role in found),
             key=lambda v: (v.name.casefold(), v.customer_id),
         )
 
     def customer(self, principal: Principal, customer_id: UUID) -> Visible | None:
-        found = visible_role(self.state.app, self.state.engine, principal, customer_id)
+        found = self.state.visible_customer(principal, customer_id)
         if found is None:
             return None
         facts, role = found
         return Visible(str(facts.id), facts.name, role, is_owner_admin(principal, facts))
 
     def view(self, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None) -> list[dict[str, Any]]:
-        return _view_rows(self.state, principal, customer_id, name, as_of)
+        return self.state.view(principal, customer_id, name, as_of)
 
     def history(self, principal: Principal, customer_id: UUID, as_of: datetime | None) -> list[dict[str, Any]]:
-        return _history_rows(self.state, principal, customer_id, as_of)
+        return self.state.history(principal, customer_id, as_of)
 
     async def command(self, principal: Principal, raw: dict[str, Any]) -> Answer:
-        status, body = await _execute(self.state, raw, principal, None)
+        status, body = await self.state.run_command(raw, principal)
         return Answer(status, body)
 
     def principal_for_id_token(self, id_token: str) -> Principal:
@@ -58,8 +58,6 @@ class ServerDoor:
 
     def sso_for_domain(self, domain: str) -> Sequence[SsoChoice]:
         return [SsoChoice(row["issuer"], row["audience"]) for row in sso_for_domain(self.state.engine, domain)]
-
-
 
 
 def portal_configurer(settings: Settings, environ: Mapping[str, str] | None = None) -> Callable[[FastAPI], None]:
