@@ -3,7 +3,8 @@
 On start-up (the lifespan) it opens the ledger application, the read models, the API-key and
 idempotency tables, and starts the group-commit writer (:mod:`ledger.http.committer`). Commands
 go through the writer; reads go straight to the read models (or, with ``as_of``, to the events)
-from worker threads, so they never wait behind writes.
+from worker threads, so they never wait behind writes. Responses larger than
+:data:`GZIP_MINIMUM_BYTES` are gzip-compressed for a client that accepts it (pages, JSON, problems).
 
 The use cases have one public entry point each, on :class:`ServerState`, which the JSON routes
 and the portal (:mod:`ledger.http.portal.server_door`) both call: :meth:`ServerState.run_command`,
@@ -27,6 +28,7 @@ from uuid import UUID
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 
 from aggregates.errors import InvalidInput, LedgerError
@@ -55,6 +57,8 @@ VIEWS = ("contracts", "rooms", "spares", "access", "tickets")
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_BODY = 1_000_000
 READ_THREADS = 16
+GZIP_MINIMUM_BYTES = 1000  # smaller bodies are sent as they are (gzip would save little or grow them)
+GZIP_LEVEL = 6
 PAGE_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "contracts": lambda row: row["po_number"],
     "rooms": lambda row: row["room_id"],
@@ -411,6 +415,8 @@ def create_app(
     middleware.install(api)
     if configure is not None:
         configure(api)
+    # Outermost, so it compresses what every other middleware produced (pages, JSON, problems).
+    api.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
 
     def document() -> dict[str, Any]:
         if api.openapi_schema is None:

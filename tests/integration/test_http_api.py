@@ -432,3 +432,52 @@ def test_r24_ticket_opened_over_http_is_in_the_tickets_view_now_and_not_before(s
         assert hidden.json().keys() == missing.json().keys()
     finally:
         stranger.close()
+
+
+# ----- compression (gzip above GZIP_MINIMUM_BYTES)
+
+
+def _raw_get(url: str, headers: dict[str, str]) -> tuple[httpx.Response, bytes]:
+    """The response and its body exactly as sent on the wire (not decoded)."""
+    with httpx.Client(timeout=60.0) as client, client.stream("GET", url, headers=headers) as response:
+        return response, b"".join(response.iter_raw())
+
+
+def test_gzip_large_views_are_compressed_small_and_problem_responses_still_work(
+    server: Server, ops: Client, ops_key: str
+) -> None:
+    import gzip
+
+    from ledger.http.app import GZIP_MINIMUM_BYTES
+
+    setup = new_customer(ops)
+    cid, aid = setup["customer_id"], setup["account_id"]
+    for n in range(12):
+        ops.ok(add_room(cid, aid, f"Room {n:02}"))
+    url = f"{server.url}/v1/customers/{cid}/rooms"
+    auth = {"Authorization": f"Bearer {ops_key}"}
+    plain, plain_body = _raw_get(url, {**auth, "Accept-Encoding": "identity"})
+    packed, packed_body = _raw_get(url, {**auth, "Accept-Encoding": "gzip, deflate"})
+    assert plain.status_code == packed.status_code == 200
+    assert len(plain_body) > GZIP_MINIMUM_BYTES and "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in packed.headers["vary"].lower()
+    assert packed.headers["content-type"] == "application/json"
+    assert len(packed_body) < len(plain_body) / 2
+    assert json.loads(gzip.decompress(packed_body)) == json.loads(plain_body)
+
+    small, small_body = _raw_get(server.url + "/livez", {"Accept-Encoding": "gzip"})
+    assert small.status_code == 200 and "content-encoding" not in small.headers
+    assert json.loads(small_body) == {"status": "ok"}
+
+    missing, missing_body = _raw_get(f"{server.url}/v1/customers/{uuid.uuid4()}/rooms",
+                                     {**auth, "Accept-Encoding": "gzip"})
+    assert missing.status_code == 404 and "content-encoding" not in missing.headers
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert json.loads(missing_body)["status"] == 404
+
+    unauthenticated, body = _raw_get(url, {"Accept-Encoding": "gzip"})
+    assert unauthenticated.status_code == 401
+    if unauthenticated.headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    assert json.loads(body)["status"] == 401

@@ -10,6 +10,7 @@ request from the ledger (a removed user or a revoked delegation loses access at 
 
 from __future__ import annotations
 
+import base64
 import hmac
 import secrets
 import time
@@ -32,11 +33,31 @@ class CsrfRefused(Exception):
 
 
 def csrf_token(request: Request) -> str:
+    """The session's CSRF token for one page, masked afresh on every call.
+
+    Pages are gzip-compressed and some reflect what the user typed (a search): a token that
+    read the same in every response could be recovered byte by byte from compressed sizes
+    (BREACH). So each page carries ``mask + (token XOR mask)``, random each time, which
+    :func:`require_csrf` unmasks.
+    """
     token = request.session.get(CSRF)
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
         request.session[CSRF] = token
-    return token
+    raw = token.encode()
+    mask = secrets.token_bytes(len(raw))
+    return base64.urlsafe_b64encode(mask + bytes(a ^ b for a, b in zip(raw, mask, strict=True))).decode()
+
+
+def _unmask(sent: str) -> bytes | None:
+    try:
+        packed = base64.urlsafe_b64decode(sent.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return None
+    half = len(packed) // 2
+    if half == 0 or len(packed) != 2 * half:
+        return None
+    return bytes(a ^ b for a, b in zip(packed[half:], packed[:half], strict=True))
 
 
 async def require_csrf(request: Request) -> None:
@@ -51,7 +72,8 @@ async def require_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not isinstance(expected, str) or sent is None or not hmac.compare_digest(expected.encode(), sent.encode()):
+    unmasked = _unmask(sent) if sent is not None else None
+    if not isinstance(expected, str) or unmasked is None or not hmac.compare_digest(expected.encode(), unmasked):
         raise CsrfRefused("the form's CSRF token is missing or does not belong to this session")
 
 
