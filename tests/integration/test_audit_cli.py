@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,47 @@ def test_s8_checkpoint_published_to_its_own_topic(run: Any, kafka: str, topic: s
     finally:
         consumer.close()
     assert [m.value.decode() for m in messages] == [proc.stdout]
+
+
+def test_s8_relay_follow_signs_and_publishes_a_checkpoint_each_time_the_log_grows(
+    run: Any, db_url: str, kafka: str, topic: str, tmp_path: Path
+) -> None:
+    from tests.kit.stream import read_topic, stop_process, wait_for
+
+    checkpoints_topic = topic + "-checkpoints"
+    env = {**os.environ, "LEDGER_SECRET_KEY": "cli-test", "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "sign.key"),
+           "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "relay.log"
+    with log.open("wb") as out:
+        relay = subprocess.Popen(
+            [LEDGER, "--db", db_url, "relay", "--follow", "--bootstrap-servers", kafka, "--topic", topic,
+             "--checkpoint-interval", "0.5", "--checkpoint-topic", checkpoints_topic],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        def notes() -> list[str]:
+            try:
+                return [m.value.decode() for m in read_topic(kafka, checkpoints_topic, timeout=5)]
+            except AssertionError:
+                return []  # the topic is made with the first checkpoint
+
+        wait_for(lambda: len(notes()) >= 1, 120, "the first published checkpoint")
+        first = notes()[0]
+        size_before = int(first.split("\n")[1])
+        more = "\n".join(json.dumps(c) for c in generate(customers=1, seed=11, expiry_days=0)) + "\n"
+        assert run("apply", "-", stdin=more).returncode in (0, 1)
+        wait_for(lambda: int(notes()[-1].split("\n")[1]) > size_before, 120, "a checkpoint of the grown log")
+        published = notes()
+        time.sleep(1.5)  # three more intervals with nothing new: no further checkpoint
+        assert len(notes()) == len(published), "a checkpoint was published although the log did not grow"
+    finally:
+        assert stop_process(relay) == 0, log.read_text()
+    sizes = [int(note.split("\n")[1]) for note in published]
+    assert sizes == sorted(set(sizes)), f"each published checkpoint is of a larger log: {sizes}"
+    assert "Traceback" not in log.read_text()
+    files = []
+    for i, note in enumerate(published):
+        files.append(tmp_path / f"cp{i}.txt")
+        files[-1].write_text(note)
+    checked = run("verify", *[arg for f in files for arg in ("--checkpoint", str(f))])
+    assert checked.returncode == 0 and "verified" in checked.stdout, checked.stdout + checked.stderr
