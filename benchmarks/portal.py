@@ -92,6 +92,7 @@ def run(rooms: int, rounds: int) -> dict[str, Any]:
                 "room detail": f"{base}/rooms/{room_id}",
                 "spares": base + "/spares",
                 "access": base + "/access",
+                "support": base + "/support",
                 "history p1": base + "/history",
             }
             api = f"{server.url}/v1/customers/{customer_id}/rooms?limit=50"

@@ -14,6 +14,7 @@ import pytest
 from ledger.http.portal import demo
 from tests.kit.browser import PHONE, Chromium, axe_violations, html_errors, screenshot
 from tests.kit.browser import chromium as chromium  # the session fixture
+from tests.kit.http import Client, create_key
 from tests.kit.portal import PASSWORD, Portal
 from tests.kit.portal import portal as portal  # the module fixture
 
@@ -171,7 +172,7 @@ def test_r16_viewer_finds_no_write_control_and_a_crafted_post_is_refused(chromiu
     sign_in(page, portal, demo.VIEWER)
     acme = portal.customers[ACME]
     rooms_before = None
-    for section in ("orders", "rooms", "spares", "access", "history"):
+    for section in ("orders", "rooms", "spares", "access", "support", "history"):
         page.goto(f"{portal.url}/c/{acme}/{section}")
         assert write_controls(page) == [], section
         screenshot(page, "viewer", section)
@@ -317,7 +318,7 @@ def test_keyboard_skip_link_and_every_form_control_labelled(chromium: Chromium, 
     context.close()
 
 
-PAGES = ("orders", "rooms", "room", "spares", "access", "history")
+PAGES = ("orders", "rooms", "room", "spares", "access", "support", "ticket", "history")
 
 
 def test_every_page_passes_axe_and_the_html_checker_at_1280_px_and_phone_width(
@@ -331,6 +332,8 @@ def test_every_page_passes_axe_and_the_html_checker_at_1280_px_and_phone_width(
     room = page.locator("table tbody tr th a").first.get_attribute("href")
     urls = {name: f"{portal.url}/c/{acme}/{name}" for name in PAGES}
     urls["room"] = portal.url + str(room)
+    ticket_id = _open_by_api(portal, acme, "Boardroom", "Checked by axe and the HTML checker")
+    urls["ticket"] = f"{portal.url}/c/{acme}/support/{ticket_id}"
     urls["history-as-of"] = f"{portal.url}/c/{acme}/history?as_of=2026-10-01"
     findings: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -448,3 +451,169 @@ def test_r22_sign_in_through_the_customers_own_sso_issuer_chosen_by_the_email_do
     assert page.request.get(f"{portal.url}/c/{portal.customers['Initech']}/orders").status == 404
     person.close()
 
+
+# ----- Support (R24–R26)
+
+
+def _ops(portal: Portal) -> Client:
+    """Support staff over the API (an ops key): what moves a ticket's status (R25) in these journeys."""
+    return Client(portal.url, create_key(portal.server.db, f"support-{uuid.uuid4().hex[:8]}", "--role", "ops"))
+
+
+def _open_by_api(portal: Portal, customer_id: str, room: str, summary: str) -> str:
+    ops = _ops(portal)
+    try:
+        rooms = ops.get(f"/v1/customers/{customer_id}/rooms").json()
+        room_id = next(r["room_id"] for r in rooms if r["name"] == room)
+        opened = ops.ok({"command": "OpenTicket", "customer_id": customer_id, "room_id": room_id,
+                         "severity": "normal", "summary": summary, "source": "api"})
+        return str(opened["ticket_id"])
+    finally:
+        ops.close()
+
+
+def test_r24_r25_admin_opens_a_ticket_comments_and_reopens_it_refusals_next_to_the_form(
+    chromium: Chromium, portal: Portal
+) -> None:
+    journey = "support"
+    acme = portal.customers[ACME]
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.ADMIN)
+    page.get_by_role("link", name="Support", exact=True).click()
+    page.wait_for_selector("h1:has-text('Support')")
+    screenshot(page, journey, "1-support")
+
+    summary = f"No video from the Rally Bar {uuid.uuid4().hex[:6]}"
+    form = page.get_by_role("region", name="Open a ticket")
+    form.get_by_label("Room", exact=True).select_option(label="Boardroom (New York HQ)")
+    form.get_by_label("Severity").select_option("high")
+    form.get_by_label("Summary").fill(summary)
+    form.get_by_label("Serial numbers (devices of that room, separated by spaces; optional)").fill("DEMO-SN-001")
+    form.get_by_role("button", name="Open ticket").click()
+    see_flash(page, "Ticket opened.")
+    assert re.search(rf"/c/{acme}/support/[0-9a-f-]{{36}}$", page.url)
+    ticket_url = page.url
+    facts = page.locator("dl.facts").first.inner_text()
+    assert summary in page.locator("h1").inner_text()
+    assert "Select support" in facts and "Open" in facts and "high" in facts  # a Select room (R24)
+    assert "DEMO-SN-001" in page.locator("table").first.inner_text()  # the room as it was (snapshot, R24)
+    screenshot(page, journey, "2-opened")
+
+    page.get_by_label("Comment", exact=True).fill("It started after the firmware update.")
+    page.get_by_role("button", name="Add comment").click()
+    see_flash(page, "Comment added.")
+    assert "It started after the firmware update." in page.locator("ol.timeline").inner_text()
+    assert page.get_by_role("button", name="Reopen ticket").count() == 0  # an open ticket is not reopened
+
+    # a crafted reopen of an open ticket: refused in the rule's words, next to the reopen form (R25)
+    crafted = page.request.post(ticket_url + "/reopen", form={"csrf_token": csrf_of(page)},
+                                headers={"Origin": portal.url})
+    assert crafted.status == 409 and "only a resolved ticket can be reopened (R25)" in crafted.text()
+    assert 'id="reopen-error"' in crafted.text()
+
+    # support staff resolve it; the admin reopens it within 14 days (R25)
+    ticket_id = ticket_url.rsplit("/", 1)[1]
+    ops = _ops(portal)
+    try:
+        for status in ("in_progress", "resolved"):
+            ops.ok({"command": "UpdateTicket", "customer_id": acme, "ticket_id": ticket_id, "status": status})
+    finally:
+        ops.close()
+    page.goto(ticket_url)
+    assert "Resolved" in page.locator("dl.facts").first.inner_text()
+    page.get_by_role("button", name="Reopen ticket").click()
+    see_flash(page, "Ticket reopened.")
+    assert "In progress" in page.locator("dl.facts").first.inner_text()
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "to Resolved" in timeline and "reopened it" in timeline
+    screenshot(page, journey, "3-reopened")
+
+    # the list: filtered by status, the ticket is under "In progress" and not under "Closed"
+    page.goto(f"{portal.url}/c/{acme}/support")
+    page.get_by_label("Status").select_option("in_progress")
+    page.get_by_role("button", name="Show").click()
+    page.locator("caption", has_text="in progress").wait_for()
+    assert page.locator("table tbody tr").filter(has_text=summary[:40]).count() == 1
+    page.goto(f"{portal.url}/c/{acme}/support?status=closed")
+    assert summary[:40] not in page.locator("table tbody").inner_text()
+
+    # a room without a Select license, Jumpstart or device under warranty: refused next to the form (R24)
+    page.get_by_role("link", name="Rooms", exact=True).click()
+    bare = f"Bare room {uuid.uuid4().hex[:6]}"
+    page.get_by_label("Room name").fill(bare)
+    page.get_by_label("Site").fill("Basement")
+    page.get_by_label("Country").select_option("US")
+    page.get_by_role("button", name="Add room").click()
+    see_flash(page, f"Room {bare} added.")
+    page.get_by_role("link", name="Support", exact=True).click()
+    page.wait_for_selector("h1:has-text('Support')")
+    form = page.get_by_role("region", name="Open a ticket")
+    form.get_by_label("Room", exact=True).select_option(label=f"{bare} (Basement)")
+    form.get_by_label("Summary").fill("Nothing works")
+    form.get_by_role("button", name="Open ticket").click()
+    refusal = page.locator("#open-ticket-error")
+    refusal.wait_for()
+    assert "(R24)" in refusal.inner_text()
+    assert form.get_by_label("Summary").input_value() == "Nothing works"  # what was typed stays
+    screenshot(page, journey, "4-refused")
+    page.set_viewport_size(PHONE)
+    page.goto(ticket_url)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, journey, "5-ticket-phone")
+    context.close()
+
+
+def test_r24_viewer_reads_tickets_without_write_controls_and_crafted_posts_are_403(
+    chromium: Chromium, portal: Portal
+) -> None:
+    acme = portal.customers[ACME]
+    summary = f"Viewer can read this {uuid.uuid4().hex[:6]}"
+    ticket_id = _open_by_api(portal, acme, "Huddle 1", summary)
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.VIEWER)
+    page.goto(f"{portal.url}/c/{acme}/support")
+    assert summary in page.locator("table tbody").inner_text()  # visible to every user (R24)
+    assert write_controls(page) == []
+    page.get_by_role("link", name=summary).click()
+    page.wait_for_selector(f"h1:has-text('{summary}')")
+    assert write_controls(page) == []
+    screenshot(page, "viewer", "ticket")
+    events = event_count(page, portal, acme)
+    page.goto(f"{portal.url}/c/{acme}/support")
+    token = csrf_of(page)
+    for path, form in (
+        ("/support", {"room_id": str(uuid.uuid4()), "severity": "low", "summary": "Sneaky"}),
+        (f"/support/{ticket_id}/comment", {"text": "Sneaky"}),
+        (f"/support/{ticket_id}/reopen", {}),
+    ):
+        crafted = page.request.post(f"{portal.url}/c/{acme}{path}", form={"csrf_token": token, **form},
+                                    headers={"Origin": portal.url})
+        assert crafted.status == 403, path
+        assert "viewer" in crafted.text() and ("(R24)" in crafted.text() or "(R25)" in crafted.text()), path
+    assert event_count(page, portal, acme) == events  # nothing recorded
+    context.close()
+
+
+def test_r17_r24_partner_admin_opens_a_ticket_for_a_delegating_customer_only(
+    chromium: Chromium, portal: Portal
+) -> None:
+    acme = portal.customers[ACME]
+    context = chromium.context()
+    page = context.new_page()
+    sign_in(page, portal, demo.PARTNER_USER)
+    page.goto(f"{portal.url}/c/{acme}/support")
+    assert write_controls(page) == [f"/c/{acme}/support"]  # an admin delegation opens tickets (R24)
+    summary = f"Partner reports a fault {uuid.uuid4().hex[:6]}"
+    form = page.get_by_role("region", name="Open a ticket")
+    form.get_by_label("Room", exact=True).select_option(label="Huddle 1 (New York HQ)")
+    form.get_by_label("Summary").fill(summary)
+    form.get_by_role("button", name="Open ticket").click()
+    see_flash(page, "Ticket opened.")
+    assert demo.PARTNER_USER in page.locator("dl.facts").first.inner_text()  # opened by the partner user
+    screenshot(page, "partner", "3-ticket")
+    umbrella = page.request.get(f"{portal.url}/c/{portal.customers['Umbrella Corporation']}/support")
+    nowhere = page.request.get(f"{portal.url}/c/{uuid.uuid4()}/support")
+    assert umbrella.status == nowhere.status == 404 and without_csrf(umbrella.text()) == without_csrf(nowhere.text())
+    context.close()

@@ -43,14 +43,24 @@ NAV: tuple[tuple[str, str], ...] = (
     ("rooms", "Rooms"),
     ("spares", "Onsite spares"),
     ("access", "Access"),
+    ("support", "Support"),
     ("history", "History"),
 )
+TICKET_STATUSES = ("open", "in_progress", "waiting_on_customer", "resolved", "closed")
+STATUS_WORDS = {"open": "Open", "in_progress": "In progress", "waiting_on_customer": "Waiting on you",
+                "resolved": "Resolved", "closed": "Closed"}
+SEVERITIES = ("critical", "high", "normal", "low")
+SUPPORT_WORDS = {"select": "Select support", "jumpstart": "Jumpstart support", "rma_only": "RMA only (warranty)"}
+TICKET_EVENTS = frozenset({"TicketOpened", "TicketStatusChanged", "TicketCommented", "TicketReopened",
+                           "RmaRequested", "ReplacementReceived", "SpareUsed"})
+ROOM_SELECT_MAX = 200  # more rooms than this: the open-ticket form takes the room's name
 ROLE_WORDS = {"admin": "Manage (admin)", "viewer": "View (read only)", "ops": "Operations"}
 SERVICE_WORDS = {"select": "Select", "syncplus": "Sync+ (syncplus)", "extended_warranty": "Extended warranty"}
 WRITE_ROLES = frozenset({"admin", "ops"})
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals.update(role_words=ROLE_WORDS, service_words=SERVICE_WORDS)
+templates.env.globals.update(role_words=ROLE_WORDS, service_words=SERVICE_WORDS, status_words=STATUS_WORDS,
+                             support_words=SUPPORT_WORDS)
 templates.env.autoescape = True
 
 
@@ -320,11 +330,64 @@ class Portal:
             request, customer_id, "history", "history.html", status, page=page, as_of=raw if as_of else "", error=error
         )
 
+    async def support(self, request: Request, customer_id: str) -> Response:
+        return await self._support(request, customer_id)
+
+    async def _support(
+        self, request: Request, customer_id: str, error: Refused | None = None, status: int = 200
+    ) -> Response:
+        """Tickets of the customer (R24, R25), newest first, paged, filtered by status; the open-ticket form."""
+        if await self._context(request, customer_id) is None:
+            return await self._customer_page(request, customer_id, "support", "support.html")
+        wanted = request.query_params.get("status", "")
+        wanted = wanted if wanted in TICKET_STATUSES else ""
+        tickets = await self._view(request, customer_id, "tickets")
+        rooms = await self._view(request, customer_id, "rooms")
+        names = {r["room_id"]: r["name"] for r in rooms}
+        counts = {s: 0 for s in TICKET_STATUSES}
+        for t in tickets:
+            counts[t["status"]] = counts.get(t["status"], 0) + 1
+        shown = [t for t in tickets if not wanted or t["status"] == wanted]
+        shown.sort(key=lambda t: (t["opened_at"], t["ticket_id"]), reverse=True)
+        page = paginate(shown, _page_number(request), extra=f"&status={wanted}" if wanted else "")
+        rows = [{**t, "room_name": names.get(t["room_id"], t["room"].get("name", ""))} for t in page.rows]
+        room_choice = request.query_params.get("room_id", "")
+        return await self._customer_page(
+            request, customer_id, "support", "support.html", status, error=error,
+            page=Page(rows, page.number, page.pages, page.total, page.extra), wanted=wanted, counts=counts,
+            statuses=TICKET_STATUSES, severities=SEVERITIES, room_choice=room_choice,
+            rooms=sorted(rooms, key=lambda r: (r["name"].casefold(), r["room_id"])) if len(rooms) <= ROOM_SELECT_MAX
+            else None,
+            chosen_room=next((r for r in rooms if r["room_id"] == room_choice), None),
+        )
+
+    async def ticket(self, request: Request, customer_id: str, ticket_id: str) -> Response:
+        return await self._ticket(request, customer_id, ticket_id)
+
+    async def _ticket(
+        self, request: Request, customer_id: str, ticket_id: str, error: Refused | None = None, status: int = 200
+    ) -> Response:
+        """One ticket: status, targets, the room as it was when opened, RMAs, and its conversation (R24–R26)."""
+        found = await self._context(request, customer_id)
+        if found is None:
+            return await self._customer_page(request, customer_id, "support", "ticket.html")
+        door, principal, _here, _visible = found
+        tickets = await self._view(request, customer_id, "tickets")
+        ticket = next((t for t in tickets if t["ticket_id"] == ticket_id), None)
+        if ticket is None:
+            return self.not_found(request)
+        events = await run_in_threadpool(door.history, principal, UUID(customer_id), None)
+        timeline = [e for e in events if e["type"] in TICKET_EVENTS and e["data"].get("ticket_id") == ticket_id]
+        return await self._customer_page(
+            request, customer_id, "support", "ticket.html", status, ticket=ticket, timeline=timeline, error=error,
+        )
+
     # -- forms -----------------------------------------------------------------------------------
 
     async def _submit(
         self, request: Request, customer_id: str, form_id: str, build: Callable[[Mapping[str, str]], dict[str, Any]],
         on_refusal: Callable[[Refused, int], Awaitable[Response]], done: str, success_url: str,
+        on_success: Callable[[Answer], Awaitable[Response]] | None = None,
     ) -> Response:
         await require_csrf(request)
         found = await self._context(request, customer_id)
@@ -335,6 +398,8 @@ class Portal:
         answer = await door.command(principal, {**build(form), "customer_id": customer_id})
         if not answer.ok:
             return await on_refusal(Refused(form_id, answer.words, form), answer.status)
+        if on_success is not None:
+            return await on_success(answer)
         set_flash(request, done)
         return RedirectResponse(success_url, status_code=303)
 
@@ -470,6 +535,57 @@ class Portal:
             request, customer_id, "sso", "Single sign-on removed.", lambda f: {"command": "RemoveSso"},
         )
 
+    async def open_ticket(self, request: Request, customer_id: str) -> Response:
+        """``OpenTicket`` from the portal (R24): the room by id (chosen from a list) or by its name."""
+        found = await self._context(request, customer_id)
+        rooms = await self._view(request, customer_id, "rooms") if found else []
+        by_name: dict[str, list[str]] = {}
+        for r in rooms:
+            by_name.setdefault(r["name"].casefold(), []).append(r["room_id"])
+
+        def build(f: Mapping[str, str]) -> dict[str, Any]:
+            room_id = f.get("room_id", "").strip()
+            if not room_id:
+                name = f.get("room_name", "").strip()
+                ids = by_name.get(name.casefold(), [])
+                # an unknown name goes to the command as a fresh id: refused there as "no such room" (R9)
+                room_id = ids[0] if len(ids) == 1 else str(uuid5(NAMESPACE_URL, "room:" + name))
+            serials = [s for s in f.get("serial_numbers", "").replace(",", " ").split() if s]
+            return {"command": "OpenTicket", "room_id": room_id, "severity": f.get("severity", ""),
+                    "summary": f.get("summary", ""), "serial_numbers": serials, "source": "portal"}
+
+        async def refused(error: Refused, status: int) -> Response:
+            return await self._support(request, customer_id, error, status)
+
+        async def opened(answer: Answer) -> Response:
+            set_flash(request, "Ticket opened.")
+            return RedirectResponse(f"/c/{customer_id}/support/{answer.body.get('ticket_id', '')}", status_code=303)
+
+        return await self._submit(request, customer_id, "open-ticket", build, refused, "Ticket opened.",
+                                  f"/c/{customer_id}/support", on_success=opened)
+
+    def _ticket_form(
+        self, request: Request, customer_id: str, ticket_id: str, form_id: str, done: str,
+        build: Callable[[Mapping[str, str]], dict[str, Any]],
+    ) -> Awaitable[Response]:
+        async def refused(error: Refused, status: int) -> Response:
+            return await self._ticket(request, customer_id, ticket_id, error, status)
+
+        return self._submit(request, customer_id, form_id, build, refused, done,
+                            f"/c/{customer_id}/support/{quote(ticket_id)}")
+
+    async def comment(self, request: Request, customer_id: str, ticket_id: str) -> Response:
+        return await self._ticket_form(
+            request, customer_id, ticket_id, "comment", "Comment added.",
+            lambda f: {"command": "CommentOnTicket", "ticket_id": ticket_id, "text": f.get("text", "")},
+        )
+
+    async def reopen(self, request: Request, customer_id: str, ticket_id: str) -> Response:
+        return await self._ticket_form(
+            request, customer_id, ticket_id, "reopen", "Ticket reopened.",
+            lambda f: {"command": "ReopenTicket", "ticket_id": ticket_id},
+        )
+
     # -- invitations (R15) -------------------------------------------------------------------------
 
     async def invitation_page(self, request: Request) -> Response:
@@ -546,5 +662,10 @@ def router(portal: Portal) -> APIRouter:
     r.add_api_route(c + "/access/revoke", portal.revoke, methods=["POST"])
     r.add_api_route(c + "/access/sso", portal.configure_sso, methods=["POST"])
     r.add_api_route(c + "/access/sso/remove", portal.remove_sso, methods=["POST"])
+    r.add_api_route(c + "/support", portal.support, methods=["GET"])
+    r.add_api_route(c + "/support", portal.open_ticket, methods=["POST"])
+    r.add_api_route(c + "/support/{ticket_id}", portal.ticket, methods=["GET"])
+    r.add_api_route(c + "/support/{ticket_id}/comment", portal.comment, methods=["POST"])
+    r.add_api_route(c + "/support/{ticket_id}/reopen", portal.reopen, methods=["POST"])
     r.add_api_route(c + "/history", portal.history, methods=["GET"])
     return r
