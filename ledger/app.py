@@ -26,12 +26,13 @@ from commands.handlers import Context
 from commands.models import Command, ExpireContracts
 from commands.registry import HANDLERS
 from ledger import library
+from ledger.answers import AlreadyAnswered, Answer, recording
 from ledger.config import Settings
 from ledger.library import LibraryApplication
 from ledger.ops import tracing
 from ledger.startup import READ_MODEL_RACES, created_concurrently
 from ledger.transcoding import ledger_transcoder
-from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group
+from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group, pending_answer
 
 ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
@@ -108,18 +109,23 @@ class LedgerApplication(LibraryApplication):
         now: datetime | None = None,
         principal: Principal | None = None,
         correlation_id: str | None = None,
+        answer: Answer | None = None,
     ) -> dict[str, Any]:
         """Run one command; return its result or raise a LedgerError saying why it was refused.
 
         ``principal`` is who the command is authorized for (HTTP: the authenticated credential);
         without one, the command's ``actor`` (the command line). ``correlation_id`` goes on every
         event it records (the HTTP request's or the ``ledger apply`` run's; default: the current
-        one of ``ledger.ops.tracing``, else a new one).
+        one of ``ledger.ops.tracing``, else a new one). ``answer``: the ``Idempotency-Key`` whose
+        answer is recorded in the transaction of the events (``ledger.answers``); when another
+        request recorded that key meanwhile, nothing is recorded and ``AlreadyAnswered`` is raised.
         """
         with tracing.correlated(correlation_id):
-            return self._execute_one(command, now, principal)
+            return self._execute_one(command, now, principal, answer)
 
-    def _execute_one(self, command: Command, now: datetime | None, principal: Principal | None) -> dict[str, Any]:
+    def _execute_one(
+        self, command: Command, now: datetime | None, principal: Principal | None, answer: Answer | None = None
+    ) -> dict[str, Any]:
         handler = HANDLERS[type(command)]
         attempts = self.settings.max_attempts
         implicit_time = command.at is None and now is None
@@ -133,7 +139,9 @@ class LedgerApplication(LibraryApplication):
             try:
                 try:
                     result = handler(command, uow, ctx)
-                    recordings = self.save(*uow.staged.values()) if uow.staged else []
+                    produced = [e for a in uow.staged.values() for e in a.pending_events]
+                    with recording(pending_answer(answer, result, produced)):
+                        recordings = self.save(*uow.staged.values()) if uow.staged else []
                 except BaseException:
                     self.forget(uow)
                     raise
@@ -148,6 +156,11 @@ class LedgerApplication(LibraryApplication):
                     continue  # decided on a torn read: decide again
                 raise
             except IntegrityError:
+                if answer is not None and answer.recorded():
+                    raise AlreadyAnswered(
+                        "Idempotency-Key: another request with this key was recorded first; its answer stands",
+                        field="Idempotency-Key",
+                    ) from None
                 if attempt == attempts:
                     raise self._lost_race(attempts) from None
                 continue
@@ -160,25 +173,30 @@ class LedgerApplication(LibraryApplication):
         now: datetime | None = None,
         principals: list[Principal | None] | None = None,
         correlation_ids: list[str | None] | None = None,
+        answers: list[Answer | None] | None = None,
     ) -> list[Outcome]:
         """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction
         (``ledger.unit_of_work.execute_group``). ``ExpireContracts`` runs on its own, after the
-        commands before it are saved, because it reads the read models.
+        commands before it are saved, because it reads the read models. ``answers``: per command,
+        its ``Idempotency-Key`` answer, recorded with its events.
         """
         who = principals if principals is not None else [None] * len(commands)
         ids = [c or tracing.current() or tracing.new_id() for c in (correlation_ids or [None] * len(commands))]
+        keyed = answers if answers is not None else [None] * len(commands)
         outcomes: list[Outcome] = []
         group: list[tuple[Command, Principal | None]] = []
         group_ids: list[str] = []
-        for command, principal, cid in zip(commands, who, ids, strict=True):
+        group_answers: list[Answer | None] = []
+        for command, principal, cid, answer in zip(commands, who, ids, keyed, strict=True):
             if isinstance(command, ExpireContracts):
-                outcomes.extend(execute_group(self, group, now, group_ids))
-                group, group_ids = [], []
-                outcomes.append(self.outcome(command, now, principal, cid))
+                outcomes.extend(execute_group(self, group, now, group_ids, group_answers))
+                group, group_ids, group_answers = [], [], []
+                outcomes.append(self.outcome(command, now, principal, cid, answer))
             else:
                 group.append((command, principal))
                 group_ids.append(cid)
-        outcomes.extend(execute_group(self, group, now, group_ids))
+                group_answers.append(answer)
+        outcomes.extend(execute_group(self, group, now, group_ids, group_answers))
         return outcomes
 
     def outcome(
@@ -187,10 +205,11 @@ class LedgerApplication(LibraryApplication):
         now: datetime | None = None,
         principal: Principal | None = None,
         correlation_id: str | None = None,
+        answer: Answer | None = None,
     ) -> Outcome:
         """``execute``'s result, or the refusal it raised."""
         try:
-            return self.execute(command, now, principal, correlation_id)
+            return self.execute(command, now, principal, correlation_id, answer)
         except LedgerError as refusal:
             return refusal
 

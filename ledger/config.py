@@ -155,13 +155,19 @@ AUDIT_RECORDERS = {
 }
 
 
+PLAIN_RECORDERS = {
+    "sqlite": "ledger.library:LedgerSQLiteRecorder",
+    "postgres": "ledger.library:LedgerPostgresRecorder",
+}
+
+
 def parse_db_url(url: str, environ: Mapping[str, str] | None = None) -> StoreSettings:
-    """The store at ``url``; its events are appended to the audit log unless ``LEDGER_AUDIT=n``."""
+    """The store at ``url``; its events are appended to the audit log unless ``LEDGER_AUDIT=n``
+    (either way, the ledger's recorders write Idempotency-Key answers with the events)."""
     environ = os.environ if environ is None else environ
     store = _parse_store(url, environ)
-    if _yes_no(environ, "LEDGER_AUDIT", "y") == "n":
-        return store
-    env = {**store.env, "APPLICATION_RECORDER_TOPIC": AUDIT_RECORDERS[store.kind]}
+    recorders = PLAIN_RECORDERS if _yes_no(environ, "LEDGER_AUDIT", "y") == "n" else AUDIT_RECORDERS
+    env = {**store.env, "APPLICATION_RECORDER_TOPIC": recorders[store.kind]}
     return StoreSettings(kind=store.kind, url=store.url, env=env, sqlite_path=store.sqlite_path)
 
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import PersistenceError, Recording
+from eventsourcing.persistence import PersistenceError, Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
+
+from ledger import answers
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,68 @@ class LibraryApplication(Application[UUID]):
         for aggregate_id in aggregate_ids:
             with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
+
+
+class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite application recorder with a hook inside the insert transaction, after the events.
+
+    ``after_insert`` writes the ``Idempotency-Key`` answers of the commands whose events these are
+    (``ledger.answers``); the audit recorder adds its log there. Overrides the library's private
+    ``_insert_events`` (it runs inside ``insert_events``' transaction, under the write lock)."""
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if ids:
+            self.after_insert(c, stored_events, ids)
+        return ids
+
+    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """Runs in the insert's transaction once the events have their notification ids."""
+        answers.write(c, "sqlite", None, stored_events, ids)
+
+
+class _RollBack(BaseException):
+    """Carries an error of the hook past the library, so that the insert's transaction rolls back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    """PostgreSQL application recorder with a hook inside the insert transaction, after the events.
+
+    Overrides the library's private ``_fetch_ids_after_insert_events``: it runs in the insert's
+    transaction, ``LOCK TABLE … IN EXCLUSIVE MODE`` held, once the events have their ids. Any error
+    there fails the transaction, so the events are not recorded either. (The library catches every
+    ``Exception`` of that step and re-raises it *after* leaving ``conn.transaction()``, which then
+    commits: right for a database error, which has aborted the transaction already, but a Python
+    error of the hook would commit the events without what the hook writes. Such an error is
+    carried out as a ``BaseException`` so that the transaction rolls back, and raised as itself.)"""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        try:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
+        except _RollBack as rolled_back:
+            raise rolled_back.error from None
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            try:
+                self.after_insert(curs, stored_events, ids)
+            except psycopg.Error:
+                raise  # the database has aborted the transaction: the library's way is right
+            except Exception as exc:
+                raise _RollBack(exc) from exc
+        return ids
+
+    def after_insert(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """Runs in the insert's transaction once the events have their notification ids."""
+        answers.write(curs, "postgres", self.datastore.schema or "public", stored_events, ids)
 
 
 def latest_versions(recorder: Any, aggregate_ids: list[UUID]) -> dict[UUID, int]:

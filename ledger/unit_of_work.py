@@ -19,6 +19,7 @@ from aggregates.reservations import PurchaseOrder, SerialNumber
 from commands.auth import Principal
 from commands.models import Command
 from commands.registry import HANDLERS
+from ledger.answers import Answer, Pending, recording
 from ledger.ops import tracing
 
 if TYPE_CHECKING:
@@ -35,16 +36,36 @@ def event_type(domain_event: object) -> str:
 
 def command_result(result: dict[str, Any], recordings: Any) -> dict[str, Any]:
     """An accepted command's result: the handler's ``result`` and the events recorded for it."""
-    events = [
+    return result_body(result, [(r.domain_event, r.notification.id) for r in recordings])
+
+
+def result_body(result: dict[str, Any], events: list[tuple[Any, int]]) -> dict[str, Any]:
+    """An accepted command's result from its handler's ``result`` and its (event, position) pairs."""
+    rest = dict(result)
+    listed = [
         {
-            "type": event_type(r.domain_event),
-            "aggregate_id": str(r.domain_event.originator_id),
-            "version": r.domain_event.originator_version,
-            "position": r.notification.id,
+            "type": event_type(domain_event),
+            "aggregate_id": str(domain_event.originator_id),
+            "version": domain_event.originator_version,
+            "position": position,
         }
-        for r in recordings
+        for domain_event, position in events
     ]
-    return {"ok": True, "customer_id": result.pop("customer_id", None), "events": events, **result}
+    return {"ok": True, "customer_id": rest.pop("customer_id", None), "events": listed, **rest}
+
+
+def pending_answer(answer: Answer | None, result: dict[str, Any], produced: list[Any]) -> list[Pending]:
+    """The answer to record with ``produced`` (the command's events), built once they have positions;
+    none without an ``Idempotency-Key`` or without events (``ledger.answers``)."""
+    if answer is None or not produced:
+        return []
+    kept = dict(result)
+    keys = [(e.originator_id, e.originator_version) for e in produced]
+
+    def body(positions: dict[tuple[UUID, int], int]) -> dict[str, Any]:
+        return result_body(kept, [(e, positions[k]) for e, k in zip(produced, keys, strict=True)])
+
+    return [Pending(answer, body, frozenset(keys))]
 
 
 class UnitOfWork:
@@ -122,22 +143,33 @@ def execute_group(
     group: list[tuple[Command, Principal | None]],
     now: datetime | None,
     correlation_ids: list[str] | None = None,
+    answers: list[Answer | None] | None = None,
 ) -> list[Outcome]:
     """Run ``group`` in order on shared aggregates and record all their events in one transaction.
 
     Each command stays atomic and isolated: its result, or its refusal, is exactly what running the
     commands one by one with ``app.execute`` gives. A refused command changes nothing (checked: if
     it left an aggregate changed, or was decided on a read another writer changed, or the save
-    loses a race, the whole group is run again command by command).
+    loses a race, the whole group is run again command by command). ``answers``: per command, the
+    ``Idempotency-Key`` answer to record in the same transaction as its events (``ledger.answers``).
     """
     ids: list[str | None] = list(correlation_ids) if correlation_ids is not None else [None] * len(group)
+    keyed: list[Answer | None] = list(answers) if answers is not None else [None] * len(group)
+
+    def one_by_one() -> list[Outcome]:
+        return [
+            app.outcome(command, now, principal, cid, answer)
+            for (command, principal), cid, answer in zip(group, ids, keyed, strict=True)
+        ]
+
     if len(group) <= 1:
-        return [app.outcome(command, now, principal, cid) for (command, principal), cid in zip(group, ids, strict=True)]
+        return one_by_one()
     uow = UnitOfWork(app)
     partial: list[tuple[Outcome, list[Any]]] = []
+    pending: list[Pending] = []
     refused = False
     try:
-        for (command, principal), cid in zip(group, ids, strict=True):
+        for (command, principal), cid, answer in zip(group, ids, keyed, strict=True):
             before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
             ctx = app.context(command, now, principal)
             try:
@@ -152,6 +184,7 @@ def execute_group(
             produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
             tracing.stamp(produced, cid)
             partial.append((result, produced))
+            pending.extend(pending_answer(answer, result, produced))
         # A refusal decided on a read that another writer has since changed is decided again,
         # command by command (one query for every aggregate the group read).
         if refused and uow.changed_since_read():
@@ -162,10 +195,12 @@ def execute_group(
             aggregate.collect_events()
             processing.aggregates[aggregate.id] = aggregate
         processing.events.extend(e for _, produced in partial for e in produced)
-        recordings = app.record(processing) if processing.events else []
+        with recording(pending):
+            recordings = app.record(processing) if processing.events else []
     except (_RegroupError, IntegrityError):
+        # (also a key of the group recorded meanwhile: one by one, that command alone learns it)
         app.forget(uow)
-        return [app.outcome(command, now, principal, cid) for (command, principal), cid in zip(group, ids, strict=True)]
+        return one_by_one()
     except BaseException:
         app.forget(uow)
         raise

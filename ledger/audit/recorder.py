@@ -1,8 +1,9 @@
 """The event store's recorders with the audit log hooked into their insert transaction.
 
-The only seam into the library: each recorder logs the events right after inserting them, in the
-same transaction and under the same lock (PostgreSQL: ``LOCK TABLE … IN EXCLUSIVE MODE``, taken by
-the library before the insert; SQLite: the database write lock). Selected by the configuration
+They extend the ledger's recorders (``ledger.library``, the seam into the library): each logs the
+events right after inserting them (and their ``Idempotency-Key`` answers), in the same transaction
+and under the same lock (PostgreSQL: ``LOCK TABLE … IN EXCLUSIVE MODE``, taken by the library before
+the insert; SQLite: the database write lock). Selected by the configuration
 (``APPLICATION_RECORDER_TOPIC``) unless ``LEDGER_AUDIT=n``.
 """
 
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.audit.store import AuditLog, AuditTables
+from ledger.library import LedgerPostgresRecorder, LedgerSQLiteRecorder
 
 
-class AuditedSQLiteRecorder(SQLiteApplicationRecorder):
+class AuditedSQLiteRecorder(LedgerSQLiteRecorder):
     """SQLite application recorder that appends every inserted event to the audit log."""
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
@@ -31,14 +33,12 @@ class AuditedSQLiteRecorder(SQLiteApplicationRecorder):
             for statement in self.audit.t.create_statements():
                 c.execute(statement)
 
-    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
-        if ids:
-            self.audit.append(c, stored_events, ids)
-        return ids
+    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        super().after_insert(c, stored_events, ids)
+        self.audit.append(c, stored_events, ids)
 
 
-class AuditedPostgresRecorder(PostgresApplicationRecorder):
+class AuditedPostgresRecorder(LedgerPostgresRecorder):
     """PostgreSQL application recorder that appends every inserted event to the audit log."""
 
     def __init__(self, datastore: PostgresDatastore, events_table_name: str = "stored_events") -> None:
@@ -51,13 +51,9 @@ class AuditedPostgresRecorder(PostgresApplicationRecorder):
             for statement in self.audit.t.create_statements():
                 curs.execute(statement.encode(), prepare=False)
 
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if ids:
-            self.audit.append(curs, stored_events, ids)
-        return ids
+    def after_insert(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        super().after_insert(curs, stored_events, ids)
+        self.audit.append(curs, stored_events, ids)
 
 
 def recorder_topic(kind: str) -> str:

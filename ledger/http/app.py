@@ -36,6 +36,7 @@ from aggregates.timeutil import as_utc
 from commands.auth import Principal
 from commands.models import Command
 from commands.parsing import parse_command
+from ledger.answers import AlreadyAnswered, Answer
 from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
 from ledger.auth.principal import (
@@ -102,6 +103,7 @@ class ServerState:
         principal: Principal,
         path_fields: dict[str, Any] | None = None,
         key_id: str | None = None,
+        answer: Answer | None = None,
     ) -> Outcome:
         """Run one command (the JSON of SPEC section 4 without ``actor``) as ``principal``.
 
@@ -109,7 +111,8 @@ class ServerState:
         recorded through the group-commit writer, exactly as ``POST /v1/commands`` does it.
         Returns the HTTP status and the result object (200) or the RFC 9457 problem body; a
         refusal is never raised. ``path_fields`` come from a resource-style route and must agree
-        with the body; ``key_id`` is an API key to check for revocation just before the command runs.
+        with the body; ``key_id`` is an API key to check for revocation just before the command runs;
+        ``answer``: the request's ``Idempotency-Key``, recorded with the command's events.
         """
         customer_id = raw.get("customer_id") if isinstance(raw, dict) else None
         try:
@@ -122,7 +125,7 @@ class ServerState:
                 )))
             return Outcome(*refusal_body(refusal))
         customer_id = getattr(command, "customer_id", None) or customer_id
-        outcome = await asyncio.wrap_future(self.committer.submit(command, principal, key_id))
+        outcome = await asyncio.wrap_future(self.committer.submit(command, principal, key_id, answer))
         if isinstance(outcome, LedgerError):
             return Outcome(*refusal_body(outcome, customer_id))
         return Outcome(200, outcome)
@@ -312,31 +315,36 @@ async def _run_command(
             "command: the body is not valid JSON; nothing recorded (R18)", rule="R18", field="command",
             code="malformed_json",
         ) from None
-    claimed = False
+    answer: Answer | None = None
     if idempotency_key is not None:
         state.idempotency.check_key(idempotency_key)
         print_ = fingerprint(request.method, request.url.path, raw)
-        replay = await run_in_threadpool(state.idempotency.claim, principal.actor, idempotency_key, print_)
+        replay = await run_in_threadpool(state.idempotency.lookup, principal.actor, idempotency_key, print_)
         if replay is not None:
-            status, stored = replay
-            if status == 200:
-                return JSONResponse(stored, headers={"Idempotent-Replayed": "true"})
-            return problem_response(status, stored, {"Idempotent-Replayed": "true"})
-        claimed = True
-    try:
-        status, answer = await state.run_command(raw, principal, path_fields, key_id)
-    except BaseException:
-        if claimed:
-            await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
-        raise
-    if claimed:
-        if answer.get("code") == "concurrency_conflict":
-            await run_in_threadpool(state.idempotency.release, principal.actor, idempotency_key or "")
-        else:
-            await run_in_threadpool(state.idempotency.complete, principal.actor, idempotency_key or "", status, answer)
+            return _replayed(*replay)
+        answer = state.idempotency.answer(principal.actor, idempotency_key, print_)
+    status, result = await state.run_command(raw, principal, path_fields, key_id, answer)
+    if answer is not None:
+        if result.get("code") == AlreadyAnswered.code:  # another request recorded this key first
+            replay = await run_in_threadpool(state.idempotency.lookup, principal.actor, answer.key, answer.fingerprint)
+            if replay is not None:
+                return _replayed(*replay)
+        elif result.get("code") != "concurrency_conflict" and not (status == 200 and result.get("events")):
+            # no events, so no transaction recorded the answer: store it now (a lost race is not stored)
+            first = await run_in_threadpool(
+                state.idempotency.store, principal.actor, answer.key, answer.fingerprint, status, result
+            )
+            if first is not None:
+                return _replayed(*first)
     if status == 200:
-        return JSONResponse(answer)
-    return problem_response(status, answer)
+        return JSONResponse(result)
+    return problem_response(status, result)
+
+
+def _replayed(status: int, stored: dict[str, Any]) -> JSONResponse:
+    if status == 200:
+        return JSONResponse(stored, headers={"Idempotent-Replayed": "true"})
+    return problem_response(status, stored, {"Idempotent-Replayed": "true"})
 
 
 def _ready(state: ServerState) -> tuple[bool, dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 from aggregates.errors import LedgerError
 from commands.auth import Principal
 from commands.models import Command
+from ledger.answers import Answer
 from ledger.app import LedgerApplication
 from ledger.auth.principal import Unauthenticated
 from ledger.ops import tracing
@@ -39,6 +40,7 @@ class _Job:
     future: Future[Outcome]
     key_id: str | None = None
     correlation_id: str | None = None  # the request's (X-Request-Id), captured on submit
+    answer: Answer | None = None  # its Idempotency-Key, recorded with its events (ledger.answers)
     submitted: float = field(default_factory=time.perf_counter)
 
 
@@ -69,10 +71,13 @@ class Committer:
         self._queue.put(None)
         self._thread.join(timeout)
 
-    def submit(self, command: Command, principal: Principal, key_id: str | None = None) -> Future[Outcome]:
-        """Queue a command; ``key_id``: the API key it came with, checked to be active before it runs."""
+    def submit(
+        self, command: Command, principal: Principal, key_id: str | None = None, answer: Answer | None = None
+    ) -> Future[Outcome]:
+        """Queue a command; ``key_id``: the API key it came with, checked to be active before it runs;
+        ``answer``: its ``Idempotency-Key``, whose answer is recorded in the transaction of its events."""
         future: Future[Outcome] = Future()
-        self._queue.put(_Job(command, principal, future, key_id, tracing.current()))
+        self._queue.put(_Job(command, principal, future, key_id, tracing.current(), answer=answer))
         return future
 
     def catch_up(self) -> None:
@@ -130,12 +135,13 @@ class Committer:
                 outcomes: list[Outcome]
                 try:
                     outcomes = [self.app.execute(commands[0], principal=jobs[0].principal,
-                                                 correlation_id=jobs[0].correlation_id)]
+                                                 correlation_id=jobs[0].correlation_id, answer=jobs[0].answer)]
                 except LedgerError as refusal:
                     outcomes = [refusal]
             else:
                 outcomes = self.app.execute_many(commands, principals=principals,
-                                                 correlation_ids=[j.correlation_id for j in jobs])
+                                                 correlation_ids=[j.correlation_id for j in jobs],
+                                                 answers=[j.answer for j in jobs])
             self.groups += 1
             self.commands += len(jobs)
             if any(not isinstance(o, LedgerError) for o in outcomes):

@@ -1,10 +1,13 @@
 """``Idempotency-Key``: a retried request returns the first answer and records nothing again.
 
-The key is scoped to the principal. The first request with a key claims a row (a primary-key
-insert, so two processes cannot both claim it), runs, and stores its answer; a retry with the same
-key and the same request gets that answer back; the same key with a different request is refused
-(422), and one that arrives while the first still runs is told to retry (409). Rows live in the
-event store's database beside the read models, so they survive a restart. Secrets stay out of the
+The key is scoped to the principal. A request whose key has no answer yet runs; the answer of an
+accepted command is recorded in the transaction of its events (``ledger.answers``: a crash leaves
+both or neither, never a key stuck "in progress"), a refusal's after it (it recorded nothing). A
+retry with the same key and the same request gets that answer back; the same key with a
+different request is refused (422). Two requests with one key at once (in one server or several)
+record it once: the row's primary key fails the second transaction, which then replays the
+first's answer. Rows live in the event store's database beside the read models, so they survive
+a restart. Secrets stay out of the
 table: an invitation token in a stored answer is replaced by the ids it is derived from and
 derived again (it is a keyed MAC of them) when the answer is replayed.
 """
@@ -17,15 +20,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy.exc
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, delete, insert, select
 
-from aggregates.errors import Conflict, InvalidInput
+from aggregates.errors import InvalidInput
 from commands.tokens import issue_token, read_token
+from ledger.answers import TABLE, Answer
 
 MAX_KEY = 255
 metadata = MetaData()
 idempotency = Table(
-    "idempotency_keys", metadata,
+    TABLE, metadata,
     Column("principal", String(300), primary_key=True),
     Column("key", String(MAX_KEY), primary_key=True),
     Column("fingerprint", String(64), nullable=False),
@@ -74,6 +78,8 @@ def _restore_secrets(value: Any, secret_key: bytes) -> Any:
 
 
 class IdempotencyStore:
+    """The ``idempotency_keys`` table: stored answers by (principal, key), and their lookup."""
+
     def __init__(self, engine: Engine, secret_key: bytes) -> None:
         self.engine = engine
         self.secret_key = secret_key
@@ -93,51 +99,53 @@ class IdempotencyStore:
                 code="invalid_idempotency_key",
             )
 
-    def claim(self, principal: str, key: str, print_: str) -> tuple[int, dict[str, Any]] | None:
-        """None: this request runs (the key is claimed). Else the stored (status, body) to replay."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(idempotency).values(
-                    principal=principal, key=key, fingerprint=print_, state="pending",
-                    created_at=datetime.now(UTC).isoformat(),
-                ))
-            return None
-        except sqlalchemy.exc.IntegrityError:
-            pass
+    def lookup(self, principal: str, key: str, print_: str) -> tuple[int, dict[str, Any]] | None:
+        """The stored (status, body) to replay, or None when the key has no answer yet.
+
+        The same key with a different request is refused (422). A ``pending`` row (a claim written
+        by an earlier release of this code, whose request never finished) is forgotten."""
+        where = (idempotency.c.principal == principal, idempotency.c.key == key)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(idempotency).where(idempotency.c.principal == principal, idempotency.c.key == key)
-            ).first()
-        if row is None:  # released between our insert and read: try once more
-            return self.claim(principal, key, print_)
+            row = conn.execute(select(idempotency).where(*where)).first()
+        if row is None:
+            return None
+        if row.state != "done":
+            with self.engine.begin() as conn:
+                conn.execute(delete(idempotency).where(*where, idempotency.c.state != "done"))
+            return None
         if row.fingerprint != print_:
             raise InvalidInput(
                 "Idempotency-Key: this key was used for a different request; use a new key",
                 field="Idempotency-Key", code="idempotency_key_reused",
             )
-        if row.state != "done":
-            raise Conflict(
-                "Idempotency-Key: the first request with this key is still running; retry shortly",
-                field="Idempotency-Key", code="idempotency_in_progress",
-            )
         return int(row.status), _restore_secrets(json.loads(row.body), self.secret_key)
 
-    def complete(self, principal: str, key: str, status: int, body: dict[str, Any]) -> None:
-        stored = json.dumps(_strip_secrets(body, self.secret_key), ensure_ascii=False, default=str)
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(idempotency)
-                .where(idempotency.c.principal == principal, idempotency.c.key == key)
-                .values(state="done", status=status, body=stored)
-            )
+    def encode(self, body: dict[str, Any]) -> str:
+        """A body as stored: JSON, with invitation tokens replaced by the ids they derive from."""
+        return json.dumps(_strip_secrets(body, self.secret_key), ensure_ascii=False, default=str)
 
-    def release(self, principal: str, key: str) -> None:
-        """Forget a claim whose request did not finish (a transient failure): a retry runs again."""
-        from sqlalchemy import delete
+    def recorded(self, principal: str, key: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(idempotency.c.key).where(idempotency.c.principal == principal, idempotency.c.key == key)
+            ).first() is not None
 
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(idempotency).where(
-                    idempotency.c.principal == principal, idempotency.c.key == key, idempotency.c.state == "pending"
-                )
-            )
+    def answer(self, principal: str, key: str, print_: str) -> Answer:
+        """What the writer needs to record this key's answer in the transaction of its events."""
+        return Answer(principal, key, print_, self.encode, lambda: self.recorded(principal, key))
+
+    def store(
+        self, principal: str, key: str, print_: str, status: int, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]] | None:
+        """Record an answer that came with no events (a refusal, a command that changed nothing).
+
+        None: stored. Else the answer another request recorded first for this key, to replay."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(idempotency).values(
+                    principal=principal, key=key, fingerprint=print_, state="done", status=status,
+                    body=self.encode(body), created_at=datetime.now(UTC).isoformat(),
+                ))
+            return None
+        except sqlalchemy.exc.IntegrityError:
+            return self.lookup(principal, key, print_)

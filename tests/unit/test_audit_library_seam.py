@@ -13,7 +13,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder, SQLiteFactory
 
 from ledger.audit.recorder import AuditedPostgresRecorder, AuditedSQLiteRecorder
-from ledger.config import AUDIT_RECORDERS, parse_db_url
+from ledger.config import AUDIT_RECORDERS, PLAIN_RECORDERS, parse_db_url
+from ledger.library import LedgerPostgresRecorder, LedgerSQLiteRecorder
 
 
 def test_s8_sqlite_inserts_events_and_returns_ids_inside_one_write_transaction() -> None:
@@ -38,6 +39,9 @@ def test_s8_the_factories_take_the_audited_recorders_from_the_configuration() ->
     for factory in (SQLiteFactory, PostgresFactory):
         assert "APPLICATION_RECORDER_TOPIC" in inspect.getsource(factory.application_recorder)
     assert parse_db_url("x.db", {}).env["APPLICATION_RECORDER_TOPIC"] == AUDIT_RECORDERS["sqlite"]
-    assert "APPLICATION_RECORDER_TOPIC" not in parse_db_url("x.db", {"LEDGER_AUDIT": "n"}).env
-    assert issubclass(AuditedSQLiteRecorder, SQLiteApplicationRecorder)
-    assert issubclass(AuditedPostgresRecorder, PostgresApplicationRecorder)
+    # without the audit log, the ledger's own recorders still write Idempotency-Key answers with the events
+    assert parse_db_url("x.db", {"LEDGER_AUDIT": "n"}).env["APPLICATION_RECORDER_TOPIC"] == PLAIN_RECORDERS["sqlite"]
+    assert issubclass(AuditedSQLiteRecorder, LedgerSQLiteRecorder)
+    assert issubclass(AuditedPostgresRecorder, LedgerPostgresRecorder)
+    assert issubclass(LedgerSQLiteRecorder, SQLiteApplicationRecorder)
+    assert issubclass(LedgerPostgresRecorder, PostgresApplicationRecorder)
