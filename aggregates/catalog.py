@@ -67,10 +67,71 @@ _ADDRESS_WORDS = {
 }
 
 
+# Legal forms of other scripts (their Latin-script counterparts are in LEGAL_SUFFIXES). Russian and
+# Arabic put theirs first, Japanese, Chinese and Korean either first or last and without a space.
+NON_LATIN_LEGAL_FORMS = frozenset(
+    {
+        "ооо", "оао", "зао", "пао", "ао", "ип", "тов", "пат",  # Russian, Ukrainian
+        "αε", "επε", "ικε", "οε",  # Greek
+        "בעמ",  # Hebrew (בע"מ)
+        "شركة", "شمم", "ذمم",  # Arabic
+    }
+)
+CJK_LEGAL_FORMS: tuple[str, ...] = (
+    "株式会社", "有限会社", "合同会社", "股份有限公司", "有限责任公司", "有限公司", "集团",
+    "주식회사", "유한회사",
+)
+_OTHER_FORMS = NON_LATIN_LEGAL_FORMS | frozenset(CJK_LEGAL_FORMS)
+_JOINERS = frozenset('"\'\u05f3\u05f4')  # quote marks inside a word: בע"מ, ש.מ.מ
+
+
+def _is_latin(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("LATIN")
+
+
+def _fold(text: str) -> str:
+    """Compatibility-normalised (NFKC), case-folded text: letters, digits and marks of every script
+    kept, ASCII punctuation a space. Each character is taken on its own, then the result composed.
+
+    A character with an ASCII decomposition (é, ﬁ, Ａ, ①) folds to that ASCII exactly as before
+    Unicode-aware matching, and what had none and is not a letter or digit of another script
+    (ß, ø, ł, €, —) is still dropped: every key of Latin-script text is unchanged, so no customer,
+    account or room id derived from one moves. Other scripts keep their letters and marks,
+    case-folded; decimal digits of any script read as 0-9.
+    """
+    out: list[str] = []
+    kept_other = False
+    for i, original in enumerate(text):
+        if original in _JOINERS and kept_other and i + 1 < len(text) and _is_other_letter(text[i + 1]):
+            continue
+        ascii_form = unicodedata.normalize("NFKD", original).encode("ascii", "ignore").decode()
+        if ascii_form:
+            out.extend(c.lower() if c.isalnum() else " and " if c == "&" else " " for c in ascii_form)
+            kept_other = False
+            continue
+        for char in unicodedata.normalize("NFKC", original):
+            previous_kept, kept_other = kept_other, False
+            category = unicodedata.category(char)
+            if category == "Nd":
+                out.append(str(unicodedata.digit(char)))
+            elif category[0] in "LN" and _is_latin(char):
+                continue  # ß, ø, ł: dropped, as before Unicode-aware matching
+            elif category[0] in "LN":
+                out.append(char.casefold())
+                kept_other = True
+            elif category[0] == "M" and previous_kept:
+                out.append(char)
+                kept_other = True
+            # anything else without an ASCII form (€, —, «) is dropped, as before
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def _is_other_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] == "L" and not _is_latin(char)
+
+
 def _words(text: str) -> list[str]:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    folded = folded.replace("&", " and ")
-    return re.findall(r"[a-z0-9]+", folded)
+    return _fold(text).split()
 
 
 def _join_initials(words: list[str]) -> list[str]:
@@ -87,11 +148,30 @@ def _join_initials(words: list[str]) -> list[str]:
     return joined
 
 
+def _strip_cjk_forms(words: list[str]) -> list[str]:
+    """株式会社トヨタ and トヨタ株式会社 read as トヨタ; a name that is only a legal form stays."""
+    stripped = []
+    for word in words:
+        for form in CJK_LEGAL_FORMS:
+            if word != form and word.startswith(form):
+                word = word[len(form):]
+            if word != form and word.endswith(form):
+                word = word[: -len(form)]
+        stripped.append(word)
+    return stripped
+
+
 def normalise_company(name: str) -> str:
-    """Case, punctuation, whitespace and trailing legal suffixes ignored (R1)."""
-    words = _join_initials(_words(name))
-    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+    """Case, punctuation, whitespace and legal forms ignored, in every script (R1).
+
+    Latin-script legal suffixes are dropped at the end (as they always were); the legal forms of
+    other scripts at either end, as those languages place them.
+    """
+    words = _strip_cjk_forms(_join_initials(_words(name)))
+    while len(words) > 1 and (words[-1] in LEGAL_SUFFIXES or words[-1] in _OTHER_FORMS):
         words.pop()
+    while len(words) > 1 and words[0] in _OTHER_FORMS:
+        words.pop(0)
     return " ".join(words)
 
 

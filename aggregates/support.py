@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from aggregates.errors import RuleViolation
+from aggregates.timeutil import BEYOND, add_days
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "normal", "low")
 SOURCES: tuple[str, ...] = ("portal", "sync", "api")
@@ -186,10 +187,13 @@ class SupportTargets:
         out = {}
         for name in TARGET_NAMES:
             t = self.target(tier, severity, name)
-            if t.unit == "business_days":
-                out[name] = self.calendar.add_business_days(opened_at, t.amount)
-            else:
-                out[name] = opened_at + timedelta(**{t.unit: t.amount})
+            try:
+                if t.unit == "business_days":
+                    out[name] = self.calendar.add_business_days(opened_at, t.amount)
+                else:
+                    out[name] = opened_at + timedelta(**{t.unit: t.amount})
+            except OverflowError:
+                out[name] = BEYOND  # saturates like every derived date (R20)
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -222,4 +226,4 @@ def rma_due(requested_at: datetime, rma_terms: str | None, calendar: BusinessCal
 
 def jumpstart_end(placed_at: datetime) -> datetime:
     """R27: Jumpstart covers 90 days from the order."""
-    return placed_at + timedelta(days=JUMPSTART_DAYS)
+    return add_days(placed_at, JUMPSTART_DAYS)

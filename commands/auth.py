@@ -173,6 +173,36 @@ def require_reader(who: str | Principal, customer: AccessFacts, partners: Partne
         )
 
 
+def require_access_manager(
+    who: str | Principal, customer: AccessFacts, partners: PartnerLookup, command: str
+) -> None:
+    """The customer's own access (inviting users, roles, removing users, delegations, SSO) is for
+    ops and the customer's own admins only: a delegated partner's users and keys, even with the
+    admin role, never touch it, so a revocation leaves nothing of the partner behind (R17)."""
+    principal = as_principal(who)
+    if is_owner_admin(principal, customer):
+        return
+    role = role_of(principal, customer, partners)
+    if role is None:
+        require_reader(principal, customer, partners)
+    own_viewer = (principal.email is not None and customer.users.get(principal.email) == "viewer") or (
+        principal.customer_id == customer.id and principal.role == "viewer"
+    )
+    if own_viewer:
+        raise Forbidden(
+            f"actor: {principal.actor} is a viewer of this customer and may not {command}; viewers are "
+            "read-only (R16)",
+            rule="R16",
+            field="actor",
+        )
+    raise Forbidden(
+        f"actor: {principal.actor} acts for this customer through a service partner, and a partner never "
+        f"touches the customer's own access; only ops or the customer's own admins may {command} (R17)",
+        rule="R17",
+        field="actor",
+    )
+
+
 def require_owner_admin(
     who: str | Principal, customer: AccessFacts, command: str, partners: PartnerLookup | None = None
 ) -> None:

@@ -205,6 +205,13 @@ def _managed(uow: UnitOfWork, ctx: Context, customer_id: UUID, command: str) -> 
     return customer
 
 
+def _access_managed(uow: UnitOfWork, ctx: Context, customer_id: UUID, command: str) -> Customer:
+    """The customer, if the actor may manage its own access: ops or its own admins (R16, R17)."""
+    customer = _customer(uow, customer_id)
+    auth.require_access_manager(ctx.who, customer, uow.partner, command)
+    return customer
+
+
 def add_room(cmd: AddRoom, uow: UnitOfWork, ctx: Context) -> Result:
     customer = _managed(uow, ctx, cmd.customer_id, "AddRoom")
     room_id = customer.add_room(
@@ -290,7 +297,7 @@ def allocate_spare(cmd: AllocateSpare, uow: UnitOfWork, ctx: Context) -> Result:
 
 
 def send_invitation(cmd: SendInvitation, uow: UnitOfWork, ctx: Context) -> Result:
-    customer = _managed(uow, ctx, cmd.customer_id, "SendInvitation")
+    customer = _access_managed(uow, ctx, cmd.customer_id, "SendInvitation")
     invitation = customer.send_invitation(email=cmd.email, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id), "invitation": _invitation_result(ctx, customer, invitation)}
@@ -313,21 +320,21 @@ def accept_invitation(cmd: AcceptInvitation, uow: UnitOfWork, ctx: Context) -> R
 
 
 def invite_user(cmd: InviteUser, uow: UnitOfWork, ctx: Context) -> Result:
-    customer = _managed(uow, ctx, cmd.customer_id, "InviteUser")
+    customer = _access_managed(uow, ctx, cmd.customer_id, "InviteUser")
     invitation = customer.invite_user(email=cmd.email, role=cmd.role, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id), "invitation": _invitation_result(ctx, customer, invitation)}
 
 
 def change_role(cmd: ChangeRole, uow: UnitOfWork, ctx: Context) -> Result:
-    customer = _managed(uow, ctx, cmd.customer_id, "ChangeRole")
+    customer = _access_managed(uow, ctx, cmd.customer_id, "ChangeRole")
     customer.change_role(email=cmd.email, role=cmd.role, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 
 
 def remove_user(cmd: RemoveUser, uow: UnitOfWork, ctx: Context) -> Result:
-    customer = _managed(uow, ctx, cmd.customer_id, "RemoveUser")
+    customer = _access_managed(uow, ctx, cmd.customer_id, "RemoveUser")
     customer.remove_user(email=cmd.email, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
@@ -377,7 +384,8 @@ def revoke_partner(cmd: RevokePartner, uow: UnitOfWork, ctx: Context) -> Result:
     auth.require_owner_admin(ctx.who, customer, "RevokePartner", uow.partner)
     partner = uow.partner(cmd.partner_id)
     partner_id = partner.partner_id if partner is not None else cmd.partner_id
-    customer.revoke_partner(partner_id=partner_id, at=ctx.at, actor=ctx.actor)
+    partner_users = frozenset(partner.users) if partner is not None else frozenset()
+    customer.revoke_partner(partner_id=partner_id, partner_users=partner_users, at=ctx.at, actor=ctx.actor)
     uow.stage(customer)
     return {"customer_id": str(customer.id)}
 

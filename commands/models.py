@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal, Union
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,16 +19,31 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from aggregates.sso import issuer_problem, normalise_domain
+from aggregates.timeutil import EARLIEST_AT, as_utc
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_LABEL}(?:\.{_LABEL})+$")
 
 
+def _no_control(value: str) -> str:
+    """R1: names and e-mails never contain control characters (NUL included)."""
+    for char in value:
+        if unicodedata.category(char) == "Cc":
+            raise PydanticCustomError(
+                "control_character",
+                "contains a control character (U+{code}); names and e-mails never do",
+                {"code": f"{ord(char):04X}"},
+            )
+    return value
+
+
 def _email(value: str) -> str:
+    _no_control(value)
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value) or ".." in value:
+    if len(value) > 254 or not _EMAIL.fullmatch(value) or ".." in value:
         raise ValueError(f"{value!r} is not a valid e-mail address")
     return value.lower()
 
@@ -64,8 +81,38 @@ def _domains(values: list[str]) -> list[str]:
     return domains
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None
+def _effective_time(value: object) -> datetime:
+    """R20: an ISO 8601 string (with a time zone, or none for UTC), never a number; after 2000-01-01.
+
+    The upper bound depends on the moment of recording and is checked by the application.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value[:40]!r} is not an ISO 8601 date and time") from None
+    else:
+        raise ValueError(
+            f"must be an ISO 8601 string such as '2026-05-01T09:00:00Z', never a number ({type(value).__name__})"
+        )
+    try:
+        moment = as_utc(moment)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} lies outside the calendar in UTC") from None
+    if moment <= EARLIEST_AT:
+        raise ValueError(f"{moment.isoformat()} is not after {EARLIEST_AT.date().isoformat()}")
+    return moment
+
+
+EffectiveTime = Annotated[datetime, BeforeValidator(_effective_time)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_control)
+]
+OptionalText = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_control)] | None
+)
 Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)]
 CountryCode = Annotated[str, StringConstraints(min_length=2, max_length=2), AfterValidator(_country)]
 Actor = Annotated[str, StringConstraints(min_length=1, max_length=254), AfterValidator(_actor)]
@@ -116,7 +163,7 @@ class Command(Model):
     """Fields every command carries: the actor (R18) and the effective time (R20, default now)."""
 
     rule: ClassVar[str] = "R18"
-    at: datetime | None = None
+    at: EffectiveTime | None = None
     actor: Actor
 
 

@@ -11,10 +11,23 @@ from commands.models import Command
 from commands.registry import COMMANDS_BY_NAME
 
 FIELD_RULES = {"actor": "R18", "at": "R20"}
+KIND_RULES = {"control_character": "R1"}
+ECHO_LIMIT = 80
+"""At most this many characters of a bad input are echoed back in a refusal."""
+
+
+def _bounded(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}… ({len(text)} characters)"
+
+
+def _part(part: object) -> str:
+    text = str(part)
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}…"
 
 
 def _describe(error: Any) -> tuple[str, str]:
-    loc = ".".join(str(part) for part in error["loc"]) or "command"
+    loc = ".".join(_part(part) for part in error["loc"]) or "command"
     kind = error["type"]
     if kind == "missing":
         text = "is required"
@@ -25,7 +38,7 @@ def _describe(error: Any) -> tuple[str, str]:
         if text.startswith("Value error, "):
             text = text[len("Value error, ") :]
         text = text[0].lower() + text[1:] if text else text
-    return loc, text
+    return loc, text[: 4 * ECHO_LIMIT]
 
 
 def parse_command(raw: Any) -> Command:
@@ -41,7 +54,7 @@ def parse_command(raw: Any) -> Command:
     model = COMMANDS_BY_NAME.get(name) if isinstance(name, str) else None
     if model is None:
         known = ", ".join(sorted(COMMANDS_BY_NAME))
-        what = "is missing" if name is None else f"{name!r} is not a known command"
+        what = "is missing" if name is None else f"{_bounded(name)} is not a known command"
         raise InvalidInput(
             f"command: {what}; expected one of {known}",
             rule="R18",
@@ -53,7 +66,7 @@ def parse_command(raw: Any) -> Command:
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         field, text = _describe(errors[0])
-        rule = FIELD_RULES.get(field.split(".")[0], model.rule)
+        rule = KIND_RULES.get(errors[0]["type"]) or FIELD_RULES.get(field.split(".")[0], model.rule)
         message = f"{field}: {text}"
         others = [f"{f}: {t}" for f, t in (_describe(e) for e in errors[1:])]
         if others:

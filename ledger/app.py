@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from eventsourcing.persistence import ApplicationRecorder, EventStore, Integrity
 from eventsourcing.utils import get_topic
 
 from aggregates.customer import Customer
-from aggregates.errors import Conflict, LedgerError, NotFound
+from aggregates.errors import Conflict, InvalidInput, LedgerError, NotFound
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
 from commands.handlers import Context
@@ -34,6 +34,8 @@ from ledger.startup import READ_MODEL_RACES, created_concurrently
 from ledger.transcoding import ledger_transcoder
 from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group, pending_answer
 
+PORTAL_CLOCK_SKEW = timedelta(minutes=5)
+"""R20: how far in the future a principal other than ops (HTTP, the portal) may date a command."""
 ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
      "causation_id"}
@@ -91,8 +93,26 @@ class LedgerApplication(LibraryApplication):
         """The library's JSON format with a faster decoder (``ledger.transcoding``)."""
         return ledger_transcoder()
 
+    def check_future(self, at: datetime, principal: Principal | None = None) -> None:
+        """R20: ``at`` lies at most ``LEDGER_MAX_FUTURE_DAYS`` after the moment of recording (so every
+        date derived from it is representable), and for a principal other than ops (HTTP) at most
+        ``PORTAL_CLOCK_SKEW``."""
+        portal = principal is not None and not principal.ops
+        bound = PORTAL_CLOCK_SKEW if portal else timedelta(days=self.settings.max_future_days)
+        if at - datetime.now(UTC) > bound:
+            limit = f"{bound.days} days" if bound >= timedelta(days=1) else f"{int(bound.total_seconds())} seconds"
+            raise InvalidInput(
+                f"at: {at.isoformat()} lies more than {limit} after the moment of recording; "
+                "nothing recorded (R20)",
+                rule="R20",
+                field="at",
+                code="too_far_in_future",
+            )
+
     def context(self, command: Command, now: datetime | None = None, principal: Principal | None = None) -> Context:
+        """The command's effective time and actor; refuses an ``at`` too far ahead (R20)."""
         at = as_utc(command.at) if command.at is not None else (now or datetime.now(UTC))
+        self.check_future(at, principal)
         return Context(
             at=at,
             actor=command.actor,
@@ -134,10 +154,10 @@ class LedgerApplication(LibraryApplication):
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
             # "Now" is read afresh on every attempt: an attempt that follows a lost race must not be
             # dated before the events of the writer that won it (R20).
-            ctx = self.context(command, now, principal)
             uow = UnitOfWork(self)
             try:
                 try:
+                    ctx = self.context(command, now, principal)  # may refuse the command's time (R20)
                     result = handler(command, uow, ctx)
                     produced = [e for a in uow.staged.values() for e in a.pending_events]
                     with recording(pending_answer(answer, result, produced)):

@@ -8,6 +8,12 @@ Environment variables:
     selects PostgreSQL. ``--db`` on the command line wins.
 ``LEDGER_GRACE_DAYS``
     Days after an order at which its term starts if no license was assigned before (R6, default 60).
+``LEDGER_MAX_FUTURE_DAYS``
+    How many days after the moment of recording a command's ``at`` may lie (R20, default 731), so
+    that every derived date (grace end, term end, invitation expiry, warranty end) is representable.
+``LEDGER_MAINTENANCE_WAIT``
+    Seconds ``ledger replay`` (or ``--check``) waits for another one running on the same store
+    before it gives up (exit 2, nothing changed; default 300).
 ``LEDGER_SECRET_KEY`` / ``LEDGER_SECRET_FILE``
     The key that derives invitation tokens (R15). Without either, a random key is created once in
     ``<sqlite file>.key`` (or ``ledger.key`` for PostgreSQL), readable by its owner only.
@@ -68,6 +74,7 @@ PostgreSQL pool sizes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -81,6 +88,7 @@ from aggregates.sso import issuer_problem
 from aggregates.support import SupportTargets
 
 DEFAULT_DB = "ledger.db"
+DEFAULT_MAX_FUTURE_DAYS = 731
 
 
 class ConfigurationError(Exception):
@@ -147,6 +155,8 @@ class Settings:
     signing_key_file: Path | None = None  # LEDGER_SIGNING_KEY_FILE (ledger.audit.service.key_file)
     audit_origin: str | None = None  # LEDGER_AUDIT_ORIGIN
     support_targets: SupportTargets = field(default_factory=SupportTargets.default)
+    max_future_days: int = DEFAULT_MAX_FUTURE_DAYS
+    maintenance_wait: int = 300
 
 
 AUDIT_RECORDERS = {
@@ -240,9 +250,17 @@ def _secret_key(store: StoreSettings, environ: Mapping[str, str]) -> bytes:
     else:
         file = Path("ledger.key")
     if not file.exists():
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
+        # Written under another name, then linked into place: processes that start at once on a
+        # new store all read the one complete key that won, never an empty or half-written file.
+        draft = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, file)
+        finally:
+            draft.unlink()
     return file.read_text().strip().encode()
 
 
@@ -323,6 +341,8 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         signing_key_file=Path(environ["LEDGER_SIGNING_KEY_FILE"]) if environ.get("LEDGER_SIGNING_KEY_FILE") else None,
         audit_origin=(environ.get("LEDGER_AUDIT_ORIGIN") or "").strip() or None,
         support_targets=support_targets,
+        max_future_days=_int(environ, "LEDGER_MAX_FUTURE_DAYS", DEFAULT_MAX_FUTURE_DAYS, 0, 36500),
+        maintenance_wait=_int(environ, "LEDGER_MAINTENANCE_WAIT", 300, 0, 86400),
     )
 
 

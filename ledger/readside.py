@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -126,8 +126,11 @@ def rebuild_views(
     progress: Progress | None = None,
     batch_size: int = 2000,
     max_batches: int | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[RebuildReport]:
+    """Rebuild or check ``projections`` under the store's maintenance lock (one run at a time,
+    waiting up to ``LEDGER_MAINTENANCE_WAIT`` seconds for another)."""
     return rebuild(
         models, app.recorder, app.mapper, projections, check=check, progress=progress,
-        batch_size=batch_size, max_batches=max_batches,
+        batch_size=batch_size, max_batches=max_batches, wait=app.settings.maintenance_wait, on_wait=on_wait,
     )

@@ -171,8 +171,8 @@ def execute_group(
     try:
         for (command, principal), cid, answer in zip(group, ids, keyed, strict=True):
             before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
-            ctx = app.context(command, now, principal)
             try:
+                ctx = app.context(command, now, principal)  # may refuse the command's time (R20)
                 result = HANDLERS[type(command)](command, uow, ctx)
             except LedgerError as refusal:
                 touched = {**uow.loaded, **uow.staged}

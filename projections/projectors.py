@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, insert, select, upda
 
 from aggregates.customer import Customer
 from aggregates.support import jumpstart_end
-from aggregates.timeutil import add_years
+from aggregates.timeutil import add_days, add_years
 from projections.tables import TableSet, table_set
 
 
@@ -196,7 +195,7 @@ def _c_order(w: Writer, e: Customer.OrderPlaced) -> None:
     w.add("contract", customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
           years=e.years or 0, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
           started_at=None, cancelled_at=None, expired_at=None, ends_at=None,
-          grace_ends_at=_t(e.at + timedelta(days=e.grace_days)))
+          grace_ends_at=_t(add_days(e.at, e.grace_days)))
 
 
 def _c_cancelled(w: Writer, e: Customer.OrderCancelled) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Table, select
 
 from aggregates.catalog import MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE, CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
-from aggregates.timeutil import add_years_to_date
+from aggregates.timeutil import add_years_to_date, is_beyond
 from projections.tables import table_set
 
 
@@ -26,7 +26,20 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def _iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """ISO 8601, or None for a date past the calendar (reported by ``unrepresentable``)."""
+    return value.isoformat() if value is not None and not is_beyond(value) else None
+
+
+def unrepresentable(row: dict[str, Any], **values: datetime | date | None) -> dict[str, Any]:
+    """Name in ``row["unrepresentable"]`` each derived date that lies past the calendar (R20).
+
+    Such a date comes only from an event recorded before R20 bounded ``at``; the row says so
+    instead of the whole view failing.
+    """
+    beyond = [name for name, value in values.items() if is_beyond(value)]
+    if beyond:
+        row["unrepresentable"] = beyond
+    return row
 
 
 def contract_from_row(row: Any) -> Contract:
@@ -50,20 +63,22 @@ def contract_from_row(row: Any) -> Contract:
 
 
 def contract_view(customer_id: str, contract: Contract, assigned: int, at: datetime) -> dict[str, Any]:
-    return {
+    start, end = contract.start_as_of(at), contract.end_as_of(at)
+    row = {
         "customer_id": customer_id,
         "account_id": str(contract.account_id),
         "po_number": contract.po_number,
         "service": contract.service,
         "years": contract.years,
         "quantity": contract.quantity,
-        "start": _iso(contract.start_as_of(at)),
-        "end": _iso(contract.end_as_of(at)),
+        "start": _iso(start),
+        "end": _iso(end),
         "status": contract.status(at),
         "assigned": assigned,
         "free": contract.quantity - assigned,
         "placed_at": contract.placed_at.isoformat(),
     }
+    return unrepresentable(row, start=start, end=end)
 
 
 def warranty_end(purchased_on: date, coverage_ends: list[datetime | None]) -> date | None:
@@ -143,18 +158,22 @@ def rooms(
     coverage: dict[str, list[datetime | None]] = defaultdict(list)
     for r in license_rows:
         end = ends.get((r.customer_id, r.po_number))
-        licenses[r.room_id].append({"service": r.service, "po_number": r.po_number, "coverage_end": _iso(end)})
+        licenses[r.room_id].append(
+            unrepresentable({"service": r.service, "po_number": r.po_number, "coverage_end": _iso(end)},
+                            coverage_end=end)
+        )
         if r.service in WARRANTY_SERVICES:
             coverage[r.room_id].append(end)
     devices: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in device_rows:
         purchased = date.fromisoformat(r.purchased_on)
-        devices[r.room_id].append({
+        warranty = warranty_end(purchased, coverage[r.room_id])
+        devices[r.room_id].append(unrepresentable({
             "serial_number": r.serial_number,
             "product": r.product,
             "purchased_on": r.purchased_on,
-            "warranty_end": _iso(warranty_end(purchased, coverage[r.room_id])),
-        })
+            "warranty_end": _iso(warranty),
+        }, warranty_end=warranty))
     views = [
         room_view(r.room_id, r.customer_id, r.account_id, r.name, r.site, r.country, countries,
                   licenses[r.room_id], devices[r.room_id])
@@ -226,7 +245,7 @@ def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
         by[r.customer_id]["invitations"].append({
             "invitation_id": r.invitation_id, "email": r.email, "role": r.role,
             "status": invitation_status(r.state, r.expires_at, at),
-            "sent_at": r.sent_at, "expires_at": r.expires_at,
+            "sent_at": r.sent_at, "expires_at": _iso(_dt(r.expires_at)),
         })
     for r in partners:
         by[r.customer_id]["partners"].append({"partner_id": r.partner_id, "role": r.role})

@@ -25,6 +25,7 @@ from sqlalchemy.pool import StaticPool
 
 from aggregates.customer import Customer
 from ledger.config import StoreSettings
+from projections.locking import SCHEMA, SCHEMA_WAIT_SECONDS, exclusive
 from projections.projectors import PROJECTORS, Apply, Writer
 from projections.tables import PROJECTIONS, TableSet, faults, table_set, tracking, tracking_metadata
 
@@ -140,6 +141,13 @@ class ReadModels:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Any number of processes may start on a new store at once: the tables are created (or
+        # reshaped) by one at a time, so none fails with "already exists" (projections.locking).
+        with exclusive(engine, SCHEMA, timeout=SCHEMA_WAIT_SECONDS):
+            self._create_tables()
+
+    def _create_tables(self) -> None:
+        engine = self.engine
         tracking_metadata.create_all(engine)
         existing = inspect(engine)
         for projection in PROJECTIONS:

@@ -11,14 +11,18 @@ differences and drops the shadow.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
 
+from projections.locking import MAINTENANCE, exclusive
 from projections.projectors import PROJECTORS
 from projections.store import Progress, ReadModels, Target, live_target
 from projections.tables import PROJECTIONS, table_set, tracking
+
+DEFAULT_WAIT_SECONDS = 300.0
 
 
 def rebuild_name(projection: str) -> str:
@@ -104,8 +108,31 @@ def rebuild(
     batch_size: int = 2000,
     progress: Progress | None = None,
     max_batches: int | None = None,
+    wait: float = DEFAULT_WAIT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[RebuildReport]:
-    """Rebuild (or, with ``check``, verify) projections from the whole event log."""
+    """Rebuild (or, with ``check``, verify) projections from the whole event log.
+
+    One maintenance run at a time per store: a second rebuild or check waits for the first (telling
+    ``on_wait`` once) up to ``wait`` seconds, then raises ``LockTimeout``. Two runs never share a
+    shadow table, so neither drops or swaps what the other is building.
+    """
+    with exclusive(models.engine, MAINTENANCE, timeout=wait, on_wait=on_wait):
+        return _rebuild(models, recorder, mapper, projections, check=check, batch_size=batch_size,
+                        progress=progress, max_batches=max_batches)
+
+
+def _rebuild(
+    models: ReadModels,
+    recorder: Any,
+    mapper: Any,
+    projections: tuple[str, ...],
+    *,
+    check: bool,
+    batch_size: int,
+    progress: Progress | None,
+    max_batches: int | None,
+) -> list[RebuildReport]:
     stop = recorder.max_notification_id() or 0
     if check:
         models.catch_up(recorder, mapper, [live_target(p) for p in projections], stop=stop, batch_size=batch_size)

@@ -14,7 +14,17 @@ from uuid import UUID
 from aggregates.catalog import CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Customer
 from aggregates.support import SupportTargets
-from projections.queries import access_view, contract_view, room_view, spares_view, sso_view, swap_row, warranty_end
+from projections.queries import (
+    _iso,
+    access_view,
+    contract_view,
+    room_view,
+    spares_view,
+    sso_view,
+    swap_row,
+    unrepresentable,
+    warranty_end,
+)
 from projections.tickets import sort_key, ticket_view
 
 
@@ -28,10 +38,6 @@ def customer_as_of(events: Any, at: datetime | None) -> Customer | None:
     return aggregate
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
     cid = str(customer.id)
     views = [contract_view(cid, c, c.assigned, at) for c in customer.contracts.values()]
@@ -42,7 +48,7 @@ def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dic
     cid = str(customer.id)
     ends: dict[str, tuple[datetime | None, str | None]] = {}
     account_ids: dict[UUID, str] = {}
-    warranty: dict[tuple[Any, ...], tuple[str, str | None]] = {}
+    warranty: dict[tuple[Any, ...], tuple[str, str | None, Any]] = {}
     out = []
     for room_key, room in sorted(((str(k), r) for k, r in customer.rooms.items()), key=lambda kv: kv[0]):
         licenses = []
@@ -52,7 +58,8 @@ def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dic
             if found is None:
                 end = customer.contracts[po].end_as_of(at)
                 found = ends[po] = (end, _iso(end))
-            licenses.append({"service": service, "po_number": po, "coverage_end": found[1]})
+            licenses.append(unrepresentable({"service": service, "po_number": po, "coverage_end": found[1]},
+                                            coverage_end=found[0]))
             if service in WARRANTY_SERVICES:
                 coverage.append(found[0])
         devices = []
@@ -61,14 +68,14 @@ def rooms(customer: Customer, at: datetime, countries: CountryTable) -> list[dic
             key = (device.purchased_on, *coverage)
             dates = warranty.get(key)
             if dates is None:
-                dates = warranty[key] = (device.purchased_on.isoformat(),
-                                         _iso(warranty_end(device.purchased_on, coverage)))
-            devices.append({
+                end_of_warranty = warranty_end(device.purchased_on, coverage)
+                dates = warranty[key] = (device.purchased_on.isoformat(), _iso(end_of_warranty), end_of_warranty)
+            devices.append(unrepresentable({
                 "serial_number": serial,
                 "product": device.product,
                 "purchased_on": dates[0],
                 "warranty_end": dates[1],
-            })
+            }, warranty_end=dates[2]))
         account = account_ids.get(room.account_id)
         if account is None:
             account = account_ids[room.account_id] = str(room.account_id)
@@ -104,7 +111,7 @@ def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:
         "users": [{"email": e, "role": r} for e, r in customer.users.items()],
         "invitations": [
             {"invitation_id": str(i.invitation_id), "email": i.email, "role": i.role, "status": i.status(at),
-             "sent_at": i.sent_at.isoformat(), "expires_at": i.expires_at.isoformat()}
+             "sent_at": i.sent_at.isoformat(), "expires_at": _iso(i.expires_at)}
             for i in customer.invitations.values()
         ],
         "partners": [{"partner_id": p, "role": r} for p, r in customer.partners.items()],

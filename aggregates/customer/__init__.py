@@ -41,7 +41,7 @@ from aggregates.support import (
     rma_due,
     ticket_id_for,
 )
-from aggregates.timeutil import days
+from aggregates.timeutil import add_days, days
 
 __all__ = [
     "STATE_CLASSES",
@@ -819,7 +819,7 @@ class Customer(Aggregate):
             invitation_id=invitation_id,
             email=email,
             role=role,
-            expires_at=at + days(INVITATION_VALID_DAYS),
+            expires_at=add_days(at, INVITATION_VALID_DAYS),
             po_number=po_number,
             at=at,
             actor=actor,
@@ -851,7 +851,7 @@ class Customer(Aggregate):
             invitation_id=invitation_id,
             email=email,
             role=role,
-            expires_at=at + days(INVITATION_VALID_DAYS),
+            expires_at=add_days(at, INVITATION_VALID_DAYS),
             at=at,
             actor=actor,
         )
@@ -925,7 +925,11 @@ class Customer(Aggregate):
         self._partner_delegated(partner_id=partner_id, role=role, at=at, actor=actor)
         return True
 
-    def revoke_partner(self, *, partner_id: str, at: datetime, actor: str) -> None:
+    def revoke_partner(
+        self, *, partner_id: str, partner_users: frozenset[str] = frozenset(), at: datetime, actor: str
+    ) -> None:
+        """Revoking leaves nothing of the partner behind (R17): its users' pending invitations are
+        superseded and any own access they hold on this customer is removed."""
         self.check_time(at)
         if partner_id not in self.partners:
             raise NotFound(
@@ -934,6 +938,11 @@ class Customer(Aggregate):
                 field="partner_id",
             )
         self._partner_revoked(partner_id=partner_id, at=at, actor=actor)
+        for invitation in list(self.invitations.values()):
+            if invitation.email in partner_users and invitation.state == "pending":
+                self._invitation_superseded(invitation_id=invitation.invitation_id, at=at, actor=actor)
+        for email in [e for e in self.users if e in partner_users]:
+            self._user_removed(email=email, at=at, actor=actor)
 
     # ----- single sign-on (R22)
 

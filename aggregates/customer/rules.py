@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from aggregates.catalog import CANCELLATION_WINDOW_DAYS, MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE
 from aggregates.support import jumpstart_end
-from aggregates.timeutil import add_years, add_years_to_date, days
+from aggregates.timeutil import add_days, add_years, add_years_to_date
 
 # R11: the services whose contract end bounds a device's warranty coverage.
 WARRANTY_SERVICES = ("select", "extended_warranty")
@@ -19,7 +19,7 @@ WARRANTY_SERVICES = ("select", "extended_warranty")
 
 def grace_end(placed_at: datetime, grace_days: int) -> datetime:
     """R6: the moment the term starts at the latest, when no license was assigned before."""
-    return placed_at + days(grace_days)
+    return add_days(placed_at, grace_days)
 
 
 def term_start(placed_at: datetime, grace_days: int, started_at: datetime | None, moment: datetime) -> datetime | None:

@@ -31,9 +31,15 @@ def as_of(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--as-of: {value!r} is not an ISO 8601 date or time") from None
+        raise UsageError(f"--as-of: {value[:60]!r} is not an ISO 8601 date or time") from None
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        raise UsageError(
+            f"--as-of: {value[:60]!r} lies outside the representable range (years 1 to 9999 in UTC) (R20)"
+        ) from None
 
 
 def customer_id(value: str) -> UUID:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ledger.bootstrap import build_app
-from ledger.cli.common import EXIT_OK, EXIT_REFUSED, Verbs, progress_bar
+from ledger.cli.common import EXIT_OK, EXIT_REFUSED, UsageError, Verbs, progress_bar
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from ledger.readside import open_read_models, rebuild_views
+    from projections.locking import LockTimeout
     from projections.tables import PROJECTIONS
 
     names = (args.projection,) if args.projection else PROJECTIONS
@@ -24,9 +26,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
             def progress(done: int, end: int) -> None:
                 bar.update(task, completed=done, total=end)
 
-            reports = rebuild_views(
-                app, models, names, check=args.check, progress=progress, batch_size=args.batch_size
-            )
+            wait = app.settings.maintenance_wait
+
+            def waiting(what: str) -> None:
+                print(f"ledger: waiting for another maintenance run (replay or replay --check) to finish "
+                      f"({what}), up to {wait} s", file=sys.stderr, flush=True)
+
+            try:
+                reports = rebuild_views(
+                    app, models, names, check=args.check, progress=progress, batch_size=args.batch_size,
+                    on_wait=waiting,
+                )
+            except LockTimeout:
+                raise UsageError(
+                    f"replay: another maintenance run (replay or replay --check) still holds the lock after "
+                    f"{wait} s; nothing was changed, run it again later (LEDGER_MAINTENANCE_WAIT)"
+                ) from None
             bar.update(task, completed=total, total=total)
     finally:
         models.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -14,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from ledger.app import LedgerApplication
 from ledger.stream.relay import Relay
 from ledger.stream.schemas import SCHEMA_DIR
-from tests.kit.commands import command, order, run
+from tests.kit.commands import FAR_FUTURE, command, order, run
 from tests.kit.stream import customer_events, populate, read_topic
 
 pytestmark = pytest.mark.integration
@@ -96,7 +97,10 @@ def _schema(name: str) -> dict[str, Any]:
     return dict(json.loads((SCHEMA_DIR / name).read_text("utf-8")))
 
 
-def test_stream_messages_validate_against_published_schemas(app: LedgerApplication, kafka: str, topic: str) -> None:
+def test_stream_messages_validate_against_published_schemas(
+    make_app: Callable[..., LedgerApplication], kafka: str, topic: str
+) -> None:
+    app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     results = populate(app, customers=3)
     customer_id = next(r["customer_id"] for r in results if r.get("customer_id"))
     run(app, command("SendInvitation", "2031-01-01T00:00:00Z", customer_id=customer_id, email="new.admin@acme.example"))

@@ -25,7 +25,7 @@ from ledger.stream.schemas.models import (
 )
 from ledger.stream.subscriber import Subscriber
 from tests.kit.broker import OwnBroker
-from tests.kit.commands import order, run
+from tests.kit.commands import FAR_FUTURE, order, run
 from tests.kit.stream import (
     assert_per_customer_order,
     customer_events,
@@ -59,8 +59,9 @@ def subscribe_all(kafka: str, topic: str, group: str = "test", **kwargs: Any) ->
 
 
 def test_relay_publishes_every_customer_event_once_keyed_and_in_order(
-    app: LedgerApplication, kafka: str, topic: str
+    make_app: Callable[..., LedgerApplication], kafka: str, topic: str
 ) -> None:
+    app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     populate(app, customers=2)
     expected = customer_events(app)
     relay = relay_all(app, kafka, topic, batch_size=64)
@@ -201,7 +202,7 @@ def test_broker_stopped_and_restarted_under_running_relay_loses_nothing(
     make_app: Callable[..., LedgerApplication], db_url: str, own_kafka: OwnBroker, topic: str, tmp_path: Path
 ) -> None:
     kafka = own_kafka.bootstrap
-    app = make_app()
+    app = make_app(**FAR_FUTURE)
     populate(app, customers=1, with_seed_example=False)
     log = tmp_path / "relay.log"
     proc = start_relay(

@@ -10,6 +10,10 @@ from ledger.app import LedgerApplication
 
 _po = itertools.count(1)
 
+FAR_FUTURE = {"LEDGER_MAX_FUTURE_DAYS": "3650"}
+"""Settings for tests whose commands are dated years ahead of the clock (R20 bounds ``at`` at
+731 days after the moment of recording by default)."""
+
 US_HQ = {"line1": "1 Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"}
 DE_SITE = {"line1": "Hauptstrasse 5", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 RESELLER = {

@@ -12,7 +12,7 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.kit.commands import run
+from tests.kit.commands import FAR_FUTURE, run
 from tests.kit.helpers import add_room, assign, cmd, customer, place, refused, types
 
 MakeApp = Callable[..., LedgerApplication]
@@ -139,7 +139,8 @@ def test_r12_countries_file_must_hold_an_object(make_app: MakeApp, tmp_path: Pat
         make_app(LEDGER_COUNTRIES=str(listed))
 
 
-def test_r12_ledger_runs_the_expiry_regardless_of_country(app: LedgerApplication) -> None:
+def test_r12_ledger_runs_the_expiry_regardless_of_country(make_app: Callable[..., LedgerApplication]) -> None:
+    app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     # Availability limits assignments, not the recorded lifecycle of existing contracts.
     cid, (us,) = _rooms(app, "US")
     assign(app, cid, us, "PO-1", at=LATER)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,7 @@ import pytest
 
 from aggregates.errors import Forbidden
 from ledger.app import LedgerApplication
-from tests.kit.commands import order, run
+from tests.kit.commands import FAR_FUTURE, order, run
 from tests.kit.helpers import (
     JANE,
     accept,
@@ -424,7 +425,8 @@ def test_r18_non_ops_cannot_cancel(app: LedgerApplication) -> None:
     assert customer(app, setup["customer_id"]).contracts["PO-ACME-1"].cancelled_at is None
 
 
-def test_r18_non_ops_cannot_run_expiry(app: LedgerApplication) -> None:
+def test_r18_non_ops_cannot_run_expiry(make_app: Callable[..., LedgerApplication]) -> None:
+    app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     _acme(app)
     refused(app, cmd("ExpireContracts", "2030-01-01T00:00:00Z", JANE), rule="R18", field="actor")
 
@@ -435,7 +437,8 @@ def test_r18_non_ops_cannot_register_partners(app: LedgerApplication) -> None:
     refused(app, cmd("AddPartnerUser", T1, PAT, partner_id="avpartner", email="x@y.example"), rule="R18", field="actor")
 
 
-def test_r18_ops_places_cancels_and_expires(app: LedgerApplication) -> None:
+def test_r18_ops_places_cancels_and_expires(make_app: Callable[..., LedgerApplication]) -> None:
+    app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     place(app, po="PO-1", at=T0)
     place(app, po="PO-2", at=T0)
     assert types(run(app, cmd("CancelOrder", T1, po_number="PO-1"))) == ["OrderCancelled"]
