@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
 
-from projections.locking import MAINTENANCE, exclusive
+from projections.locking import MAINTENANCE, SCHEMA, SCHEMA_WAIT_SECONDS, exclusive
 from projections.projectors import PROJECTORS
 from projections.store import Progress, ReadModels, Target, live_target
 from projections.tables import PROJECTIONS, table_set, tracking
@@ -63,7 +63,9 @@ def _drop_shadow(models: ReadModels, projection: str, suffix: str) -> None:
 def _swap(models: ReadModels, projection: str, suffix: str) -> None:
     live = table_set(projection)
     shadow = table_set(projection, suffix)
-    with models.engine.begin() as conn:
+    # Under the start-up schema lock: a process starting meanwhile never sees the live tables
+    # dropped and creates them in the gap before the rename (SQLite runs each DDL on its own).
+    with exclusive(models.engine, SCHEMA, timeout=SCHEMA_WAIT_SECONDS), models.engine.begin() as conn:
         position = conn.execute(
             select(tracking.c.position).where(tracking.c.name == rebuild_name(projection))
         ).scalar_one()
