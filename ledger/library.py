@@ -108,11 +108,12 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         if ids:
-            self.after_insert(c, stored_events, ids)
+            self.after_insert(c, stored_events, ids, **kwargs)
         return ids
 
-    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        """Runs in the insert's transaction once the events have their notification ids."""
+    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int], **kwargs: Any) -> None:
+        """Runs in the insert's transaction once the events have their notification ids (``kwargs``: those
+        given to ``insert_events``)."""
         answers.write(c, "sqlite", None, stored_events, ids)
 
 
@@ -148,15 +149,18 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if ids:
             try:
-                self.after_insert(curs, stored_events, ids)
+                self.after_insert(curs, stored_events, ids, **kwargs)
             except psycopg.Error:
                 raise  # the database has aborted the transaction: the library's way is right
             except Exception as exc:
                 raise _RollBack(exc) from exc
         return ids
 
-    def after_insert(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        """Runs in the insert's transaction once the events have their notification ids."""
+    def after_insert(
+        self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int], **kwargs: Any
+    ) -> None:
+        """Runs in the insert's transaction once the events have their notification ids (``kwargs``: those
+        given to ``insert_events``)."""
         answers.write(curs, "postgres", self.datastore.schema or "public", stored_events, ids)
 
 

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from ledger.audit.store import AuditLog, AuditTables
+from ledger.audit.store import AuditLog, AuditTables, Batch
 from ledger.library import LedgerPostgresRecorder, LedgerSQLiteRecorder
 
 
@@ -33,9 +33,15 @@ class AuditedSQLiteRecorder(LedgerSQLiteRecorder):
             for statement in self.audit.t.create_statements():
                 c.execute(statement)
 
-    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        super().after_insert(c, stored_events, ids)
-        self.audit.append(c, stored_events, ids)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Insert events, their audit entries drafted before the write transaction begins."""
+        if stored_events:
+            kwargs["audit_batch"] = self.audit.draft(stored_events)
+        return super().insert_events(stored_events, **kwargs)
+
+    def after_insert(self, c: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int], **kwargs: Any) -> None:
+        super().after_insert(c, stored_events, ids, **kwargs)
+        self.audit.append(c, stored_events, ids, kwargs.get("audit_batch"))
 
 
 class AuditedPostgresRecorder(LedgerPostgresRecorder):
@@ -51,9 +57,34 @@ class AuditedPostgresRecorder(LedgerPostgresRecorder):
             for statement in self.audit.t.create_statements():
                 curs.execute(statement.encode(), prepare=False)
 
-    def after_insert(self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
-        super().after_insert(curs, stored_events, ids)
-        self.audit.append(curs, stored_events, ids)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Insert events; the audit log's share of the work is split around the insert lock.
+
+        Before the transaction: the entries are drafted (``AuditLog.draft``: decoding, salted
+        commitments, canonical JSON). In the pipeline that takes the lock and inserts, the head of
+        the log and the previous leaves are read (one round trip for all of it). Under the lock:
+        ``seq`` and ``prev`` go into the drafts, the leaves and tree nodes are hashed, and the rows
+        go out with the commit. The lock is held for two round trips and the commit.
+        """
+        if stored_events:
+            kwargs["audit_batch"] = self.audit.draft(stored_events)
+        return super().insert_events(stored_events, **kwargs)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        batch: Batch | None = kwargs.get("audit_batch")
+        if batch is not None:
+            self.audit.queue_reads(curs.connection, batch, stored_events)
+
+    def after_insert(
+        self, curs: Any, stored_events: Sequence[StoredEvent], ids: Sequence[int], **kwargs: Any
+    ) -> None:
+        super().after_insert(curs, stored_events, ids, **kwargs)
+        batch: Batch | None = kwargs.get("audit_batch")
+        if batch is not None and batch.cursors:
+            self.audit.finish(curs, batch, stored_events, ids)
+        else:
+            self.audit.append(curs, stored_events, ids, batch)
 
 
 def recorder_topic(kind: str) -> str:

@@ -24,15 +24,16 @@ with no gaps, and the audit rows commit or roll back with the events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from replay.audit.entry import aggregate_text, build_entry
+from replay.audit.entry import EntryDraft, aggregate_text, draft_entry
 from replay.audit.merkle import Frontier, Node, decompose, fold, leaf_hash
 
 NODE_SHIFT = 48
@@ -48,6 +49,14 @@ class Head:
     frontier: Frontier
     complete: bool
     checkpoints: int
+
+
+@dataclass
+class Batch:
+    """The drafted entries of one insert (:meth:`AuditLog.draft`) and the cursors of its reads."""
+
+    drafts: list[EntryDraft]
+    cursors: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,10 @@ class AuditLog:
 
     def read_head(self, curs: Any) -> Head | None:
         curs.execute(f"SELECT size, frontier, complete, checkpoints FROM {self.t.head} WHERE id = 1")
-        row = curs.fetchone()
+        return self._head_of(curs.fetchone())
+
+    @staticmethod
+    def _head_of(row: Mapping[str, Any] | None) -> Head | None:
         if row is None:
             return None
         return Head(int(row["size"]), Frontier.from_bytes(int(row["size"]), bytes(row["frontier"])),
@@ -143,59 +155,134 @@ class AuditLog:
         )
         return Head(0, Frontier(), complete, 0)
 
-    def append(self, curs: Any, stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]) -> None:
+    def append(
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        notification_ids: Sequence[int],
+        batch: Batch | None = None,
+    ) -> None:
         """Log events just inserted (same transaction, insert lock held), unless a backfill of
-        earlier events is still due (they are logged first, by ``ledger audit backfill``)."""
-        head = self.read_head(curs)
-        if head is None:
-            p = self.t.p
-            curs.execute(
-                f"SELECT 1 AS found FROM {self.t.events} WHERE {self.t.event_id_column} < {p} LIMIT 1",
-                [min(notification_ids)],
-            )
-            head = self._create_head(curs, complete=curs.fetchone() is None)
-        if not head.complete:
-            return
-        self._append(curs, head, list(zip(notification_ids, stored_events, strict=True)))
+        earlier events is still due (they are logged first, by ``ledger audit backfill``); from
+        their drafts when ``batch`` has them (:meth:`draft`)."""
+        head = self._head_for(curs, self.read_head(curs), notification_ids)
+        if head.complete:
+            rows = list(zip(notification_ids, stored_events, strict=True))
+            self._append(curs, head, rows, batch.drafts if batch is not None else None)
 
-    def _append(self, curs: Any, head: Head, rows: list[tuple[int, StoredEvent]]) -> int:
+    def _head_for(self, curs: Any, head: Head | None, notification_ids: Sequence[int]) -> Head:
+        if head is not None:
+            return head
+        p = self.t.p
+        curs.execute(
+            f"SELECT 1 AS found FROM {self.t.events} WHERE {self.t.event_id_column} < {p} LIMIT 1",
+            [min(notification_ids)],
+        )
+        return self._create_head(curs, complete=curs.fetchone() is None)
+
+    # -- the write path in two halves: drafted before the insert lock, finished under it -------
+
+    def draft(self, stored_events: Sequence[StoredEvent]) -> Batch:
+        """Everything of the entries of ``stored_events`` that does not depend on their place in the
+        log (JSON decoding, commitments to personal values, canonical bytes): done before the insert
+        lock is taken, so that the lock is held only for the inserts."""
+        return Batch([draft_entry(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events])
+
+    def queue_reads(self, conn: Any, batch: Batch, stored_events: Sequence[StoredEvent]) -> None:
+        """Send the reads the entries still need (the head, the previous leaves) on new cursors of
+        ``conn``, in the pipeline that holds the locked insert, so their answers come back with the
+        insert's, in the same round trip (PostgreSQL; :meth:`finish` fetches them)."""
+        # Never prepared: when the insert fails (a lost race), the pipeline drops the statements
+        # queued after it, and psycopg would take a statement it meant to prepare there as prepared.
+        self._close(batch)
+        head = conn.cursor()
+        head.execute(f"SELECT size, frontier, complete, checkpoints FROM {self.t.head} WHERE id = 1", prepare=False)
+        batch.cursors.append(head)
+        query = self._previous_query(stored_events)
+        if query is not None:
+            prev = conn.cursor()
+            prev.execute(*query, prepare=False)
+            batch.cursors.append(prev)
+
+    def finish(self, curs: Any, batch: Batch, stored_events: Sequence[StoredEvent], ids: Sequence[int]) -> None:
+        """Log events just inserted from their drafts (insert lock held), after :meth:`queue_reads`."""
+        head_cursor, *prev_cursor = batch.cursors
+        try:
+            row = head_cursor.fetchone()
+            prev_rows = prev_cursor[0].fetchall() if prev_cursor else []
+        finally:
+            self._close(batch)
+        head = self._head_for(curs, self._head_of(row), ids)
+        if head.complete:
+            prev = {(_as_uuid(r["originator_id"]), int(r["originator_version"])): bytes(r["leaf"]) for r in prev_rows}
+            self._write(curs, head, list(zip(ids, stored_events, strict=True)), prev, batch.drafts)
+
+    @staticmethod
+    def _close(batch: Batch) -> None:
+        """Close the cursors of an earlier attempt (the library retries an insert on a lost connection)."""
+        for c in batch.cursors:
+            with contextlib.suppress(Exception):
+                c.close()
+        batch.cursors.clear()
+
+    def _previous_query(self, stored_events: Sequence[StoredEvent]) -> tuple[str, list[Any]] | None:
+        """The query for the leaves of the entries just before these events' (same aggregate) that
+        are not in the batch itself."""
         kind, p = self.t.kind, self.t.p
-        batch = {(_as_uuid(e.originator_id), e.originator_version) for _, e in rows}
+        batch = {(_as_uuid(e.originator_id), e.originator_version) for e in stored_events}
         wanted = {
-            (_as_uuid(e.originator_id), e.originator_version - 1)
-            for _, e in rows
-            if e.originator_version > 1
+            (_as_uuid(e.originator_id), e.originator_version - 1) for e in stored_events if e.originator_version > 1
         } - batch
+        if not wanted:
+            return None
+        values = ",".join([f"({p},{p})"] * len(wanted))
+        params: list[Any] = []
+        for aggregate_id, version in wanted:
+            params += [_db_id(kind, aggregate_id), version]
+        cast = "" if kind == "sqlite" else "::uuid"
+        return (
+            f"SELECT a.originator_id AS originator_id, a.originator_version AS originator_version, a.leaf AS leaf "
+            f"FROM {self.t.log} a JOIN (VALUES {values}) AS k "
+            f"ON a.originator_id = k.column1{cast} AND a.originator_version = k.column2",
+            params,
+        )
+
+    def _append(
+        self, curs: Any, head: Head, rows: list[tuple[int, StoredEvent]], drafts: Sequence[EntryDraft] | None = None
+    ) -> int:
         prev: dict[tuple[UUID, int], bytes] = {}
-        if wanted:
-            keys = list(wanted)
-            values = ",".join([f"({p},{p})"] * len(keys))
-            params: list[Any] = []
-            for aggregate_id, version in keys:
-                params += [_db_id(kind, aggregate_id), version]
-            cast = "" if kind == "sqlite" else "::uuid"
-            curs.execute(
-                f"SELECT a.originator_id AS originator_id, a.originator_version AS originator_version, a.leaf AS leaf "
-                f"FROM {self.t.log} a JOIN (VALUES {values}) AS k "
-                f"ON a.originator_id = k.column1{cast} AND a.originator_version = k.column2",
-                params,
-            )
+        query = self._previous_query([e for _, e in rows])
+        if query is not None:
+            curs.execute(*query)
             for row in curs.fetchall():
                 prev[(_as_uuid(row["originator_id"]), int(row["originator_version"]))] = bytes(row["leaf"])
+        return self._write(curs, head, rows, prev, drafts)
+
+    def _write(
+        self,
+        curs: Any,
+        head: Head,
+        rows: list[tuple[int, StoredEvent]],
+        prev: dict[tuple[UUID, int], bytes],
+        drafts: Sequence[EntryDraft] | None,
+    ) -> int:
+        kind, p = self.t.kind, self.t.p
+        if drafts is None:
+            drafts = [draft_entry(e.originator_id, e.originator_version, e.topic, e.state) for _, e in rows]
         frontier = head.frontier
         log_rows: list[tuple[Any, ...]] = []
         salt_rows: list[tuple[int, str]] = []
         node_rows: list[tuple[int, bytes]] = []
-        for nid, e in rows:
+        for (nid, e), draft in zip(rows, drafts, strict=True):
             aggregate_id = _as_uuid(e.originator_id)
             seq = frontier.size
             previous = prev.get((aggregate_id, e.originator_version - 1)) if e.originator_version > 1 else None
-            entry, salts = build_entry(seq, aggregate_id, e.originator_version, e.topic, e.state, previous)
+            entry = draft.finish(seq, previous)
             leaf = leaf_hash(entry)
             prev[(aggregate_id, e.originator_version)] = leaf
             log_rows.append((seq, nid, _db_id(kind, aggregate_id), e.originator_version, entry, leaf))
-            if salts:
-                salt_rows.append((seq, json.dumps(salts, separators=(",", ":"))))
+            if draft.salts:
+                salt_rows.append((seq, json.dumps(draft.salts, separators=(",", ":"))))
             node_rows.extend((node_key((level, index)), h) for level, index, h in frontier.append(leaf))
         curs.executemany(f"INSERT INTO {self.t.log} VALUES ({self.t.marks(6)})", log_rows)
         if salt_rows:

@@ -28,6 +28,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -182,6 +183,71 @@ def build_entry(
     Without ``salts`` fresh ones are drawn (when the event is recorded); with them (verification)
     the same entry is rebuilt, or :class:`MissingSalt` names the value whose salt is gone.
     """
+    body, plain, used = _body(aggregate_id, version, topic, state, salts, fast)
+    entry = {**body, "seq": seq, "prev": prev.hex() if prev is not None else None}
+    if plain:
+        try:
+            return _dumps(entry).encode("utf-8"), used
+        except UnicodeEncodeError:
+            pass
+    return rfc8785.dumps(entry), used
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """An entry before its place in the log is known: the canonical bytes of all of it but ``seq``
+    and ``prev``, and the salts drawn for it.
+
+    The top-level keys sort as ``actor, aggregate_id, data, effective_at, prev, recorded_at, seq,
+    type, version`` (all ASCII), so the entry is these bytes with ``prev`` and ``seq`` put in
+    between: :meth:`finish` gives the bytes :func:`build_entry` gives for the same event, salts,
+    ``seq`` and ``prev``. The writer drafts entries before it takes the insert lock and finishes
+    them under it (a concatenation, no JSON work).
+    """
+
+    head: bytes
+    middle: bytes
+    tail: bytes
+    salts: dict[str, str]
+
+    def finish(self, seq: int, prev: bytes | None) -> bytes:
+        previous = b"null" if prev is None else b'"' + prev.hex().encode("ascii") + b'"'
+        return b"".join((self.head, b',"prev":', previous, self.middle, str(int(seq)).encode("ascii"), self.tail))
+
+
+def draft_entry(
+    aggregate_id: UUID | str, version: int, topic: str, state: bytes | Mapping[str, Any]
+) -> EntryDraft:
+    """The entry of one event about to be recorded, with fresh salts, but for ``seq`` and ``prev``."""
+    body, plain, used = _body(aggregate_id, version, topic, state, None, True)
+    if plain:
+        try:
+            return _draft(body, lambda v: _dumps(v).encode("utf-8"), used)
+        except UnicodeEncodeError:
+            pass
+    return _draft(body, rfc8785.dumps, used)
+
+
+def _draft(body: dict[str, Any], dumps: Any, used: dict[str, str]) -> EntryDraft:
+    head = dumps({k: body[k] for k in ("actor", "aggregate_id", "data", "effective_at")})
+    return EntryDraft(
+        head=head[:-1],
+        middle=b',"recorded_at":' + dumps(body["recorded_at"]) + b',"seq":',
+        tail=b',"type":' + dumps(body["type"]) + b',"version":' + dumps(body["version"]) + b"}",
+        salts=used,
+    )
+
+
+def _body(
+    aggregate_id: UUID | str,
+    version: int,
+    topic: str,
+    state: bytes | Mapping[str, Any],
+    salts: Mapping[str, str] | None,
+    fast: bool,
+) -> tuple[dict[str, Any], bool, dict[str, str]]:
+    """The entry without ``seq`` and ``prev``, whether it is plain JSON (see :func:`canonical`),
+    and the salts used."""
     if fast and type(state) is bytes and state.isascii() and _PERSONAL_OR_ESCAPED.search(state) is None:
         # No personal key anywhere and every string ASCII: decode with the typed values unwrapped
         # by the C decoder's hook, and the result is plain JSON unless a float turns up.
@@ -195,8 +261,7 @@ def build_entry(
         if type(decoded) is dict and not floats:
             actor = decoded.get("actor")
             committer = _Committer(salts)
-            entry = {
-                "seq": seq,
+            body = {
                 "aggregate_id": aggregate_text(aggregate_id),
                 "version": version,
                 "type": topic.rpartition(":")[2],
@@ -204,17 +269,15 @@ def build_entry(
                 "recorded_at": decoded.get("timestamp"),
                 "actor": committer.commit("/actor", actor) if personal_actor(actor) else actor,
                 "data": {k: v for k, v in decoded.items() if k not in ENVELOPE_KEYS},
-                "prev": prev.hex() if prev is not None else None,
             }
-            return _dumps(entry).encode("utf-8"), committer.used
+            return body, True, committer.used
     decoded = json.loads(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
     if type(decoded) is not dict:
         raise ValueError("an event's state is a JSON object")
     committer = _Committer(salts)
     actor = decoded.get("actor")
     data = {k: v for k, v in decoded.items() if k not in ENVELOPE_KEYS}
-    entry = {
-        "seq": seq,
+    body = {
         "aggregate_id": aggregate_text(aggregate_id),
         "version": version,
         "type": topic.rpartition(":")[2],
@@ -222,14 +285,8 @@ def build_entry(
         "recorded_at": _text(decoded.get("timestamp")),
         "actor": committer.commit("/actor", actor) if personal_actor(actor) else committer.walk(actor, "/actor"),
         "data": committer.walk(data, "/data"),
-        "prev": prev.hex() if prev is not None else None,
     }
-    if committer.plain:
-        try:
-            return _dumps(entry).encode("utf-8"), committer.used
-        except UnicodeEncodeError:
-            pass
-    return rfc8785.dumps(entry), committer.used
+    return body, committer.plain, committer.used
 
 
 def _text(value: Any) -> Any:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from replay.audit.entry import MissingSalt, build_entry, canonical, parse_entry
+from replay.audit.entry import MissingSalt, build_entry, canonical, draft_entry, parse_entry
 from replay.audit.merkle import MemoryTree, leaf_hash
 from replay.audit.note import Checkpoint, NoteError, ProofBundle, Signer, Verifier, open_checkpoint
 
@@ -111,3 +111,26 @@ def test_s8_proof_bundle_round_trips_and_rejects_a_changed_entry() -> None:
         ProofBundle(entries[2], 3, parsed.path, note).verify(signer.verifier)
     with pytest.raises(NoteError):
         ProofBundle.parse(text.replace("index 3", "index 03"))
+
+
+@settings(deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["po_number", "email", "address", "name", "years", "é", "ship_to"]), json_values,
+                    max_size=5),
+    st.integers(0, 2**40),
+    st.integers(1, 10_000),
+    st.one_of(st.none(), st.binary(min_size=32, max_size=32)),
+    st.one_of(st.none(), st.text(max_size=12)),
+)
+def test_s8_an_entry_drafted_before_the_insert_lock_is_the_entry_built_under_it(
+    data: dict[str, Any], seq: int, version: int, prev: bytes | None, actor: str | None
+) -> None:
+    """The writer drafts entries before it takes the lock and puts ``seq`` and ``prev`` in after:
+    the bytes are those of ``build_entry`` (the verifier's) with the same salts, and RFC 8785."""
+    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:01+00:00"},
+                        "at": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:00+00:00"},
+                        "actor": actor, **data}).encode()
+    draft = draft_entry(AGG, version, "aggregates.customer:Customer.OrderPlaced", state)
+    entry = draft.finish(seq, prev)
+    built, _ = build_entry(seq, AGG, version, "aggregates.customer:Customer.OrderPlaced", state, prev, draft.salts)
+    assert entry == built == rfc8785.dumps(parse_entry(entry))
