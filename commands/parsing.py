@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from aggregates.errors import InvalidInput
+from aggregates.timeutil import as_utc
 from commands.models import Command
 from commands.registry import COMMANDS_BY_NAME
 
@@ -19,6 +21,28 @@ ECHO_LIMIT = 80
 def _bounded(value: object) -> str:
     text = repr(value)
     return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}… ({len(text)} characters)"
+
+
+def parse_as_of(value: str, field: str = "as_of") -> datetime:
+    """The moment a view or history is asked about (R20), in UTC: ISO 8601 with a time zone or none (UTC),
+    a date alone meaning its midnight. Anything else, or a moment outside the calendar once in UTC
+    (``9999-12-31T23:59:59-05:00``), is InvalidInput naming ``field`` — the one parser of the CLI's
+    ``--as-of`` and the API's ``as_of``."""
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise InvalidInput(
+            f"{field}: {_bounded(value)} is not an ISO 8601 date or time (R20)", rule="R20", field=field
+        ) from None
+    try:
+        return as_utc(moment)
+    except OverflowError:
+        raise InvalidInput(
+            f"{field}: {_bounded(value)} lies outside the representable range (years 1 to 9999 in UTC) (R20)",
+            rule="R20",
+            field=field,
+        ) from None
 
 
 def _part(part: object) -> str:

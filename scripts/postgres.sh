@@ -32,6 +32,18 @@ start() {
     sleep 0.5
   done
   as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null || { echo "postgres.sh: PostgreSQL did not start" >&2; exit 1; }
+  # The suite starts many processes at once (eight first starts, several servers, a relay, a projector);
+  # Debian's default of 100 connections is too few when other clients share the cluster.
+  if [ "$(as_postgres "psql -p $PORT -tAc 'show max_connections'")" -lt 300 ]; then
+    echo "postgres.sh: raising max_connections to 300 (restarts the cluster once)" >&2
+    as_postgres "psql -p $PORT -q -c 'ALTER SYSTEM SET max_connections = 300'" >&2
+    read -r version name < <(cluster)
+    pg_ctlcluster "$version" "$name" restart >&2
+    for _ in $(seq 1 60); do
+      if as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null 2>&1; then break; fi
+      sleep 0.5
+    done
+  fi
   as_postgres "psql -p $PORT -v ON_ERROR_STOP=1 -q" <<SQL >&2
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN

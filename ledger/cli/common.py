@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from aggregates.timeutil import as_utc
+from aggregates.errors import InvalidInput
+from commands.parsing import parse_as_of
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -27,19 +28,14 @@ def dump(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
 
-def as_of(value: str | None) -> datetime | None:
+def as_of(value: str | None, option: str = "--as-of") -> datetime | None:
+    """``--as-of``/``--at`` parsed by the one R20 as-of parser; a bad value is a usage error (exit 2)."""
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--as-of: {value[:60]!r} is not an ISO 8601 date or time") from None
-    try:
-        return as_utc(moment)
-    except OverflowError:
-        raise UsageError(
-            f"--as-of: {value[:60]!r} lies outside the representable range (years 1 to 9999 in UTC) (R20)"
-        ) from None
+        return parse_as_of(value, option)
+    except InvalidInput as refusal:
+        raise UsageError(refusal.message) from None
 
 
 def customer_id(value: str) -> UUID:

@@ -106,7 +106,7 @@ def cmd_import_rooms(args: argparse.Namespace) -> int:
         raise UsageError(f"--account: {args.account!r} is not an account id (a UUID)") from None
     if not 1 <= args.batch_size <= MAX_IMPORT_ROOMS:
         raise UsageError(f"--batch-size: give 1 to {MAX_IMPORT_ROOMS} rooms")
-    at = as_of(args.at)
+    at = as_of(args.at, "--at")
     app = build_app(args.db)
     try:
         app.customer(customer)

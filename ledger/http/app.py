@@ -35,7 +35,7 @@ from aggregates.errors import InvalidInput, LedgerError
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
 from commands.models import Command
-from commands.parsing import parse_command
+from commands.parsing import parse_as_of, parse_command
 from ledger.answers import AlreadyAnswered, Answer
 from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
@@ -220,17 +220,7 @@ async def _command_principal(
 
 
 def _parse_as_of(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except (ValueError, OverflowError):
-        raise InvalidInput(
-            f"as_of: {value!r} is not an ISO 8601 date or time (R20)", rule="R20", field="as_of"
-        ) from None
-    if not datetime(2000, 1, 1, tzinfo=UTC) <= moment <= datetime(9000, 1, 1, tzinfo=UTC):
-        raise InvalidInput(f"as_of: {value!r} is outside 2000-01-01..9000-01-01 (R20)", rule="R20", field="as_of")
-    return moment
+    return None if value is None else parse_as_of(value, "as_of")
 
 
 def _decode_cursor(cursor: str | None) -> Any:

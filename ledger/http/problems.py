@@ -18,6 +18,8 @@ from ledger.auth.principal import UNAUTHENTICATED_CODES, Unauthenticated
 logger = logging.getLogger("ledger.http")
 
 PROBLEM_JSON = "application/problem+json"
+PARAMETER_RULES = {"as_of": "R20"}
+"""The rule a query parameter's own validation (its length, its type) stands for."""
 TYPE_BASE = "urn:select-ledger:problem:"
 TITLES = {
     400: "Bad request",
@@ -109,7 +111,9 @@ def install(app: FastAPI) -> None:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header", "body")]
         field = ".".join(loc) or "request"
         message = str(first.get("msg", "invalid"))
-        return problem_response(422, problem_body(422, "invalid_input", f"{field}: {message}", None, field))
+        rule = PARAMETER_RULES.get(field)
+        detail = f"{field}: {message}" + (f" ({rule})" if rule else "")
+        return problem_response(422, problem_body(422, "invalid_input", detail, rule, field))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -266,6 +266,14 @@ def test_bad_input_problems(server: Server, ops: Client) -> None:
     assert_problem(ops.command(missing), 422, field="name", rule="R9")
     assert_problem(ops.get("/v1/customers/not-a-uuid/rooms"), 422, field="customer_id")
     assert_problem(ops.get(f"/v1/customers/{setup['customer_id']}/rooms", as_of="yesterday"), 422, field="as_of")
+    for edge in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+        far = ops.get(f"/v1/customers/{setup['customer_id']}/history", as_of=edge)
+        assert_problem(far, 422, field="as_of", rule="R20")
+        assert "representable" in far.json()["detail"]
+    long = ops.get(f"/v1/customers/{setup['customer_id']}/rooms", as_of="x" * 5000)
+    assert_problem(long, 422, field="as_of", rule="R20")
+    assert len(long.json()["detail"]) < 300, "a bad as_of is echoed bounded"
+    assert ops.get(f"/v1/customers/{setup['customer_id']}/rooms", as_of="2999-01-01").status_code == 200
     assert_problem(ops.get("/v1/nothing-here"), 404)
     duplicate = add_room(setup["customer_id"], setup["account_id"], "Board")
     assert_problem(ops.command(duplicate), 409, rule="R9")
