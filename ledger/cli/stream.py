@@ -123,7 +123,8 @@ def cmd_relay(args: argparse.Namespace) -> int:
         from ledger.ops.metrics import ConsumerStatus
 
         lag = log_lag(app.recorder, app.mapper, relay.position())
-        return [ConsumerStatus(relay.tracking_name, lag.events, lag.seconds, lag.position, relay_topic=args.topic)]
+        return [ConsumerStatus(relay.tracking_name, lag.events, lag.seconds, lag.position, relay_topic=args.topic,
+                               parked=relay.parked_count())]
 
     stop_metrics = _serve_metrics(args.metrics_port, relay_status)
     checkpoints = None
@@ -155,6 +156,12 @@ def cmd_relay(args: argparse.Namespace) -> int:
         f"non-customer events skipped, {stats.batches} rounds in {stats.elapsed:.1f} s ({stats.rate:.0f} events/s)",
         flush=True,
     )
+    if stats.parked:
+        print(
+            f"relay: {stats.parked} events parked (see `ledger parked list --consumer {relay.tracking_name} "
+            "--db ...`); their customers' later events wait behind them",
+            flush=True,
+        )
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """``ledger parked list|retry|discard``: work the events a park-policy consumer parked (SPEC 9).
 
 The notifier keeps its parked events in its ``--state`` file (default ``ledger-notify.db``), next to
-its positions and sent-log. ``retry`` marks events for the running consumer to try again (it picks
+its positions and sent-log; the relay (``--consumer relay:<topic>``) in the ledger's database
+(``--db``). ``retry`` marks events for the running consumer to try again (it picks
 them up within seconds, or on its next start); ``discard`` gives them up. Both take a bounded chunk
 (``--limit``, default 100, at most 1000) in original order and record who, when and why.
 """
@@ -32,6 +33,12 @@ def _actor(args: argparse.Namespace) -> str:
 
 def _store(args: argparse.Namespace) -> Any:
     from ledger.ops.parked import ParkedStore, sqlite_engine
+
+    if str(args.consumer).startswith("relay:"):  # the relay parks in the ledger's database
+        from ledger.config import DEFAULT_DB, parse_db_url
+        from projections.store import create_read_engine
+
+        return ParkedStore(create_read_engine(parse_db_url(args.db or os.environ.get("LEDGER_DB") or DEFAULT_DB)))
 
     state = Path(args.state)
     if not state.is_file():
@@ -77,7 +84,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add ``ledger parked`` to the ``ledger`` parser."""
     parked = sub.add_parser("parked", parents=[common], help="list, retry or discard events a consumer parked")
     parked.add_argument("action", choices=("list", "retry", "discard"))
-    parked.add_argument("--consumer", default="notify", help="the consumer that parked them (default notify)")
+    parked.add_argument("--consumer", default="notify",
+                        help="the consumer that parked them (default notify; relay:<topic>: the relay's, in --db)")
     parked.add_argument("--state", default="ledger-notify.db", help="its state file (default ledger-notify.db)")
     parked.add_argument("--customer", metavar="ID", help="only this customer's events")
     parked.add_argument("--event-id", action="append", metavar="ID", help="only these events (repeatable)")

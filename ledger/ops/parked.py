@@ -42,7 +42,7 @@ metadata = MetaData()
 parked_events = Table(
     "parked_events", metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("consumer", String(64), nullable=False),
+    Column("consumer", String(300), nullable=False),  # relay:<topic> (a topic: up to 249)
     Column("event_id", String(128), nullable=False),
     Column("customer_id", String(64), nullable=False),
     Column("position", Integer),
@@ -58,7 +58,7 @@ parked_events = Table(
 parked_actions = Table(
     "parked_actions", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("consumer", String(64), nullable=False),
+    Column("consumer", String(300), nullable=False),  # relay:<topic> (a topic: up to 249)
     Column("event_id", String(128), nullable=False),
     Column("customer_id", String(64), nullable=False),
     Column("action", String(32), nullable=False),
@@ -116,9 +116,19 @@ def _chunk(limit: int) -> int:
 class ParkedStore:
     """The parked events and their audit trail, in a consumer's database (SQLAlchemy Core)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, create: bool = True) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        if create:
+            self.create_tables()
+
+    def create_tables(self) -> None:
+        metadata.create_all(self.engine)
+
+    def has_tables(self) -> bool:
+        """Whether the tables exist (a consumer that has never parked anything may not have them)."""
+        from sqlalchemy import inspect
+
+        return bool(inspect(self.engine).has_table(parked_events.name))
 
     # ----- the consumer's side
 

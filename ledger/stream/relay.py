@@ -12,11 +12,23 @@ A crash anywhere before the position is recorded re-publishes that batch after a
 may be duplicated, never lost, and one customer's events stay in order (one key, one partition).
 Subscribers drop duplicates by event id (see ``subscriber.py``). A broker that goes away makes a
 round fail; the relay closes its producer, waits and re-publishes from the recorded position.
+
+Error policy (SPEC 9: a side effect parks): an event the relay cannot publish, however long it
+waits — it cannot be decoded or turned into an envelope, or its record is larger than the
+producer's ``max_request_size`` (``MessageSizeTooLargeError``, raised before anything is sent) —
+is parked under its customer (``ledger.ops.parked``, consumer ``relay:<topic>``, in the ledger's
+database), and that customer's later events are parked behind it, in order, while other
+customers' events go on and the position advances. ``ledger parked retry --consumer relay:<topic>``
+marks them; the relay publishes the marked ones again, in original order, reading them afresh from
+the log (a new release, or a larger limit, lets them through). A broker rejecting a record after
+it was sent is treated as an outage (waited out), not parked: keep ``max_request_size`` within the
+broker's ``message.max.bytes`` so that an oversized record is caught before it is sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 import threading
@@ -30,17 +42,22 @@ from typing import Any
 from eventsourcing.persistence import Mapper, Notification, PersistenceError, StoredEvent, Tracking
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from kafka.partitioner.default import DefaultPartitioner
+from sqlalchemy.exc import DBAPIError
 
 from ledger.app import LedgerApplication
-from ledger.stream.envelope import KAFKA_CONTENT_TYPE, encode_event, is_published
+from ledger.ops.parked import Parked, ParkedStore
+from ledger.stream.envelope import KAFKA_CONTENT_TYPE, encode_event, event_id, is_published
 from ledger.transcoding import ledger_transcoder
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_TOPIC = "select-ledger.events"
 DEFAULT_PARTITIONS = 3
 DEFAULT_DELIVERY_TIMEOUT_MS = 30_000
+WAITS_BEHIND = "waits behind an earlier parked event of this customer"
+POISON_ERRORS: tuple[type[Exception], ...] = (MessageSizeTooLargeError,)
+"""Errors of one record that no wait cures: the event is parked (others are outages: waited out)."""
 
 
 class RelayError(Exception):
@@ -102,6 +119,7 @@ def producer_config(bootstrap_servers: str | Sequence[str], **overrides: Any) ->
 class RelayStats:
     published: int = 0
     skipped: int = 0
+    parked: int = 0
     batches: int = 0
     failures: int = 0
     position: int = 0
@@ -192,7 +210,7 @@ def _rows(notifications: Sequence[Notification], audit: AuditMap) -> list[Row]:
 class _Page:
     start: int
     notifications: Sequence[Notification]
-    messages: Future[list[tuple[bytes, bytes]]] | list[tuple[bytes, bytes]]
+    messages: Future[list[tuple[bytes, bytes]]] | list[tuple[bytes, bytes]] | Exception  # the page's encoding error
 
 
 class Relay:
@@ -245,6 +263,8 @@ class Relay:
         self.encoders = encoders if plain_mapper else 0
         self._pool: ProcessPoolExecutor | None = None
         self._ahead: _Page | None = None
+        self._parked: ParkedStore | None = None
+        self._parked_tables = False
 
     # ----- position
 
@@ -291,6 +311,9 @@ class Relay:
                 producer.close(timeout=0)
 
     def close(self) -> None:
+        parked, self._parked = self._parked, None
+        if parked is not None:
+            parked.close()
         self._ahead = None
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -321,7 +344,12 @@ class Relay:
         notifications = self.app.recorder.select_notifications(start, self.batch_size)
         pool = self._start_encoders()
         if pool is None or not notifications:
-            return _Page(start, notifications, self._messages(notifications))
+            try:
+                return _Page(start, notifications, self._messages(notifications))
+            except PersistenceError:
+                raise
+            except Exception as exc:  # some event of it cannot be encoded: the batch finds which (_items)
+                return _Page(start, notifications, exc)
         return _Page(start, notifications, pool.submit(encode_rows, _rows(notifications, self._audit(notifications))))
 
     def _audit(self, notifications: Sequence[Notification]) -> AuditMap:
@@ -337,6 +365,8 @@ class Relay:
     def _page_messages(self, page: _Page) -> list[tuple[bytes, bytes]]:
         if isinstance(page.messages, list):
             return page.messages
+        if isinstance(page.messages, Exception):
+            raise page.messages
         try:
             return page.messages.result()
         except BrokenProcessPool:
@@ -369,26 +399,162 @@ class Relay:
         last = notifications[-1].id
         if len(notifications) == self.batch_size and self.encoders:
             self._ahead = self._page(last + 1)  # encoded while this page is being sent
+        blocked = self._blocked()
         futures = []
         producer: KafkaProducer | None = None
-        headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
-        for key, value in self._page_messages(page):
+        for key, value, bad, error in self._items(page):
+            if bad is not None or key is None or value is None:
+                # not publishable at all: parked, and its customer's later events behind it
+                assert bad is not None and error is not None
+                customer = str(bad.originator_id)
+                self._park(customer, event_id(customer, bad.originator_version), bad.id, bad.topic, error)
+                blocked.add(customer)
+                continue
+            customer = key.decode()
+            if customer in blocked:
+                self._park_message(value, WAITS_BEHIND)
+                continue
             producer = producer or self._connect()
-            futures.append(producer.send(self.topic, key=key, value=value, headers=headers))
-        if producer is not None:
-            producer.flush(timeout=self._flush_timeout())
-            for future in futures:
-                if not future.is_done:
-                    raise KafkaError("a message was not acknowledged in time")
-                if future.failed():
-                    exception = future.exception
-                    raise exception if isinstance(exception, KafkaError) else KafkaError(str(exception))
+            try:
+                futures.append(producer.send(self.topic, key=key, value=value, headers=self._headers))
+            except POISON_ERRORS as exc:
+                self._park_message(value, f"{type(exc).__name__}: {exc}")
+                blocked.add(customer)
+        self._await(producer, futures)
         self._record(last)
         self.stats.batches += 1
         self.stats.published += len(futures)
-        self.stats.skipped += len(notifications) - len(futures)
+        self.stats.skipped += len(notifications) - len(futures)  # (parked ones included)
         self.stats.position = last
         return len(notifications)
+
+    _headers = [("content-type", KAFKA_CONTENT_TYPE.encode())]
+
+    def _await(self, producer: KafkaProducer | None, futures: list[Any]) -> None:
+        """Wait until the broker acknowledged every message sent; KafkaError when it did not."""
+        if producer is None:
+            return
+        producer.flush(timeout=self._flush_timeout())
+        for future in futures:
+            if not future.is_done:
+                raise KafkaError("a message was not acknowledged in time")
+            if future.failed():
+                exception = future.exception
+                raise exception if isinstance(exception, KafkaError) else KafkaError(str(exception))
+
+    Item = tuple[bytes, bytes, None, None] | tuple[None, None, Notification, Exception]
+
+    def _items(self, page: _Page) -> list[Item]:
+        """The page's messages in log order; when the page cannot be encoded whole, each event alone,
+        an event that cannot be encoded given as (None, None, notification, error)."""
+        try:
+            return [(k, v, None, None) for k, v in self._page_messages(page)]
+        except (KafkaError, PersistenceError):
+            raise
+        except Exception:
+            pass
+        items: list[Relay.Item] = []
+        for notification in page.notifications:
+            try:
+                items.extend((k, v, None, None) for k, v in self._messages([notification]))
+            except PersistenceError:
+                raise
+            except Exception as exc:
+                items.append((None, None, notification, exc))
+        return items
+
+    # ----- parked events (SPEC 9)
+
+    @property
+    def parked(self) -> ParkedStore:
+        """The relay's parked events, in the ledger's database (opened on first use, tables created)."""
+        store = self._store(create=True)
+        assert store is not None
+        return store
+
+    def _store(self, create: bool = False) -> ParkedStore | None:
+        """The parked-event store; None while its tables do not exist and ``create`` is false. Publishing
+        never writes to the ledger's database but the position (and a park): a relay that has
+        parked nothing creates no table, so it publishes while another writer holds the lock."""
+        if self._parked is None:
+            from projections.store import create_read_engine
+
+            self._parked = ParkedStore(create_read_engine(self.app.settings.store), create=False)
+        if not self._parked_tables:
+            if create:
+                self._parked.create_tables()
+            elif not self._parked.has_tables():
+                return None
+            self._parked_tables = True
+        return self._parked
+
+    def parked_count(self) -> int | None:
+        """Open parked events (None while the database cannot say: a metrics scrape leaves it out)."""
+        try:
+            store = self._store()
+            return store.count(self.tracking_name) if store is not None else 0
+        except DBAPIError:
+            return None
+
+    def _blocked(self) -> set[str]:
+        store = self._store()
+        return store.blocked_customers(self.tracking_name) if store is not None else set()
+
+    def _park(self, customer: str, ident: str, position: int, event_type: str, error: BaseException | str) -> None:
+        reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if self.parked.park(
+            self.tracking_name, event_id=ident, customer_id=customer, position=position, event_type=event_type,
+            error=reason, payload=json.dumps({"position": position}), actor=self.tracking_name,
+        ):
+            self.stats.parked += 1
+            self._log(f"relay: parked event {ident} (position {position}, {event_type}) of customer {customer}: "
+                      f"{reason}")
+
+    def _park_message(self, value: bytes, reason: str) -> None:
+        envelope = json.loads(value)
+        self._park(str(envelope["subject"]), str(envelope["id"]), int(envelope["ledgerposition"]),
+                   str(envelope["type"]), reason)
+
+    def retry_parked(self) -> int:
+        """Publish again the parked events an operator marked for retry, in original order, each read
+        afresh from the log; an event whose customer has an earlier one still parked waits. Returns
+        how many were published. KafkaError when the broker did not acknowledge (they stay marked)."""
+        store = self._store()
+        if store is None:
+            return 0
+        done = 0
+        failed: set[str] = set()
+        for parked in store.due_retries(self.tracking_name):
+            error = self._retry(parked, failed)
+            if error is None:
+                done += 1
+                self._log(f"relay: retried parked event {parked.event_id}: published")
+            else:
+                failed.add(parked.customer_id)
+                self._log(f"relay: retried parked event {parked.event_id}: parked again ({error})")
+            self.parked.retried(parked, delivered=error is None, actor=self.tracking_name, error=error or "")
+        return done
+
+    def _retry(self, parked: Parked, failed: set[str]) -> str | None:
+        if parked.customer_id in failed or self.parked.earlier_waiting(parked):
+            return WAITS_BEHIND
+        position = int(json.loads(parked.payload)["position"])
+        notifications = self.app.recorder.select_notifications(position, 1, stop=position)
+        try:
+            messages = self._messages(notifications)
+        except PersistenceError:
+            raise
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        producer = self._connect()
+        futures = []
+        for key, value in messages:
+            try:
+                futures.append(producer.send(self.topic, key=key, value=value, headers=self._headers))
+            except POISON_ERRORS as exc:
+                return f"{type(exc).__name__}: {exc}"
+        self._await(producer, futures)
+        return None
 
     def _flush_timeout(self) -> float:
         delivery_ms = self._producer_overrides.get("delivery_timeout_ms", DEFAULT_DELIVERY_TIMEOUT_MS)
@@ -418,8 +584,9 @@ class Relay:
         self._log(f"relay: publishing to {self.topic} from position {self.position()} (log head {self.head()})")
         while not stop.is_set():
             try:
+                self.retry_parked()
                 covered = self.publish_batch()
-            except (KafkaError, PersistenceError) as exc:
+            except (KafkaError, PersistenceError, DBAPIError) as exc:  # (DBAPIError: the parked-event store's)
                 self.stats.failures += 1
                 if isinstance(exc, KafkaError):
                     self._drop_producer()
