@@ -58,6 +58,12 @@ def event_data(domain_event: object) -> dict[str, Any]:
     return {k: jsonable(v) for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
 
 
+class ViewStopped(Conflict):
+    """A command needs a read model that is stopped at an event it cannot apply (SPEC 9)."""
+
+    code = "view_stopped"
+
+
 class LedgerApplication(LibraryApplication):
     """Event-sourced entitlement ledger on the ``eventsourcing`` library (SQLite or PostgreSQL).
 
@@ -266,6 +272,9 @@ class LedgerApplication(LibraryApplication):
 
         Found in the contracts read model, caught up to the end of the log first; the handler then
         decides on each customer's own recorded state, so the read model only narrows the search.
+        A contracts view stopped at an event it cannot apply (SPEC 9) is not current: its candidates
+        would miss every contract after that event, so the command is refused (``ViewStopped``,
+        naming the view and the event), and nothing is expired, rather than act on a stale view.
         """
         from projections.store import ReadModels, create_read_engine
 
@@ -278,7 +287,16 @@ class LedgerApplication(LibraryApplication):
             except BaseException:
                 engine.dispose()
                 raise
-        return iter(self._read_models.expiry_candidates(self.recorder, self.mapper, at))
+        candidates = self._read_models.expiry_candidates(self.recorder, self.mapper, at)
+        fault = self._read_models.fault("contracts")
+        if fault is not None:
+            raise ViewStopped(
+                f"contracts: the contracts view is stopped, so the contracts to expire cannot be found; "
+                f"{fault.describe()}; nothing was expired. Fix the cause (README 'Operating the ledger') and "
+                "run ExpireContracts again (R8)",
+                rule="R8", field="contracts",
+            )
+        return iter(candidates)
 
     def close(self) -> None:
         if self._read_models is not None:
@@ -337,4 +355,6 @@ class LedgerApplication(LibraryApplication):
         return rows
 
 
-__all__ = ["ENVELOPE_FIELDS", "LedgerApplication", "LedgerError", "UnitOfWork", "event_data", "event_type"]
+__all__ = [
+    "ENVELOPE_FIELDS", "LedgerApplication", "LedgerError", "UnitOfWork", "ViewStopped", "event_data", "event_type",
+]

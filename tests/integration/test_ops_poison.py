@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from aggregates.customer import Customer
-from ledger.app import LedgerApplication
+from ledger.app import LedgerApplication, ViewStopped
 from ledger.ops.metrics import LedgerMetrics, exposition
 from ledger.ops.status import projection_statuses
 from ledger.readside import catch_up, live_view, open_read_models
 from projections import projectors
+from tests.kit.cli import apply as cli_apply
 from tests.kit.cli import ledger
 from tests.kit.commands import order, run
 from tests.kit.ops import inject_event
@@ -123,3 +124,27 @@ def test_r13_view_and_replay_refuse_to_present_a_stopped_view_as_current(db_url:
     check = ledger("replay", "--check", db=db_url)
     assert check.returncode == 1
     assert "contracts: not rebuilt" in check.stdout and "identical" not in check.stdout.split("contracts:")[1][:60]
+
+
+def test_r8_expire_contracts_refuses_on_a_stopped_contracts_view_naming_it_and_the_cause(
+    db_url: str, make_app: Any
+) -> None:
+    app = make_app()
+    _, poison = _poisoned(app)
+    head = app.recorder.max_notification_id()
+    app.close()
+    # The contracts view is stopped before the poison event, so Gamma's contract (recorded after it)
+    # is not in the view: candidates taken from it would leave Gamma's contract out whatever the date.
+    status, results, _ = cli_apply(db_url, {"command": "ExpireContracts", "at": "2028-11-01T00:00:00Z",
+                                            "actor": "ops"})
+    assert status != 0
+    (refusal,) = results
+    assert refusal["ok"] is False and refusal["error"]["code"] == "view_stopped", refusal
+    message = refusal["error"]["message"]
+    assert "contracts view is stopped" in message and f"position {poison}" in message and "OrderPlaced" in message
+    assert refusal["error"]["field"] == "contracts" and refusal["error"]["rule"] == "R8"
+    again = make_app()
+    assert again.recorder.max_notification_id() == head, "something was expired on a stale view"
+    with pytest.raises(ViewStopped):
+        run(again, {"command": "ExpireContracts", "at": "2028-11-01T00:00:00Z", "actor": "ops"})
+    assert again.recorder.max_notification_id() == head
