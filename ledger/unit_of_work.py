@@ -76,8 +76,38 @@ class UnitOfWork:
         self.staged: dict[UUID, Aggregate] = {}
         self.loaded: dict[UUID, Aggregate] = {}
         self.read_versions: dict[UUID, int] = {}  # 0: read as absent
+        # Group commit: the pending events of each aggregate the current command has touched, as
+        # they were when it first did, and the order in which the group first staged each.
+        self.marks: dict[UUID, int] = {}
+        self._order: dict[UUID, int] = {}
+
+    def begin(self) -> None:
+        """The next command of a group starts: it has touched nothing yet."""
+        self.marks = {}
+
+    def _known(self, aggregate_id: UUID) -> Aggregate | None:
+        staged = self.staged.get(aggregate_id)
+        return staged if staged is not None else self.loaded.get(aggregate_id)
+
+    def _mark(self, aggregate_id: UUID) -> None:
+        if aggregate_id not in self.marks:
+            known = self._known(aggregate_id)
+            self.marks[aggregate_id] = len(known.pending_events) if known is not None else 0
+
+    def changed(self) -> bool:
+        """Whether the current command left new pending events on any aggregate it touched."""
+        return any(
+            (a := self._known(k)) is not None and len(a.pending_events) != mark for k, mark in self.marks.items()
+        )
+
+    def produced(self) -> list[Any]:
+        """The events the current command produced, aggregate by aggregate in the order the group
+        first staged them (work in proportion to what the command touched, not to the group)."""
+        touched = sorted((k for k in self.marks if k in self.staged), key=self._order.__getitem__)
+        return [e for k in touched for e in self.staged[k].pending_events[self.marks[k]:]]
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
+        self._mark(aggregate_id)
         if aggregate_id in self.staged:
             return self.staged[aggregate_id]
         try:
@@ -131,6 +161,8 @@ class UnitOfWork:
 
     def stage(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
+            self._mark(aggregate.id)
+            self._order.setdefault(aggregate.id, len(self._order))
             self.staged[aggregate.id] = aggregate
 
 
@@ -170,18 +202,17 @@ def execute_group(
     refused = False
     try:
         for (command, principal), cid, answer in zip(group, ids, keyed, strict=True):
-            before = {k: len(a.pending_events) for k, a in {**uow.loaded, **uow.staged}.items()}
+            uow.begin()
             try:
                 ctx = app.context(command, now, principal)  # may refuse the command's time (R20)
                 result = HANDLERS[type(command)](command, uow, ctx)
             except LedgerError as refusal:
-                touched = {**uow.loaded, **uow.staged}
-                if any(len(a.pending_events) != before.get(k, 0) for k, a in touched.items()):
+                if uow.changed():
                     raise _RegroupError from None
                 refused = True
                 partial.append((refusal, []))
                 continue
-            produced = [e for k, a in uow.staged.items() for e in a.pending_events[before.get(k, 0):]]
+            produced = uow.produced()
             tracing.stamp(produced, cid)
             partial.append((result, produced))
             pending.extend(pending_answer(answer, result, produced))
