@@ -78,13 +78,23 @@ def catch_up(app: LedgerApplication, models: ReadModels, progress: Progress | No
     return models.catch_up(app.recorder, app.mapper, progress=progress)
 
 
+PAGED_IN_QUERY = frozenset({"rooms"})  # views whose pages (after a key, at most n rows) are read as pages
+
+
 def live_view(
-    app: LedgerApplication, models: ReadModels, name: str, at: datetime, customer_id: UUID | None = None
+    app: LedgerApplication, models: ReadModels, name: str, at: datetime, customer_id: UUID | None = None,
+    *, after: str | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A view from the read models, with time-dependent values computed for ``at``."""
+    """A view from the read models, with time-dependent values computed for ``at``.
+
+    ``after``/``limit`` (views of :data:`PAGED_IN_QUERY`, one customer): only the rows whose key sorts
+    after ``after``, at most ``limit``, read from the tables as a page.
+    """
     cid = str(customer_id) if customer_id is not None else None
+    if (after is not None or limit is not None) and name not in PAGED_IN_QUERY:
+        raise ValueError(f"live_view: the {name} view is not paged in its query")
     if name == "rooms":
-        return queries.rooms(models.engine, at, app.settings.countries, cid)
+        return queries.rooms(models.engine, at, app.settings.countries, cid, after=after, limit=limit)
     if name == "tickets":
         return tickets.tickets(models.engine, at, app.settings.support_targets, cid)
     return queries.VIEWS[name](models.engine, at, cid)

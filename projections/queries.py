@@ -143,14 +143,34 @@ def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suff
 
 
 def rooms(
-    engine: Engine, at: datetime, countries: CountryTable, customer_id: str | None = None, suffix: str = ""
+    engine: Engine, at: datetime, countries: CountryTable, customer_id: str | None = None, suffix: str = "",
+    *, after: str | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The rooms view; with ``after``/``limit`` (one customer only) just the rooms whose id sorts after
+    ``after``, at most ``limit`` of them, read as such from the tables (a page, not a slice of all)."""
     ts = table_set("rooms", suffix)
+    paged = after is not None or limit is not None
+    if paged and customer_id is None:
+        raise ValueError("rooms: a page is of one customer's rooms")
+    room_table = ts["rooms"]
+    stmt = _where_customer(room_table, customer_id)
+    if after is not None:
+        stmt = stmt.where(room_table.c.room_id > after)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+
+    def of_page(table: Table, ids: list[str]) -> Any:
+        found = _where_customer(table, customer_id)
+        return found.where(table.c.room_id.in_(ids)) if paged else found
+
     with engine.connect() as conn:
-        room_rows = conn.execute(_where_customer(ts["rooms"], customer_id)).all()
-        license_rows = conn.execute(_where_customer(ts["room_licenses"], customer_id)).all()
+        room_rows = conn.execute(stmt).all()
+        if paged and not room_rows:
+            return []
+        ids = [r.room_id for r in room_rows]
+        license_rows = conn.execute(of_page(ts["room_licenses"], ids)).all()
         term_rows = conn.execute(_where_customer(ts["room_contract_terms"], customer_id)).all()
-        device_rows = conn.execute(_where_customer(ts["devices"], customer_id)).all()
+        device_rows = conn.execute(of_page(ts["devices"], ids)).all()
     ends: dict[tuple[str, str], datetime | None] = {
         (r.customer_id, r.po_number): contract_from_row(r).end_as_of(at) for r in term_rows
     }

@@ -146,14 +146,22 @@ class ServerState:
         ]
 
     def view(
-        self, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None = None
+        self, principal: Principal, customer_id: UUID, name: str, as_of: datetime | None = None,
+        *, after: str | None = None, limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """One customer's view ``name`` (one of :data:`VIEWS`) now, or as of a time (R20).
 
         The rows of ``ledger view NAME --json``. Raises the not-found refusal (404) for a customer
-        the principal may not see, exactly as for one that does not exist.
+        the principal may not see, exactly as for one that does not exist. ``after``/``limit``: one
+        page of a live view of :data:`ledger.readside.PAGED_IN_QUERY`, read as a page.
         """
         from ledger.readside import customer_view_as_of, live_view
+
+        if after is not None or limit is not None:
+            if self.visible_customer(principal, customer_id) is None:
+                raise _not_visible(customer_id)
+            return live_view(self.app, self.committer.models, name, datetime.now(UTC), customer_id,
+                             after=after, limit=limit)
 
         if name not in VIEWS:
             raise InvalidInput(f"view: {name!r} is not one of {', '.join(VIEWS)}", field="view")
@@ -487,8 +495,17 @@ def create_app(
             request: Request, customer_id: UUID, principal: PrincipalDep,
             as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
         ) -> JSONResponse:
+            from ledger.readside import PAGED_IN_QUERY
+
             moment = _parse_as_of(as_of)
-            rows = _state(request).view(principal, customer_id, name, moment)
+            if moment is None and limit is not None and name in PAGED_IN_QUERY:
+                after = _decode_cursor(cursor)
+                if after is not None and not isinstance(after, str):
+                    raise InvalidInput("cursor: not a cursor of this list", field="cursor")
+                # one row more than the page: whether there is a next page (the Link header)
+                rows = _state(request).view(principal, customer_id, name, after=after, limit=limit + 1)
+            else:
+                rows = _state(request).view(principal, customer_id, name, moment)
             return _page(request, name, rows, limit, cursor)
 
         api.add_api_route(

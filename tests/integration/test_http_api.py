@@ -489,3 +489,32 @@ def test_gzip_large_views_are_compressed_small_and_problem_responses_still_work(
     if unauthenticated.headers.get("content-encoding") == "gzip":
         body = gzip.decompress(body)
     assert json.loads(body)["status"] == 401
+
+
+def test_rooms_pages_are_read_as_pages_and_together_are_the_whole_view(server: Server, ops: Client) -> None:
+    """``?limit=`` on the live rooms view reads one page from the tables (after the cursor's room id,
+    one row more for the Link header); following the Links gives exactly the unpaged view, in order."""
+    setup = new_customer(ops)
+    cid, aid = setup["customer_id"], setup["account_id"]
+    for n in range(6):
+        room = ops.ok(add_room(cid, aid, f"Paged {n}"))
+        if n % 2:
+            ops.ok({"command": "RegisterDevice", "at": T1, "customer_id": cid, "room_id": room["room_id"],
+                    "serial_number": unique("PG").upper(), "product": "Rally Bar", "purchased_on": "2026-01-15"})
+    whole = ops.get(f"/v1/customers/{cid}/rooms").json()
+    assert len(whole) == 7
+    for limit in (1, 2, 3, 7, 50):
+        seen: list[dict[str, Any]] = []
+        response = ops.get(f"/v1/customers/{cid}/rooms", limit=limit)
+        while True:
+            assert response.status_code == 200
+            page = response.json()
+            assert 1 <= len(page) <= limit
+            seen += page
+            link = response.headers.get("link")
+            if link is None:
+                break
+            response = ops.http.get(link.split(";")[0].strip("<>"))
+        assert seen == whole, limit
+    bad = ops.get(f"/v1/customers/{cid}/rooms", limit=2, cursor="MTIz")  # the cursor 123: not a room id
+    assert_problem(bad, 422, field="cursor")
