@@ -8,19 +8,24 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aggregates.errors import InvalidInput
 
-SERVICES: tuple[str, ...] = ("select", "syncplus", "extended_warranty")
-ROOM_ASSIGNED_SERVICES: tuple[str, ...] = ("select", "syncplus", "extended_warranty")
+# The one list of services (R4) and of roles (R16): command models, handlers and views use these.
+ServiceName = Literal["select", "syncplus", "extended_warranty"]
+SERVICES: tuple[str, ...] = get_args(ServiceName)
+# What an order may buy: the services above and Jumpstart (R27), which has no term in years.
+OrderServiceName = Literal[ServiceName, "jumpstart"]
+ORDER_SERVICES: tuple[str, ...] = get_args(OrderServiceName)
 MIN_YEARS, MAX_YEARS = 1, 5
 CANCELLATION_WINDOW_DAYS = 30
 DEFAULT_GRACE_DAYS = 60
 INVITATION_VALID_DAYS = 30
 SELECT_LICENSES_PER_SPARE = 50
 MAX_WARRANTY_YEARS = 5
-ROLES: tuple[str, ...] = ("admin", "viewer")
+RoleName = Literal["admin", "viewer"]
+ROLES: tuple[str, ...] = get_args(RoleName)
 
 SUPPORTED_PRODUCTS: tuple[str, ...] = (
     "Rally Bar",

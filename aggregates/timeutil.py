@@ -57,7 +57,3 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def start_of_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

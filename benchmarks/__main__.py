@@ -146,12 +146,11 @@ def main(argv: list[str] | None = None) -> int:
                      f"×{statistics.median(ours) / statistics.median(runner):.1f}"))
 
     from benchmarks.asof import percentile
-    from ledger.app import LedgerApplication
-    from ledger.config import load_settings
+    from ledger.bootstrap import build_app
     from ledger.readside import customer_view_as_of
     from tests.kit.big_customer import build_big_customer
 
-    app = LedgerApplication(load_settings(str(folder / "asof.db"), {"LEDGER_SECRET_KEY": "bench"}))
+    app = build_app(str(folder / "asof.db"), {"LEDGER_SECRET_KEY": "bench"})
     events = 2000 if quick else 10_000
     customer_id, first, last = build_big_customer(app, events)
     asof, full = [], []

@@ -15,8 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.readside import customer_view_as_of
 from tests.kit.big_customer import build_big_customer
 
@@ -32,7 +31,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        app = LedgerApplication(load_settings(str(Path(folder) / "l.db"), {"LEDGER_SECRET_KEY": "b"}))
+        app = build_app(str(Path(folder) / "l.db"), {"LEDGER_SECRET_KEY": "b"})
         customer_id, first, last = build_big_customer(app, args.events)
         print(f"customer with {app.customer(customer_id).version} events")
         asof: list[float] = []

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 
-from ledger.app import LedgerApplication
+from ledger.bootstrap import build_app
 from ledger.cli import apply_lines
 from ledger.config import load_settings
 from ledger.workload import generate
@@ -52,7 +52,7 @@ def workload_lines(customers: int) -> list[str]:
 
 def run_ledger(url: str, lines: list[str]) -> tuple[float, list[list[tuple[UUID, str, bytes]]]]:
     """Apply through the command line's code path; return seconds and, per command, its rows."""
-    app = LedgerApplication(load_settings(url, {"LEDGER_SECRET_KEY": "bench"}))
+    app = build_app(url, {"LEDGER_SECRET_KEY": "bench"})
     out = io.StringIO()
     started = time.perf_counter()
     apply_lines(app, lines, out, GROUP)

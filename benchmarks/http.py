@@ -33,10 +33,10 @@ from typing import Any
 from uuid import UUID
 
 from benchmarks.asof import percentile
-from ledger.app import LedgerApplication
 from ledger.auth.apikeys import ApiKeyStore
+from ledger.bootstrap import build_app
 from ledger.config import load_settings
-from projections.store import create_read_engine
+from ledger.readside import read_engine
 from tests.kit.commands import order
 from tests.kit.http import SECRET, Server
 
@@ -75,7 +75,7 @@ class Portal:
 def seed(db: str, customers: int) -> tuple[list[tuple[str, str, str]], list[str]]:
     """``customers`` customers with one large order each; one admin API key per customer."""
     settings = load_settings(db, {"LEDGER_SECRET_KEY": SECRET})
-    app = LedgerApplication(settings)
+    app = build_app(settings=settings)
     from commands.parsing import parse_command
 
     made = []
@@ -91,7 +91,7 @@ def seed(db: str, customers: int) -> tuple[list[tuple[str, str, str]], list[str]
 
     models = open_read_models(app)
     catch_up(app, models)
-    store = ApiKeyStore(create_read_engine(settings.store), settings.secret_key)
+    store = ApiKeyStore(read_engine(settings.store), settings.secret_key)
     keys = [store.create(f"bench-{i}", customer_id=UUID(cid), role="admin") for i, (cid, _, _) in enumerate(made)]
     store.engine.dispose()
     models.close()
@@ -215,7 +215,7 @@ def measure_in_process(db: str, made: list[tuple[str, str, str]], seconds: float
     from commands.parsing import parse_command
     from ledger.readside import catch_up, open_read_models
 
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": SECRET}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": SECRET})
     models = open_read_models(app)
     rates: dict[int, float] = {}
     try:

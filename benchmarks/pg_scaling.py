@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ledger.app import LedgerApplication
+from ledger.bootstrap import build_app, wire
 from ledger.config import load_settings
 from tests.kit.contention import Barrier, RaceApp, execute, mixed_commands, read_results, run_commands, setup_commands
 
@@ -41,7 +41,7 @@ def writer(
 ) -> None:
     """One writer process: run the commands of its virtual writers in turn; write results and times."""
     commands = [c for v in virtual for c in mixed_commands(v, per_virtual, customers)]
-    app = RaceApp(load_settings(db_url, environ))  # the ledger application, counting lost races
+    app = wire(RaceApp, load_settings(db_url, environ))  # the ledger application, counting lost races
     try:
         barrier.wait(timeout=120)
         times = run_commands(app, commands, Path(out), virtual[0])
@@ -61,7 +61,7 @@ def fresh_store(backend: str, folder: Path, n: int) -> str:
 def one_round(
     db_url: str, writers: int, total: int, customers: int, folder: Path, environ: dict[str, str]
 ) -> dict[str, Any]:
-    app = LedgerApplication(load_settings(db_url, environ))
+    app = build_app(db_url, environ)
     try:
         for raw in setup_commands():
             assert execute(app, raw)["ok"]

@@ -28,8 +28,7 @@ import httpx
 from aggregates.customer import Customer
 from benchmarks.asof import percentile
 from commands.parsing import parse_command
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from tests.kit.big_customer import build_big_customer
 from tests.kit.http import SECRET, Server, create_key, free_port
 from tests.kit.idp import start_idp
@@ -40,7 +39,7 @@ ADMIN = "it.admin@big.example"
 
 def build(db: str, rooms: int) -> tuple[str, str]:
     """The big customer (about three events a room) and its admin; returns (customer id, a room id)."""
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": SECRET}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": SECRET})
     try:
         customer_id, _t0, last = build_big_customer(app, 2 + 3 * rooms)
         at = last + timedelta(minutes=5)

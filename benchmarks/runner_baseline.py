@@ -24,9 +24,9 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from aggregates.customer import Customer
 from ledger.config import parse_db_url
+from ledger.readside import read_engine
 from ledger.transcoding import DateAsISO
 from projections.projectors import PROJECTORS, Writer
-from projections.store import create_read_engine
 from projections.tables import PROJECTIONS, table_set
 
 SUFFIX = "__runner"
@@ -83,7 +83,7 @@ class ViewsProjection(Projection[ViewsRecorder]):
 
 def measure(db: str) -> dict[str, float]:
     store = parse_db_url(db)
-    engine = create_read_engine(store)
+    engine = read_engine(store)
     with engine.begin() as conn:
         # The runner's position from an earlier round would make it start at the end.
         conn.execute(text(f'DROP TABLE IF EXISTS "{ViewsProjection.name}_tracking"'))

@@ -38,7 +38,7 @@ from aggregates.errors import LedgerError
 from aggregates.ids import account_id_for
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.stream.envelope import KAFKA_CONTENT_TYPE, event_id
 from ledger.stream.relay import Relay, ensure_topic, producer_config
 from ledger.stream.subscriber import Subscriber
@@ -105,7 +105,7 @@ def bare_round(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) 
 
 
 def throughput(args: argparse.Namespace, folder: Path) -> dict[str, float]:
-    app = LedgerApplication(load_settings(str(folder / "throughput.db"), {"LEDGER_SECRET_KEY": SECRET}))
+    app = build_app(str(folder / "throughput.db"), {"LEDGER_SECRET_KEY": SECRET})
     started = time.perf_counter()
     build_ledger(app, args.customers, args.events_per_customer)
     head = app.recorder.max_notification_id() or 0
@@ -143,7 +143,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def latency(args: argparse.Namespace, folder: Path) -> dict[str, float]:
     db = str(folder / "latency.db")
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": SECRET}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": SECRET})
     topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
     ensure_topic(args.bootstrap, topic, 3)
     ledger = str(Path(sys.executable).with_name("ledger"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -15,12 +15,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     ValidationInfo,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from aggregates.catalog import MAX_YEARS, MIN_YEARS, OrderServiceName, RoleName, ServiceName
 from aggregates.sso import issuer_problem, normalise_domain
 from aggregates.timeutil import EARLIEST_AT, as_utc
 
@@ -126,10 +126,10 @@ SerialNo = Annotated[
 Identifier = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ]
-Service = Literal["select", "syncplus", "extended_warranty"]
-OrderService = Literal["select", "syncplus", "extended_warranty", "jumpstart"]
-Role = Literal["admin", "viewer"]
-StrictYears = Annotated[int, Field(strict=True, ge=1, le=5)]
+Service = ServiceName
+OrderService = OrderServiceName
+Role = RoleName
+StrictYears = Annotated[int, Field(strict=True, ge=MIN_YEARS, le=MAX_YEARS)]
 StrictQuantity = Annotated[int, Field(strict=True, ge=1, le=100_000)]
 
 
@@ -347,7 +347,8 @@ class RemoveSso(Command):
 
 # The core commands; ``commands.registry`` adds those of support and room import and is what parsing,
 # the published schemas and the HTTP API use.
-COMMAND_TYPES: tuple[type[Command], ...] = (
+# The core commands; commands.registry joins them with those of support into the one list.
+CORE_COMMAND_TYPES: tuple[type[Command], ...] = (
     PlaceOrder,
     CancelOrder,
     ExpireContracts,
@@ -369,31 +370,3 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ConfigureSso,
     RemoveSso,
 )
-COMMANDS_BY_NAME: dict[str, type[Command]] = {c.__name__: c for c in COMMAND_TYPES}
-
-AnyCommand = Annotated[
-    Union[  # noqa: UP007
-        PlaceOrder,
-        CancelOrder,
-        ExpireContracts,
-        AddRoom,
-        AssignLicense,
-        MoveLicense,
-        RegisterDevice,
-        MoveDevice,
-        AllocateSpare,
-        SendInvitation,
-        AcceptInvitation,
-        InviteUser,
-        ChangeRole,
-        RemoveUser,
-        RegisterPartner,
-        AddPartnerUser,
-        DelegatePartner,
-        RevokePartner,
-        ConfigureSso,
-        RemoveSso,
-    ],
-    Field(discriminator="command"),
-]
-COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(AnyCommand)

@@ -6,8 +6,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from commands.models import COMMAND_TYPES as CORE_COMMAND_TYPES
-from commands.models import Command
+from commands.models import CORE_COMMAND_TYPES, Command
 from commands.support_models import SUPPORT_COMMAND_TYPES
 
 COMMAND_TYPES: tuple[type[Command], ...] = CORE_COMMAND_TYPES + SUPPORT_COMMAND_TYPES

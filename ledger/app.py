@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -23,14 +23,14 @@ from aggregates.errors import Conflict, InvalidInput, LedgerError, NotFound
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
 from commands.handlers import Context
-from commands.models import Command, ExpireContracts
+from commands.models import Command
 from commands.registry import HANDLERS
 from ledger import library
 from ledger.answers import AlreadyAnswered, Answer, recording
 from ledger.config import Settings
 from ledger.library import LibraryApplication
 from ledger.ops import tracing
-from ledger.startup import READ_MODEL_RACES, created_concurrently
+from ledger.startup import created_concurrently
 from ledger.transcoding import ledger_transcoder
 from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type, execute_group, pending_answer
 
@@ -64,6 +64,14 @@ class ViewStopped(Conflict):
     code = "view_stopped"
 
 
+class ExpiryCandidates(Protocol):
+    """Finds the customers of the recorded log that may have contracts to start or expire at ``at``."""
+
+    def __call__(self, recorder: Any, mapper: Any, at: datetime) -> Iterable[UUID]: ...
+
+    def close(self) -> None: ...
+
+
 class LedgerApplication(LibraryApplication):
     """Event-sourced entitlement ledger on the ``eventsourcing`` library (SQLite or PostgreSQL).
 
@@ -75,7 +83,7 @@ class LedgerApplication(LibraryApplication):
     name = "Ledger"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Customer: 100}
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, expiry_candidates: ExpiryCandidates | None = None) -> None:
         self.settings = settings
         env = dict(settings.store.env)
         env.setdefault("CREATE_TABLE", "y")
@@ -84,7 +92,7 @@ class LedgerApplication(LibraryApplication):
         # is refused drops what it read from the cache. LEDGER_COPY_ON_READ=y copies instead, for
         # a process that shares one application between threads.
         self.copy_from_cache = settings.copy_on_read
-        self._read_models: Any = None
+        self._expiry_candidates = expiry_candidates
         super().__init__(env=env)
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -202,28 +210,13 @@ class LedgerApplication(LibraryApplication):
         answers: list[Answer | None] | None = None,
     ) -> list[Outcome]:
         """Group commit: run ``commands`` in order on shared aggregates and save them in one transaction
-        (``ledger.unit_of_work.execute_group``). ``ExpireContracts`` runs on its own, after the
-        commands before it are saved, because it reads the read models. ``answers``: per command,
-        its ``Idempotency-Key`` answer, recorded with its events.
+        (``ledger.unit_of_work.execute_group``). ``answers``: per command, its ``Idempotency-Key``
+        answer, recorded with its events.
         """
         who = principals if principals is not None else [None] * len(commands)
         ids = [c or tracing.current() or tracing.new_id() for c in (correlation_ids or [None] * len(commands))]
         keyed = answers if answers is not None else [None] * len(commands)
-        outcomes: list[Outcome] = []
-        group: list[tuple[Command, Principal | None]] = []
-        group_ids: list[str] = []
-        group_answers: list[Answer | None] = []
-        for command, principal, cid, answer in zip(commands, who, ids, keyed, strict=True):
-            if isinstance(command, ExpireContracts):
-                outcomes.extend(execute_group(self, group, now, group_ids, group_answers))
-                group, group_ids, group_answers = [], [], []
-                outcomes.append(self.outcome(command, now, principal, cid, answer))
-            else:
-                group.append((command, principal))
-                group_ids.append(cid)
-                group_answers.append(answer)
-        outcomes.extend(execute_group(self, group, now, group_ids, group_answers))
-        return outcomes
+        return execute_group(self, list(zip(commands, who, strict=True)), now, ids, keyed)
 
     def outcome(
         self,
@@ -268,40 +261,20 @@ class LedgerApplication(LibraryApplication):
         return library.latest_versions(self.recorder, aggregate_ids)
 
     def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
-        """Customers with a live contract whose grace period or term has ended by ``at``.
+        """Customers in the recorded log that may have a contract to start or expire at ``at`` (R8).
 
-        Found in the contracts read model, caught up to the end of the log first; the handler then
-        decides on each customer's own recorded state, so the read model only narrows the search.
-        A contracts view stopped at an event it cannot apply (SPEC 9) is not current: its candidates
-        would miss every contract after that event, so the command is refused (``ViewStopped``,
-        naming the view and the event), and nothing is expired, rather than act on a stale view.
+        Asked of the finder injected at bootstrap (``ledger.readside.ReadModelExpiryCandidates``:
+        the contracts read model); without one, every customer is a candidate. The handler decides
+        on each customer's own recorded state, so a finder only narrows the search. A finder whose
+        view is stopped (SPEC 9) refuses with ``ViewStopped`` rather than act on stale candidates.
         """
-        from projections.store import ReadModels, create_read_engine
-
-        if self._read_models is None:
-            engine = create_read_engine(self.settings.store)
-            try:
-                # Writer processes that run their first expiry at the same moment all create the
-                # read-model tables; the losers of that race create them again (all idempotent).
-                self._read_models = created_concurrently(lambda: ReadModels(engine), READ_MODEL_RACES)
-            except BaseException:
-                engine.dispose()
-                raise
-        candidates = self._read_models.expiry_candidates(self.recorder, self.mapper, at)
-        fault = self._read_models.fault("contracts")
-        if fault is not None:
-            raise ViewStopped(
-                f"contracts: the contracts view is stopped, so the contracts to expire cannot be found; "
-                f"{fault.describe()}; nothing was expired. Fix the cause (README 'Operating the ledger') and "
-                "run ExpireContracts again (R8)",
-                rule="R8", field="contracts",
-            )
-        return iter(candidates)
+        if self._expiry_candidates is None:
+            return self.customer_ids()
+        return iter(self._expiry_candidates(self.recorder, self.mapper, at))
 
     def close(self) -> None:
-        if self._read_models is not None:
-            self._read_models.close()
-            self._read_models = None
+        if self._expiry_candidates is not None:
+            self._expiry_candidates.close()
         super().close()
 
     def customer_ids(self) -> Iterator[UUID]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ledger.app import LedgerApplication
 from ledger.config import Settings, load_settings
@@ -15,13 +15,25 @@ if TYPE_CHECKING:
     from ledger.http.app import ServerState
 
 
-def build_app(db: str | None = None, environ: Mapping[str, str] | None = None) -> LedgerApplication:
-    """Create the ledger application for ``db`` (or LEDGER_DB, or ./ledger.db)."""
-    return LedgerApplication(load_settings(db, environ))
+A = TypeVar("A", bound=LedgerApplication)
 
 
-def build_app_from(settings: Settings) -> LedgerApplication:
-    return LedgerApplication(settings)
+def build_app(
+    db: str | None = None, environ: Mapping[str, str] | None = None, *, settings: Settings | None = None
+) -> LedgerApplication:
+    """Create the ledger application for ``db`` (or LEDGER_DB, or ./ledger.db), or for ``settings``."""
+    return wire(LedgerApplication, settings if settings is not None else load_settings(db, environ))
+
+
+def wire(app_class: type[A], settings: Settings) -> A:
+    """An application of ``app_class`` (``LedgerApplication`` or a subclass) wired for ``settings``.
+
+    Gives the write path what it needs from the read side without it importing the read side:
+    ``ExpireContracts`` finds its candidates in the contracts read model (``ReadModelExpiryCandidates``).
+    """
+    from ledger.readside import ReadModelExpiryCandidates
+
+    return app_class(settings, expiry_candidates=ReadModelExpiryCandidates(settings.store))
 
 
 def id_token_verifier(state: ServerState) -> IdTokenVerifier:

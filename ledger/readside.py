@@ -9,9 +9,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from sqlalchemy import Engine
+
 from aggregates.customer import Customer
 from aggregates.errors import NotFound
-from ledger.app import LedgerApplication
+from ledger.app import LedgerApplication, ViewStopped
+from ledger.config import StoreSettings
+from ledger.startup import READ_MODEL_RACES, created_concurrently
 from projections import queries, tickets
 from projections.store import Progress, ReadModels, create_read_engine
 from projections.tables import PROJECTIONS
@@ -68,9 +72,55 @@ def customer_at(app: LedgerApplication, customer_id: UUID, at: datetime) -> Cust
     return aggregate if isinstance(aggregate, Customer) else None
 
 
+def read_engine(store: StoreSettings) -> Engine:
+    """An engine on the event store's database, where the read models live (same SQLite file, or
+    same PostgreSQL schema)."""
+    return create_read_engine(
+        store.sqlalchemy_url, schema=store.schema, connect_timeout=int(store.env.get("POSTGRES_CONNECT_TIMEOUT", "10"))
+    )
+
+
 def open_read_models(app: LedgerApplication) -> ReadModels:
     """Open (and create where missing) the read-model tables in the event store's database."""
-    return ReadModels(create_read_engine(app.settings.store))
+    return ReadModels(read_engine(app.settings.store))
+
+
+class ReadModelExpiryCandidates:
+    """``ExpireContracts``' candidates from the contracts read model, caught up to the end of the log.
+
+    Injected into the application by ``ledger.bootstrap``; the handler decides on each customer's own
+    recorded state, so the read model only narrows the search. The tables are opened on first use.
+    """
+
+    def __init__(self, store: StoreSettings) -> None:
+        self._store = store
+        self._models: ReadModels | None = None
+
+    def __call__(self, recorder: Any, mapper: Any, at: datetime) -> list[UUID]:
+        if self._models is None:
+            engine = read_engine(self._store)
+            try:
+                # Writer processes that run their first expiry at the same moment all create the
+                # read-model tables; the losers of that race create them again (all idempotent).
+                self._models = created_concurrently(lambda: ReadModels(engine), READ_MODEL_RACES)
+            except BaseException:
+                engine.dispose()
+                raise
+        candidates = self._models.expiry_candidates(recorder, mapper, at)
+        fault = self._models.fault("contracts")
+        if fault is not None:
+            raise ViewStopped(
+                f"contracts: the contracts view is stopped, so the contracts to expire cannot be found; "
+                f"{fault.describe()}; nothing was expired. Fix the cause (README 'Operating the ledger') and "
+                "run ExpireContracts again (R8)",
+                rule="R8", field="contracts",
+            )
+        return candidates
+
+    def close(self) -> None:
+        if self._models is not None:
+            self._models.close()
+            self._models = None
 
 
 def catch_up(app: LedgerApplication, models: ReadModels, progress: Progress | None = None) -> int:

@@ -157,7 +157,11 @@ class UnitOfWork:
         return cast("SerialNumber | None", self._get(serial_number_id_for(serial_number), SerialNumber))
 
     def expiry_candidates(self, at: datetime) -> Iterator[UUID]:
-        return self._app.expiry_candidates(at)
+        """The application's candidates in the recorded log, and every customer this unit of work
+        holds (in a group, earlier commands may have changed them without saving yet), in id order."""
+        found = set(self._app.expiry_candidates(at))
+        found.update(k for k, a in (*self.loaded.items(), *self.staged.items()) if isinstance(a, Customer))
+        return iter(sorted(found))
 
     def stage(self, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:

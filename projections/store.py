@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, i
 from sqlalchemy.pool import StaticPool
 
 from aggregates.customer import Customer
-from ledger.config import StoreSettings
 from projections.locking import SCHEMA, SCHEMA_WAIT_SECONDS, exclusive
 from projections.projectors import PROJECTORS, Apply, Writer
 from projections.tables import PROJECTIONS, TableSet, faults, table_set, tracking, tracking_metadata
@@ -102,12 +101,14 @@ def _is_infrastructure(exc: BaseException) -> bool:
     return isinstance(exc, INFRASTRUCTURE_ERRORS)
 
 
-def create_read_engine(store: StoreSettings) -> Engine:
-    """An engine on the event store's database (same SQLite file, or same PostgreSQL schema)."""
-    if store.kind == "sqlite":
-        if store.sqlite_path is None:
+def create_read_engine(url: str, *, schema: str | None = None, connect_timeout: int = 10) -> Engine:
+    """An engine on the read models' database, given as a SQLAlchemy ``url`` (``sqlite://`` in memory,
+    ``sqlite:///FILE``, ``postgresql+psycopg://...`` with its ``schema``); the ledger passes the event
+    store's own database (``ledger.readside.read_engine``)."""
+    if url.startswith("sqlite"):
+        if url == "sqlite://":
             return create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-        engine = create_engine(store.sqlalchemy_url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -117,10 +118,10 @@ def create_read_engine(store: StoreSettings) -> Engine:
             cursor.close()
 
         return engine
-    connect_args: dict[str, Any] = {"connect_timeout": int(store.env.get("POSTGRES_CONNECT_TIMEOUT", "10"))}
-    if store.schema:
-        connect_args["options"] = f"-csearch_path={store.schema}"
-    return create_engine(store.sqlalchemy_url, connect_args=connect_args, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
 
 
 @dataclass(frozen=True)

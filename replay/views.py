@@ -1,8 +1,8 @@
 """Views computed directly from customer aggregates, for any time: the as-of views.
 
-``customer_as_of`` replays only one customer's events, stopping at the first event dated after
-the time asked about (effective times never go backwards within a customer, R20). The view
-functions produce exactly what the SQL read models produce, which the property tests check.
+The aggregate as of a time comes from ``ledger.readside.customer_at`` (the store replays one
+customer's events up to that time; effective times never go backwards within a customer, R20).
+The view functions produce exactly what the SQL read models produce, which the property tests check.
 """
 
 from __future__ import annotations
@@ -28,14 +28,8 @@ from projections.queries import (
 from projections.tickets import sort_key, ticket_view
 
 
-def customer_as_of(events: Any, at: datetime | None) -> Customer | None:
-    """Fold a customer's events (oldest first) up to ``at`` into the aggregate, or None if none."""
-    aggregate: Customer | None = None
-    for domain_event in events:
-        if at is not None and domain_event.at > at:
-            break
-        aggregate = domain_event.mutate(aggregate)
-    return aggregate
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
@@ -148,4 +142,4 @@ def views_of_customers(
     return rows
 
 
-__all__ = ["UUID", "customer_as_of", "view_of", "views_of_customers"]
+__all__ = ["UUID", "view_of", "views_of_customers"]

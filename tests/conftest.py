@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from tests.kit.app import SECRET
 
 
@@ -69,7 +69,7 @@ def make_app(db_url: str) -> Iterator[Callable[..., LedgerApplication]]:
 
     def factory(**overrides: str) -> LedgerApplication:
         environ = {"LEDGER_SECRET_KEY": SECRET, **overrides}
-        app = LedgerApplication(load_settings(db_url, environ))
+        app = build_app(db_url, environ)
         apps.append(app)
         return app
 

@@ -9,7 +9,6 @@ topic (``aggregates.customer:Customer.OrderPlaced``): moving it would change wha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -53,17 +52,9 @@ __all__ = [
     "CustomerSnapshot",
     "Device",
     "Invitation",
-    "OrderOutcome",
     "Room",
     "Spare",
 ]
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    account_id: UUID
-    warnings: list[str]
-    invitation: Invitation | None
 
 
 class Customer(Aggregate):
@@ -339,7 +330,7 @@ class Customer(Aggregate):
         grace_days: int,
         at: datetime,
         actor: str,
-    ) -> OrderOutcome:
+    ) -> None:
         self.check_time(at)
         if po_number in self.contracts:
             raise Conflict(
@@ -382,13 +373,11 @@ class Customer(Aggregate):
         )
         if service == "jumpstart":
             self._contract_started(po_number=po_number, start=at, reason="jumpstart", at=at, actor=actor)
-        invitation = None
         if first_order and end_customer["email"] not in self.users:
-            invitation = self._invite(
+            self._invite(
                 email=end_customer["email"], role="admin", at=at, actor=actor, po_number=po_number
             )
         self._settle_spares(at, actor)
-        return OrderOutcome(account_id=account_id, warnings=warnings, invitation=invitation)
 
     def contract(self, po_number: str, rule: str = "R10") -> Contract:
         try:

@@ -11,10 +11,10 @@ from uuid import UUID
 def _store(args: argparse.Namespace) -> Any:
     from ledger.auth.apikeys import ApiKeyStore
     from ledger.config import load_settings
-    from projections.store import create_read_engine
+    from ledger.readside import read_engine
 
     settings = load_settings(args.db)
-    return ApiKeyStore(create_read_engine(settings.store), settings.secret_key), settings
+    return ApiKeyStore(read_engine(settings.store), settings.secret_key), settings
 
 
 def cmd_create(args: argparse.Namespace) -> int:

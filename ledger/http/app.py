@@ -353,9 +353,10 @@ def _ready(state: ServerState) -> tuple[bool, dict[str, Any]]:
 
 
 def _open_state(settings: Settings, verifier: IdTokenVerifier | VerifierFactory | None) -> ServerState:
+    from ledger.bootstrap import build_app
     from ledger.readside import open_read_models
 
-    app = LedgerApplication(settings)
+    app = build_app(settings=settings)
     try:
         models = open_read_models(app)
         api_keys = ApiKeyStore(models.engine, settings.secret_key)

@@ -36,9 +36,9 @@ def _store(args: argparse.Namespace) -> Any:
 
     if str(args.consumer).startswith("relay:"):  # the relay parks in the ledger's database
         from ledger.config import DEFAULT_DB, parse_db_url
-        from projections.store import create_read_engine
+        from ledger.readside import read_engine
 
-        return ParkedStore(create_read_engine(parse_db_url(args.db or os.environ.get("LEDGER_DB") or DEFAULT_DB)))
+        return ParkedStore(read_engine(parse_db_url(args.db or os.environ.get("LEDGER_DB") or DEFAULT_DB)))
 
     state = Path(args.state)
     if not state.is_file():

@@ -477,9 +477,9 @@ class Relay:
         never writes to the ledger's database but the position (and a park): a relay that has
         parked nothing creates no table, so it publishes while another writer holds the lock."""
         if self._parked is None:
-            from projections.store import create_read_engine
+            from ledger.readside import read_engine
 
-            self._parked = ParkedStore(create_read_engine(self.app.settings.store), create=False)
+            self._parked = ParkedStore(read_engine(self.app.settings.store), create=False)
         if not self._parked_tables:
             if create:
                 self._parked.create_tables()

@@ -1,5 +1,5 @@
-"""The fault tests use the stream fixtures (the real broker, unique topics) of the integration tests."""
+"""The fault tests use the stream fixtures (the real broker, unique topics) of the test kit."""
 
-from tests.integration.conftest import kafka, topic
+from tests.kit.kafka import kafka, topic
 
 __all__ = ["kafka", "topic"]

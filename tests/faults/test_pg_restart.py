@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.readside import open_read_models
-from tests.faults.pg_cluster import Cluster, create_cluster
 from tests.kit.commands import order
+from tests.kit.pg_cluster import Cluster, create_cluster
 from tests.kit.stream import (
     LEDGER,
     customer_events,
@@ -64,7 +63,7 @@ def test_r13_projector_and_relay_recover_from_a_postgres_restart(
         stderr=subprocess.STDOUT, env=ledger_env(),
     )
     relay = start_relay(db, kafka, topic, "--follow", "--poll-interval", "0.2", log=tmp_path / "relay.log")
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": "x"}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": "x"})
     models = open_read_models(app)
     try:
         def caught_up() -> bool:

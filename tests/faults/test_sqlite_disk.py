@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from tests.kit.cli import ledger
 from tests.kit.commands import order
 
@@ -44,7 +43,7 @@ def apply_lines(db: str, commands: list[dict[str, object]], *extra: str) -> subp
 
 
 def customers(db: str) -> int:
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": "cli-test"}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": "cli-test"})
     try:
         return len(list(app.customer_ids()))
     finally:

@@ -17,8 +17,8 @@ from aiosmtpd.controller import Controller
 
 from aggregates.customer import Customer
 from ledger.app import LedgerApplication
-from tests.integration.test_stream_notifications import Inbox, free_port, notify, relay_all
 from tests.kit.commands import command, order, run
+from tests.kit.notify import Inbox, free_port, notify, relay_all
 from tests.kit.ops import inject_event
 from tests.kit.stream import ledger_cli
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -23,44 +18,14 @@ from kafka import KafkaProducer
 
 from commands.tokens import read_token
 from ledger.app import LedgerApplication
-from ledger.stream.relay import Relay
 from tests.kit.app import SECRET
 from tests.kit.commands import DISTRIBUTOR, RESELLER, command, order, run
-from tests.kit.stream import LEDGER, ledger_cli, ledger_env, read_topic, stop_process, wait_for
+from tests.kit.notify import Inbox, free_port, notify, notify_args, relay_all
+from tests.kit.stream import LEDGER, ledger_env, read_topic, stop_process, wait_for
 
 pytestmark = pytest.mark.integration
 
 SENDER = "Logitech Support Services <noreply@logitech.com>"
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: Message
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[Received] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        with self.lock:
-            self.mails.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
-            )
-        return "250 Message accepted for delivery"
-
-    def subjects(self) -> list[str]:
-        with self.lock:
-            return [str(m.message["Subject"]) for m in self.mails]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -73,28 +38,6 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
-
-
-def relay_all(app: LedgerApplication, kafka: str, topic: str) -> None:
-    relay = Relay(app, kafka, topic)
-    try:
-        relay.run()
-    finally:
-        relay.close()
-
-
-def notify_args(kafka: str, topic: str, port: int, state: Path) -> list[str]:
-    """``ledger notify`` against the test broker's topic and the loopback SMTP server."""
-    return ["notify", "--bootstrap-servers", kafka, "--topic", topic, "--smtp-host", "127.0.0.1",
-            "--smtp-port", str(port), "--state", str(state)]
-
-
-def notify(db: str, kafka: str, topic: str, port: int, state: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    proc = ledger_cli(
-        *notify_args(kafka, topic, port, state), "--portal-url", "https://portal.example/accept", *extra, db=db
-    )
-    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    return proc
 
 
 def addresses(message: Message, header: str) -> list[str]:

@@ -16,8 +16,7 @@ from sqlalchemy import text
 
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.readside import open_read_models
 from ledger.workload import generate, seed_example
 from tests.kit.cli import LEDGER, apply, ledger
@@ -70,7 +69,7 @@ def test_view_refuses_bad_arguments_clearly(db_url: str) -> None:
 
 
 def _load(db_url: str, customers: int) -> None:
-    app = LedgerApplication(load_settings(db_url, {"LEDGER_SECRET_KEY": "cli-test"}))
+    app = build_app(db_url, {"LEDGER_SECRET_KEY": "cli-test"})
     for raw in generate(customers=customers, expiry_days=60):
         with contextlib.suppress(LedgerError):  # refusals are part of the workload
             app.execute(parse_command(raw))
@@ -86,7 +85,7 @@ def test_replay_rebuilds_and_check_reports_a_tampered_view(db_url: str) -> None:
     assert "rebuilt from" in proc.stdout
     assert view(db_url, "rooms") == live
     assert ledger("replay", "--check", db=db_url).returncode == 0
-    app = LedgerApplication(load_settings(db_url, {"LEDGER_SECRET_KEY": "cli-test"}))
+    app = build_app(db_url, {"LEDGER_SECRET_KEY": "cli-test"})
     models = open_read_models(app)
     with models.engine.begin() as conn:
         conn.execute(text("UPDATE contracts SET quantity = quantity + 1"))
@@ -106,7 +105,7 @@ def test_replay_killed_midway_resumes_to_the_same_views(db_url: str, tmp_path: P
     env = {**os.environ, "LEDGER_SECRET_KEY": "cli-test"}
     child = subprocess.Popen([LEDGER, "--db", db_url, "replay", "--batch-size", "20"], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    app = LedgerApplication(load_settings(db_url, {"LEDGER_SECRET_KEY": "cli-test"}))
+    app = build_app(db_url, {"LEDGER_SECRET_KEY": "cli-test"})
     models = open_read_models(app)
     end = app.recorder.max_notification_id() or 0
     deadline = time.monotonic() + 60
@@ -132,7 +131,7 @@ def test_project_follow_keeps_views_current_for_other_writers(db_url: str) -> No
     follower = subprocess.Popen([LEDGER, "--db", db_url, "project", "--follow", "--interval", "0.2"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        app = LedgerApplication(load_settings(db_url, {"LEDGER_SECRET_KEY": "cli-test"}))
+        app = build_app(db_url, {"LEDGER_SECRET_KEY": "cli-test"})
         for raw in seed_example():
             app.execute(parse_command(raw))
         end = app.recorder.max_notification_id()

@@ -62,8 +62,10 @@ def order(
     return cmd
 
 
-def command(name: str, at: str, actor: str = "ops", **fields: Any) -> dict[str, Any]:
-    return {"command": name, "at": at, "actor": actor, **fields}
+def command(kind: str, at: str | None, actor: str = "ops", /, **fields: Any) -> dict[str, Any]:
+    """The one builder of command dicts: ``kind``, ``at`` and ``actor`` are positional, so any field
+    may be given by name (``name=``, ``actor=`` too)."""
+    return {"command": kind, "at": at, "actor": actor, **fields}
 
 
 def run(app: LedgerApplication, raw: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from aggregates.errors import LedgerError
 from aggregates.ids import account_id_for, customer_id_for, room_id_for
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
+from ledger.bootstrap import build_app, wire
 from ledger.config import load_settings
 
 PARTNER_ID = "tsp-contention"
@@ -370,7 +371,7 @@ def run_worker(
         commands = mixed_commands(
             worker, count, customers=customers, seed=seed, first_customer=first_customer, contested=contested
         )
-        app = LedgerApplication(load_settings(db_url, dict(environ or {})))
+        app = build_app(db_url, dict(environ or {}))
     except BaseException:
         if barrier is not None:
             barrier.abort()  # the others must not wait for a worker that will never come
@@ -427,7 +428,7 @@ def race_worker(
     In a round with a ``holds`` barrier both racers also meet just before saving (see ``RaceApp``).
     One JSON line per round: the result, and how many lost races the command went through.
     """
-    app = RaceApp(load_settings(db_url, dict(environ or {})))
+    app = wire(RaceApp, load_settings(db_url, dict(environ or {})))
     try:
         with Path(out).open("w", encoding="utf-8") as sink:
             for number, (raw, hold) in enumerate(zip(rounds, holds, strict=True)):
@@ -449,7 +450,7 @@ def start_worker(db_url: str, out: str, start: Barrier, environ: Mapping[str, st
     and run a first expiry (which also opens the read models), writing the result to ``out``."""
     start.wait(timeout=60)
     try:
-        app = LedgerApplication(load_settings(db_url, dict(environ or {})))
+        app = build_app(db_url, dict(environ or {}))
     except Exception as exc:
         result: dict[str, Any] = {"ok": False, "code": "EXCEPTION", "message": repr(exc),
                                   "traceback": traceback.format_exc()}

@@ -11,7 +11,7 @@ import pytest
 from aggregates.customer import Contract, Customer
 from aggregates.errors import LedgerError
 from ledger.app import LedgerApplication
-from tests.kit.commands import DE_SITE, order, run
+from tests.kit.commands import DE_SITE, command, order, run
 
 ACME = "Acme Corp"
 GLOBEX = "Globex Ltd"
@@ -22,11 +22,6 @@ MAY = "2026-05-04T09:00:00Z"
 def ts(text: str) -> datetime:
     """An ISO 8601 instant (``Z`` allowed) as an aware datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def cmd(kind: str, at: str, actor: str = "ops", /, **fields: Any) -> dict[str, Any]:
-    """A command dict like ``tests.kit.commands.command``, but fields may be called ``name`` too."""
-    return {"command": kind, "at": at, "actor": actor, **fields}
 
 
 def position(app: LedgerApplication) -> int:
@@ -95,7 +90,7 @@ def add_room(
 ) -> str:
     result = run(
         app,
-        cmd(
+        command(
             "AddRoom",
             at,
             actor,
@@ -112,7 +107,7 @@ def add_room(
 def assign(
     app: LedgerApplication, customer_id: str, room_id: str, po: str, *, at: str, actor: str = "ops"
 ) -> dict[str, Any]:
-    return run(app, cmd("AssignLicense", at, actor, customer_id=customer_id, room_id=room_id, po_number=po))
+    return run(app, command("AssignLicense", at, actor, customer_id=customer_id, room_id=room_id, po_number=po))
 
 
 def register_device(
@@ -128,7 +123,7 @@ def register_device(
 ) -> dict[str, Any]:
     return run(
         app,
-        cmd(
+        command(
             "RegisterDevice",
             at,
             actor,
@@ -142,7 +137,7 @@ def register_device(
 
 
 def accept(app: LedgerApplication, token: str, email: str, *, at: str) -> dict[str, Any]:
-    return run(app, cmd("AcceptInvitation", at, email, token=token))
+    return run(app, command("AcceptInvitation", at, email, token=token))
 
 
 def acme_with_admin(app: LedgerApplication, *, po: str = "PO-ACME-1", at: str = MAY, **fields: Any) -> dict[str, Any]:

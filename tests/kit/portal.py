@@ -19,8 +19,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.http.portal import demo
 from tests.kit.http import SECRET, Server, free_port
 from tests.kit.idp import Idp, IdpUnavailable, start_idp
@@ -44,7 +43,7 @@ class Portal:
 
 
 def seed(db: str) -> dict[str, str]:
-    app = LedgerApplication(load_settings(db, {"LEDGER_SECRET_KEY": SECRET}))
+    app = build_app(db, {"LEDGER_SECRET_KEY": SECRET})
     try:
         return demo.seed(app)
     finally:

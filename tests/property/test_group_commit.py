@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
 from ledger.app import ENVELOPE_FIELDS, LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.workload import generate, seed_example
 
 
@@ -43,8 +43,8 @@ def test_r18_group_commit_equals_one_by_one(
     raws += raws[2:6]
     commands = [parse_command(r) for r in raws]
     environ = {"LEDGER_SECRET_KEY": "group"}
-    one = LedgerApplication(load_settings(fresh_url(), environ))
-    many = LedgerApplication(load_settings(fresh_url(), environ))
+    one = build_app(fresh_url(), environ)
+    many = build_app(fresh_url(), environ)
     try:
         expected = []
         for command in commands:

@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from aggregates.customer import Customer
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from tests.kit.memory import state
 from tests.kit.scenario import Scenario, one_step
 
@@ -29,7 +28,7 @@ def test_r10_r11_r13_invariants_hold_and_rebuild_equals_live(
 ) -> None:
     db = fresh_url()
     environ = {"LEDGER_SECRET_KEY": "property"}
-    app = LedgerApplication(load_settings(db, environ))
+    app = build_app(db, environ)
     try:
         sc = Scenario(app)
         for _ in range(steps):
@@ -40,7 +39,7 @@ def test_r10_r11_r13_invariants_hold_and_rebuild_equals_live(
         event(f"spares accrued: {min(spares, 3)}")
     finally:
         app.close()
-    rebuilt_app = LedgerApplication(load_settings(db, environ))
+    rebuilt_app = build_app(db, environ)
     try:
         for aggregate_id, live in sc.live.items():
             rebuilt = rebuilt_app.repository.get(aggregate_id)

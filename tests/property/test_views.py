@@ -8,8 +8,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.readside import as_of_view, catch_up, live_view, open_read_models, rebuild_views
 from projections.tables import PROJECTIONS
 from tests.kit.scenario import Scenario, one_step
@@ -27,7 +26,7 @@ from tests.kit.scenario import Scenario, one_step
 def test_r13_live_views_equal_rebuilt_equal_aggregate_views(
     fresh_url: Callable[[], str], data: st.DataObject, steps: int, batch: int, kill_after: int
 ) -> None:
-    app = LedgerApplication(load_settings(fresh_url(), {"LEDGER_SECRET_KEY": "p"}))
+    app = build_app(fresh_url(), {"LEDGER_SECRET_KEY": "p"})
     models = open_read_models(app)
     try:
         sc = Scenario(app)

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from ledger.app import LedgerApplication
-from ledger.readside import catch_up, live_view, open_read_models
-from projections.store import ProjectionConflict, ReadModels, create_read_engine, decode, live_target
+from ledger.readside import catch_up, live_view, open_read_models, read_engine
+from projections.store import ProjectionConflict, ReadModels, decode, live_target
 from projections.tables import PROJECTIONS, table_set
 from tests.kit.commands import command, order, run
 
@@ -55,7 +55,7 @@ def test_r13_catching_up_twice_counts_once(app: LedgerApplication) -> None:
 
 def test_r6_tables_of_an_older_shape_are_rebuilt_from_the_log(app: LedgerApplication) -> None:
     run(app, order(po="PO-1", quantity=10))
-    engine = create_read_engine(app.settings.store)
+    engine = read_engine(app.settings.store)
     old = MetaData()
     Table("contracts", old, Column("customer_id", String(36), primary_key=True), Column("po", String(64)),
           Column("quantity", Integer))

@@ -6,12 +6,11 @@ from uuid import uuid4
 
 from aggregates.ids import purchase_order_id_for
 from ledger.app import LedgerApplication
-from tests.kit.commands import DE_SITE, US_HQ, order
+from tests.kit.commands import DE_SITE, US_HQ, command, order
 from tests.kit.helpers import (
     MAY,
     add_room,
     assign,
-    cmd,
     customer,
     events,
     history,
@@ -166,7 +165,7 @@ def test_r2_license_of_account_a_cannot_go_to_a_room_of_account_b(app: LedgerApp
     berlin = add_room(app, cid, site["account_id"], "Berlin Huddle", country="DE", at="2026-05-06T09:00:00Z")
     refused(
         app,
-        cmd("AssignLicense", "2026-05-07T09:00:00Z", customer_id=cid, room_id=berlin, po_number="PO-US"),
+        command("AssignLicense", "2026-05-07T09:00:00Z", customer_id=cid, room_id=berlin, po_number="PO-US"),
         rule="R2",
         field="room_id",
         code="account_mismatch",
@@ -180,7 +179,7 @@ def test_r2_room_in_an_unknown_account_refused(app: LedgerApplication) -> None:
     hq = place(app, po="PO-1")
     refused(
         app,
-        cmd(
+        command(
             "AddRoom", MAY, customer_id=hq["customer_id"], account_id=str(uuid4()), name="Lab", site="HQ", country="US"
         ),
         rule="R2",
@@ -193,7 +192,7 @@ def test_r2_room_in_another_customers_account_refused(app: LedgerApplication) ->
     globex = place(app, po="PO-2", company="Globex Ltd", email="hank@globex.example")
     refused(
         app,
-        cmd(
+        command(
             "AddRoom",
             MAY,
             customer_id=acme["customer_id"],

@@ -11,12 +11,11 @@ import pytest
 from aggregates.customer import Contract
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.kit.commands import run
+from tests.kit.commands import command, run
 from tests.kit.helpers import (
     MAY,
     add_room,
     assign,
-    cmd,
     contract,
     customer,
     events,
@@ -141,7 +140,7 @@ def test_r6_assignment_after_grace_end_starts_at_grace_end(app: LedgerApplicatio
 def test_r6_daily_expiry_records_the_start_at_grace_end(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
     run_at = "2026-07-04T00:00:00Z"
-    expiry = run(app, cmd("ExpireContracts", run_at))
+    expiry = run(app, command("ExpireContracts", run_at))
     assert expiry["expired"] == []
     assert types(expiry) == ["ContractStarted"]
     started = events(app, result["customer_id"], "ContractStarted")[0]
@@ -151,7 +150,7 @@ def test_r6_daily_expiry_records_the_start_at_grace_end(app: LedgerApplication) 
 def test_r6_daily_expiry_before_grace_end_records_nothing(app: LedgerApplication) -> None:
     place(app, po="PO-1")
     before = position(app)
-    expiry = run(app, cmd("ExpireContracts", "2026-07-03T08:59:59Z"))
+    expiry = run(app, command("ExpireContracts", "2026-07-03T08:59:59Z"))
     assert expiry["expired"] == [] and expiry["events"] == []
     assert position(app) == before
 
@@ -184,7 +183,7 @@ def test_r6_unusable_grace_days_setting_refused(make_app: Any, value: str) -> No
 
 def test_r7_cancel_on_day_30_accepted(app: LedgerApplication) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    cancelled = run(app, cmd("CancelOrder", "2026-06-03T23:59:59Z", po_number="PO-1"))
+    cancelled = run(app, command("CancelOrder", "2026-06-03T23:59:59Z", po_number="PO-1"))
     assert cancelled["customer_id"] == result["customer_id"]
     assert types(cancelled) == ["OrderCancelled"]
     assert contract(app, result["customer_id"], "PO-1").status(ts("2026-06-04T00:00:00Z")) == "cancelled"
@@ -192,14 +191,14 @@ def test_r7_cancel_on_day_30_accepted(app: LedgerApplication) -> None:
 
 def test_r7_cancel_on_the_day_of_the_order_accepted(app: LedgerApplication) -> None:
     place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    assert types(run(app, cmd("CancelOrder", "2026-05-04T09:00:00Z", po_number="PO-1"))) == ["OrderCancelled"]
+    assert types(run(app, command("CancelOrder", "2026-05-04T09:00:00Z", po_number="PO-1"))) == ["OrderCancelled"]
 
 
 def test_r7_cancel_after_30_days_rejected(app: LedgerApplication) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
     error = refused(
         app,
-        cmd("CancelOrder", "2026-06-04T00:00:00Z", po_number="PO-1"),
+        command("CancelOrder", "2026-06-04T00:00:00Z", po_number="PO-1"),
         rule="R7",
         field="at",
         code="cancellation_window_closed",
@@ -210,7 +209,7 @@ def test_r7_cancel_after_30_days_rejected(app: LedgerApplication) -> None:
 
 def test_r7_cancel_long_after_rejected(app: LedgerApplication) -> None:
     place(app, po="PO-1")
-    refused(app, cmd("CancelOrder", "2026-12-01T00:00:00Z", po_number="PO-1"), rule="R7", field="at")
+    refused(app, command("CancelOrder", "2026-12-01T00:00:00Z", po_number="PO-1"), rule="R7", field="at")
 
 
 def test_r7_window_counts_from_the_order_not_the_first_assignment(app: LedgerApplication) -> None:
@@ -218,7 +217,7 @@ def test_r7_window_counts_from_the_order_not_the_first_assignment(app: LedgerApp
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "A", at="2026-05-30T09:00:00Z")
     assign(app, cid, room, "PO-1", at="2026-05-30T09:00:00Z")
-    refused(app, cmd("CancelOrder", "2026-06-05T09:00:00Z", po_number="PO-1"), rule="R7", field="at")
+    refused(app, command("CancelOrder", "2026-06-05T09:00:00Z", po_number="PO-1"), rule="R7", field="at")
 
 
 def test_r7_cancellation_releases_licenses(app: LedgerApplication) -> None:
@@ -227,7 +226,7 @@ def test_r7_cancellation_releases_licenses(app: LedgerApplication) -> None:
     rooms = [add_room(app, cid, result["account_id"], name, at="2026-05-05T09:00:00Z") for name in ("A", "B")]
     for room in rooms:
         assign(app, cid, room, "PO-1", at="2026-05-06T09:00:00Z")
-    cancelled = run(app, cmd("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    cancelled = run(app, command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
     assert types(cancelled) == ["OrderCancelled", "LicenseReleased", "LicenseReleased"]
     released = events(app, cid, "LicenseReleased")
     assert sorted(r["room_id"] for r in released) == sorted(rooms)
@@ -244,7 +243,7 @@ def test_r7_cancellation_leaves_other_contracts_alone(app: LedgerApplication) ->
     room = add_room(app, cid, first["account_id"], "A", at="2026-05-05T09:00:00Z")
     assign(app, cid, room, "PO-1", at="2026-05-05T09:00:00Z")
     assign(app, cid, room, "PO-2", at="2026-05-05T09:00:00Z")
-    cancelled = run(app, cmd("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    cancelled = run(app, command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
     assert types(cancelled) == ["OrderCancelled", "LicenseReleased"]
     assert customer(app, cid).rooms[UUID(room)].licenses == {"syncplus": "PO-2"}
 
@@ -252,17 +251,17 @@ def test_r7_cancellation_leaves_other_contracts_alone(app: LedgerApplication) ->
 def test_r7_cancellation_revokes_spares(app: LedgerApplication) -> None:
     first = place(app, po="PO-1", quantity=40, at="2026-05-04T09:00:00Z")
     place(app, po="PO-2", quantity=40, at="2026-05-10T09:00:00Z")
-    cancelled = run(app, cmd("CancelOrder", "2026-05-11T09:00:00Z", po_number="PO-2"))
+    cancelled = run(app, command("CancelOrder", "2026-05-11T09:00:00Z", po_number="PO-2"))
     assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
     assert events(app, first["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
 
 
 def test_r7_cancel_twice_refused(app: LedgerApplication) -> None:
     place(app, po="PO-1")
-    run(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    run(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
     refused(
         app,
-        cmd("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"),
+        command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"),
         rule="R7",
         field="po_number",
         code="already_cancelled",
@@ -271,12 +270,12 @@ def test_r7_cancel_twice_refused(app: LedgerApplication) -> None:
 
 def test_r7_cancel_unknown_po_refused(app: LedgerApplication) -> None:
     place(app, po="PO-1")
-    refused(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-404"), rule="R7", field="po_number")
+    refused(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-404"), rule="R7", field="po_number")
 
 
 def test_r7_cancel_without_po_refused(app: LedgerApplication) -> None:
     place(app, po="PO-1")
-    refused(app, cmd("CancelOrder", "2026-05-05T09:00:00Z"), rule="R7", field="po_number")
+    refused(app, command("CancelOrder", "2026-05-05T09:00:00Z"), rule="R7", field="po_number")
 
 
 # ----- R8: the recorded daily expiry
@@ -294,7 +293,7 @@ def _started(app: LedgerApplication, *, years: int = 1, quantity: int = 10, po: 
 def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> None:
     started = _started(app, years=1)
     cid = started["customer_id"]
-    expiry = run(app, cmd("ExpireContracts", "2027-05-10T09:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2027-05-10T09:00:00Z"))
     assert expiry["expired"] == ["PO-1"]
     assert types(expiry) == ["LicenseReleased", "ContractExpired"]
     assert events(app, cid, "ContractExpired") == [{"po_number": "PO-1", "end": "2027-05-10T09:00:00+00:00"}]
@@ -308,7 +307,7 @@ def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> 
 def test_r8_contract_not_yet_ended_is_left_alone(app: LedgerApplication) -> None:
     started = _started(app, years=1)
     before = position(app)
-    expiry = run(app, cmd("ExpireContracts", "2027-05-10T08:59:59Z"))
+    expiry = run(app, command("ExpireContracts", "2027-05-10T08:59:59Z"))
     assert expiry["expired"] == [] and expiry["events"] == []
     assert position(app) == before
     assert contract(app, started["customer_id"], "PO-1").expired_at is None
@@ -322,7 +321,7 @@ def test_r8_expiry_is_an_event_not_a_clock_read(app: LedgerApplication) -> None:
     assert c.status(ts("2027-06-01T00:00:00Z")) == "expired"
     assert c.expired_at is None
     assert customer(app, cid).rooms[UUID(started["room_id"])].licenses == {"select": "PO-1"}
-    run(app, cmd("ExpireContracts", "2027-06-01T00:00:00Z"))
+    run(app, command("ExpireContracts", "2027-06-01T00:00:00Z"))
     rows = [row for row in history(app, cid) if row["type"] == "ContractExpired"]
     assert len(rows) == 1
     assert rows[0]["effective_at"] == "2027-06-01T00:00:00+00:00"
@@ -332,7 +331,7 @@ def test_r8_expiry_is_an_event_not_a_clock_read(app: LedgerApplication) -> None:
 
 def test_r8_history_before_the_expiry_still_shows_the_contract_active(app: LedgerApplication) -> None:
     started = _started(app, years=1)
-    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    run(app, command("ExpireContracts", "2027-05-11T00:00:00Z"))
     c = contract(app, started["customer_id"], "PO-1")
     assert c.status(ts("2027-01-01T00:00:00Z")) == "active"
     assert c.status(ts("2027-05-11T00:00:00Z")) == "expired"
@@ -340,9 +339,9 @@ def test_r8_history_before_the_expiry_still_shows_the_contract_active(app: Ledge
 
 def test_r8_expiry_is_recorded_once(app: LedgerApplication) -> None:
     _started(app, years=1)
-    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    run(app, command("ExpireContracts", "2027-05-11T00:00:00Z"))
     before = position(app)
-    again = run(app, cmd("ExpireContracts", "2027-05-12T00:00:00Z"))
+    again = run(app, command("ExpireContracts", "2027-05-12T00:00:00Z"))
     assert again["expired"] == [] and again["events"] == []
     assert position(app) == before
 
@@ -351,7 +350,7 @@ def test_r8_expiry_reevaluates_spares(app: LedgerApplication) -> None:
     started = _started(app, years=1, quantity=50)
     cid = started["customer_id"]
     assert len(events(app, cid, "SpareAccrued")) == 1
-    expiry = run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2027-05-11T00:00:00Z"))
     assert types(expiry)[-1] == "SpareRevoked"
     assert events(app, cid, "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 0}]
 
@@ -361,7 +360,7 @@ def test_r8_expiry_covers_every_customer(app: LedgerApplication) -> None:
     globex = place(app, po="PO-G", years=2, company="Globex Ltd", email="hank@globex.example")
     later = place(app, po="PO-L", years=5, company="Initech LLC", email="bill@initech.example")
     # Nothing assigned: terms start at grace end (2026-07-03 09:00).
-    expiry = run(app, cmd("ExpireContracts", "2028-07-03T09:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2028-07-03T09:00:00Z"))
     assert expiry["expired"] == ["PO-A", "PO-G"]
     assert len(events(app, acme["customer_id"], "ContractExpired")) == 1
     assert len(events(app, globex["customer_id"], "ContractExpired")) == 1
@@ -371,18 +370,18 @@ def test_r8_expiry_covers_every_customer(app: LedgerApplication) -> None:
 
 def test_r8_cancelled_contract_is_not_expired_again(app: LedgerApplication) -> None:
     result = place(app, po="PO-1", years=1)
-    run(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
-    expiry = run(app, cmd("ExpireContracts", "2028-01-01T00:00:00Z"))
+    run(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    expiry = run(app, command("ExpireContracts", "2028-01-01T00:00:00Z"))
     assert expiry["expired"] == []
     assert events(app, result["customer_id"], "ContractExpired") == []
 
 
 def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None:
     _started(app, years=1)
-    run(app, cmd("ExpireContracts", "2027-05-11T00:00:00Z"))
+    run(app, command("ExpireContracts", "2027-05-11T00:00:00Z"))
     refused(
         app,
-        cmd("CancelOrder", "2027-05-12T00:00:00Z", po_number="PO-1"),
+        command("CancelOrder", "2027-05-12T00:00:00Z", po_number="PO-1"),
         rule="R7",
         field="po_number",
         code="already_expired",
@@ -390,4 +389,5 @@ def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None
 
 
 def test_r8_unknown_field_on_expiry_refused(app: LedgerApplication) -> None:
-    refused(app, {**cmd("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8", field="po_number")
+    refused(app, {**command("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8",
+        field="po_number")

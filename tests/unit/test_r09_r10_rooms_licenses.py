@@ -8,11 +8,10 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import DE_SITE, run
+from tests.kit.commands import DE_SITE, command, run
 from tests.kit.helpers import (
     add_room,
     assign,
-    cmd,
     contract,
     customer,
     events,
@@ -27,7 +26,7 @@ DAY3 = "2026-05-07T09:00:00Z"
 
 
 def _room_cmd(result: dict[str, Any], name: str, *, at: str = DAY1, **fields: Any) -> dict[str, Any]:
-    return cmd(
+    return command(
         "AddRoom",
         at,
         customer_id=result["customer_id"],
@@ -40,7 +39,7 @@ def _room_cmd(result: dict[str, Any], name: str, *, at: str = DAY1, **fields: An
 
 
 def _move(cid: str, service: str, source: str, target: str, at: str = DAY3) -> dict[str, Any]:
-    return cmd("MoveLicense", at, customer_id=cid, service=service, from_room_id=source, to_room_id=target)
+    return command("MoveLicense", at, customer_id=cid, service=service, from_room_id=source, to_room_id=target)
 
 
 # ----- R9: rooms
@@ -113,7 +112,7 @@ def test_r9_assignment_to_unknown_room_refused(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
     refused(
         app,
-        cmd("AssignLicense", DAY1, customer_id=result["customer_id"], room_id=str(uuid4()), po_number="PO-1"),
+        command("AssignLicense", DAY1, customer_id=result["customer_id"], room_id=str(uuid4()), po_number="PO-1"),
         rule="R9",
         field="room_id",
     )
@@ -125,7 +124,7 @@ def test_r9_room_of_another_customer_is_unknown_here(app: LedgerApplication) -> 
     globex_room = add_room(app, globex["customer_id"], globex["account_id"], "Lab", at=DAY1)
     refused(
         app,
-        cmd("AssignLicense", DAY2, customer_id=acme["customer_id"], room_id=globex_room, po_number="PO-1"),
+        command("AssignLicense", DAY2, customer_id=acme["customer_id"], room_id=globex_room, po_number="PO-1"),
         rule="R9",
         field="room_id",
     )
@@ -158,7 +157,7 @@ def test_r10_room_holds_one_license_per_type(app: LedgerApplication) -> None:
     for po in ("PO-1", "PO-2"):
         refused(
             app,
-            cmd("AssignLicense", DAY3, customer_id=cid, room_id=room, po_number=po),
+            command("AssignLicense", DAY3, customer_id=cid, room_id=room, po_number=po),
             rule="R10",
             field="room_id",
             code="room_already_licensed",
@@ -180,7 +179,7 @@ def test_r10_assigned_never_exceeds_quantity(app: LedgerApplication) -> None:
     assign(app, cid, rooms[1], "PO-1", at=DAY2)
     refused(
         app,
-        cmd("AssignLicense", DAY3, customer_id=cid, room_id=rooms[2], po_number="PO-1"),
+        command("AssignLicense", DAY3, customer_id=cid, room_id=rooms[2], po_number="PO-1"),
         rule="R10",
         field="po_number",
         code="no_free_licenses",
@@ -195,7 +194,7 @@ def test_r10_released_license_can_be_assigned_again(app: LedgerApplication) -> N
     run(app, _move(cid, "select", rooms[0], rooms[1]))
     refused(
         app,
-        cmd("AssignLicense", DAY3, customer_id=cid, room_id=rooms[0], po_number="PO-1"),
+        command("AssignLicense", DAY3, customer_id=cid, room_id=rooms[0], po_number="PO-1"),
         rule="R10",
         field="po_number",
         code="no_free_licenses",
@@ -206,7 +205,7 @@ def test_r10_unknown_po_refused(app: LedgerApplication) -> None:
     cid, _, (room, _other) = _setup(app)
     refused(
         app,
-        cmd("AssignLicense", DAY2, customer_id=cid, room_id=room, po_number="PO-404"),
+        command("AssignLicense", DAY2, customer_id=cid, room_id=room, po_number="PO-404"),
         rule="R10",
         field="po_number",
     )
@@ -214,10 +213,10 @@ def test_r10_unknown_po_refused(app: LedgerApplication) -> None:
 
 def test_r10_cancelled_contract_gives_no_licenses(app: LedgerApplication) -> None:
     cid, _, (room, _other) = _setup(app)
-    run(app, cmd("CancelOrder", DAY2, po_number="PO-1"))
+    run(app, command("CancelOrder", DAY2, po_number="PO-1"))
     refused(
         app,
-        cmd("AssignLicense", DAY3, customer_id=cid, room_id=room, po_number="PO-1"),
+        command("AssignLicense", DAY3, customer_id=cid, room_id=room, po_number="PO-1"),
         rule="R10",
         field="po_number",
         code="contract_not_active",
@@ -231,7 +230,7 @@ def test_r10_ended_contract_gives_no_licenses_even_before_the_expiry_run(app: Le
     # Nothing assigned: the term ran from grace end 2026-07-03 09:00 to 2027-07-03 09:00.
     refused(
         app,
-        cmd("AssignLicense", "2027-07-03T09:00:00Z", customer_id=cid, room_id=room, po_number="PO-1"),
+        command("AssignLicense", "2027-07-03T09:00:00Z", customer_id=cid, room_id=room, po_number="PO-1"),
         rule="R10",
         field="po_number",
         code="contract_not_active",
@@ -243,10 +242,10 @@ def test_r10_expired_contract_gives_no_licenses(app: LedgerApplication) -> None:
     result = place(app, po="PO-1", years=1)
     cid, aid = result["customer_id"], result["account_id"]
     room = add_room(app, cid, aid, "A", at=DAY1)
-    run(app, cmd("ExpireContracts", "2027-08-01T00:00:00Z"))
+    run(app, command("ExpireContracts", "2027-08-01T00:00:00Z"))
     refused(
         app,
-        cmd("AssignLicense", "2027-08-02T00:00:00Z", customer_id=cid, room_id=room, po_number="PO-1"),
+        command("AssignLicense", "2027-08-02T00:00:00Z", customer_id=cid, room_id=room, po_number="PO-1"),
         rule="R10",
         field="po_number",
         code="contract_not_active",

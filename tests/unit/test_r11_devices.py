@@ -8,11 +8,10 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import run
+from tests.kit.commands import command, run
 from tests.kit.helpers import (
     add_room,
     assign,
-    cmd,
     customer,
     events,
     place,
@@ -38,7 +37,7 @@ def _licensed(app: LedgerApplication, *, service: str = "select", years: int = 3
 
 
 def _device_cmd(cid: str, room: str, serial: str, **fields: Any) -> dict[str, Any]:
-    return cmd(
+    return command(
         "RegisterDevice",
         fields.pop("at", DEVICE_AT),
         customer_id=cid,
@@ -51,7 +50,7 @@ def _device_cmd(cid: str, room: str, serial: str, **fields: Any) -> dict[str, An
 
 
 def _move_cmd(cid: str, serial: str, to: str, at: str) -> dict[str, Any]:
-    return cmd("MoveDevice", at, customer_id=cid, serial_number=serial, to_room_id=to)
+    return command("MoveDevice", at, customer_id=cid, serial_number=serial, to_room_id=to)
 
 
 def test_r11_register_device_in_a_room(app: LedgerApplication) -> None:
@@ -175,7 +174,7 @@ def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication) -> None:
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
     for to, at in ((setup["b"], "2026-06-01T09:00:00Z"), (setup["a"], "2026-06-02T09:00:00Z")):
-        run(app, cmd("MoveDevice", at, customer_id=cid, serial_number="SN-0001", to_room_id=to))
+        run(app, command("MoveDevice", at, customer_id=cid, serial_number="SN-0001", to_room_id=to))
     rooms = customer(app, cid).rooms
     holding = [r.name for r in rooms.values() if "SN-0001" in r.devices]
     assert holding == ["A"]
@@ -188,7 +187,7 @@ def test_r11_move_to_the_same_room_refused(app: LedgerApplication) -> None:
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
     refused(
         app,
-        cmd("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001", to_room_id=setup["a"]),
+        command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001", to_room_id=setup["a"]),
         rule="R11",
         field="to_room_id",
         code="same_room",
@@ -199,7 +198,7 @@ def test_r11_move_of_an_unknown_device_refused(app: LedgerApplication) -> None:
     setup = _licensed(app)
     refused(
         app,
-        cmd(
+        command(
             "MoveDevice",
             "2026-06-01T09:00:00Z",
             customer_id=setup["customer_id"],
@@ -217,7 +216,8 @@ def test_r11_move_to_an_unknown_room_refused(app: LedgerApplication) -> None:
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
     refused(
         app,
-        cmd("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001", to_room_id=str(uuid4())),
+        command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
+            to_room_id=str(uuid4())),
         rule="R9",
         field="to_room_id",
     )
@@ -267,5 +267,6 @@ def test_r11_warranty_follows_the_device_to_its_room(app: LedgerApplication) -> 
     cid = setup["customer_id"]
     register_device(app, cid, setup["b"], "SN-0001", at=DEVICE_AT, purchased_on="2026-04-01")
     assert customer(app, cid).warranty_end("SN-0001", ts(DEVICE_AT)) is None
-    run(app, cmd("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001", to_room_id=setup["a"]))
+    run(app, command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
+        to_room_id=setup["a"]))
     assert customer(app, cid).warranty_end("SN-0001", ts("2026-06-01T09:00:00Z")).isoformat() == "2029-05-20"

@@ -12,8 +12,8 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.kit.commands import FAR_FUTURE, run
-from tests.kit.helpers import add_room, assign, cmd, customer, place, refused, types
+from tests.kit.commands import FAR_FUTURE, command, run
+from tests.kit.helpers import add_room, assign, customer, place, refused, types
 
 MakeApp = Callable[..., LedgerApplication]
 
@@ -32,7 +32,7 @@ def test_r12_assignment_refused_where_unavailable(app: LedgerApplication, code: 
     cid, (room,) = _rooms(app, code)
     error = refused(
         app,
-        cmd("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"),
+        command("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"),
         rule="R12",
         field="room_id",
         code="service_unavailable_in_country",
@@ -47,7 +47,7 @@ def test_r12_move_refused_into_an_unavailable_country(app: LedgerApplication, co
     assign(app, cid, us, "PO-1", at=LATER)
     refused(
         app,
-        cmd("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=blocked),
+        command("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=blocked),
         rule="R12",
         field="to_room_id",
         code="service_unavailable_in_country",
@@ -71,7 +71,7 @@ def test_r12_room_country_is_recorded_with_its_terms_available(app: LedgerApplic
 
 def test_r12_room_with_a_code_outside_the_table_refused(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
-    raw = cmd(
+    raw = command(
         "AddRoom",
         AT,
         customer_id=result["customer_id"],
@@ -94,14 +94,14 @@ def test_r12_countries_override_can_close_a_country(make_app: MakeApp, tmp_path:
     cid, (us, de) = _rooms(app, "US", "DE")
     refused(
         app,
-        cmd("AssignLicense", LATER, customer_id=cid, room_id=de, po_number="PO-1"),
+        command("AssignLicense", LATER, customer_id=cid, room_id=de, po_number="PO-1"),
         rule="R12",
         field="room_id",
     )
     assign(app, cid, us, "PO-1", at=LATER)
     refused(
         app,
-        cmd("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=de),
+        command("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=de),
         rule="R12",
         field="to_room_id",
     )
@@ -119,7 +119,8 @@ def test_r12_countries_override_keeps_other_defaults(make_app: MakeApp, tmp_path
     app = _with_countries(make_app, tmp_path, {"DE": {"available": False}})
     cid, (room,) = _rooms(app, "IR")
     refused(
-        app, cmd("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"), rule="R12", field="room_id"
+        app, command("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"), rule="R12",
+            field="room_id"
     )
 
 
@@ -144,7 +145,7 @@ def test_r12_ledger_runs_the_expiry_regardless_of_country(make_app: Callable[...
     # Availability limits assignments, not the recorded lifecycle of existing contracts.
     cid, (us,) = _rooms(app, "US")
     assign(app, cid, us, "PO-1", at=LATER)
-    expiry = run(app, cmd("ExpireContracts", "2029-05-07T00:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2029-05-07T00:00:00Z"))
     assert expiry["expired"] == ["PO-1"]
 
 
@@ -161,7 +162,7 @@ def test_r12_a_country_added_through_ledger_countries_is_a_country_of_rooms_and_
     assert types(assign(app, result["customer_id"], room, "PO-ZZ", at=LATER))[-1] == "LicenseAssigned"
     refused(
         app,
-        cmd("AddRoom", LATER, customer_id=result["customer_id"], account_id=result["account_id"], name="Y",
+        command("AddRoom", LATER, customer_id=result["customer_id"], account_id=result["account_id"], name="Y",
             site="Y", country="YY"),
         rule="R9",
         field="country",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import DE_SITE, run
+from tests.kit.commands import DE_SITE, command, run
 from tests.kit.helpers import (
     add_room,
-    cmd,
     customer,
     events,
     place,
@@ -23,7 +22,7 @@ LATER = "2027-02-01T09:00:00Z"
 
 
 def _allocate(cid: str, product: str, ship_to: str = "Springfield HQ", at: str = LATER) -> dict[str, Any]:
-    return cmd("AllocateSpare", at, customer_id=cid, product=product, ship_to=ship_to)
+    return command("AllocateSpare", at, customer_id=cid, product=product, ship_to=ship_to)
 
 
 # ----- R13: entitlement = floor(live select licenses / 50), counted per customer
@@ -90,7 +89,7 @@ def test_r13_only_select_licenses_count(app: LedgerApplication) -> None:
 def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication) -> None:
     may = place(app, po="PO-MAY", quantity=40, at=MAY)
     place(app, po="PO-NOV", quantity=40, at=NOVEMBER)
-    cancelled = run(app, cmd("CancelOrder", "2026-11-20T09:00:00Z", po_number="PO-NOV"))
+    cancelled = run(app, command("CancelOrder", "2026-11-20T09:00:00Z", po_number="PO-NOV"))
     assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
     assert events(app, may["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
     assert customer(app, may["customer_id"]).live_spares == []
@@ -99,13 +98,13 @@ def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication) -
 def test_r13_cancellation_that_keeps_the_entitlement_revokes_nothing(app: LedgerApplication) -> None:
     place(app, po="PO-1", quantity=60)
     place(app, po="PO-2", quantity=5, at="2026-05-05T09:00:00Z")
-    cancelled = run(app, cmd("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-2"))
+    cancelled = run(app, command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-2"))
     assert types(cancelled) == ["OrderCancelled"]
 
 
 def test_r13_new_spare_after_revocation_gets_a_new_number(app: LedgerApplication) -> None:
     first = place(app, po="PO-1", quantity=50)
-    run(app, cmd("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    run(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
     place(app, po="PO-2", quantity=50, at="2026-05-06T09:00:00Z")
     accrued = events(app, first["customer_id"], "SpareAccrued")
     assert [e["spare_no"] for e in accrued] == [1, 2]
@@ -120,7 +119,7 @@ def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication) -> 
     register_device(app, cid, room, "SN-0001", at="2026-05-05T09:00:00Z", product="Rally Bar")
     run(app, _allocate(cid, "Rally Bar", at="2026-05-06T09:00:00Z"))
     # Spare 1 is allocated; cancelling 50 licenses must revoke spare 2 instead.
-    run(app, cmd("CancelOrder", "2026-05-07T09:00:00Z", po_number="PO-2"))
+    run(app, command("CancelOrder", "2026-05-07T09:00:00Z", po_number="PO-2"))
     assert events(app, cid, "SpareRevoked") == [{"spare_no": 2, "active_select_licenses": 50}]
     live = customer(app, cid).live_spares
     assert [(s.spare_no, s.product) for s in live] == [(1, "Rally Bar")]
@@ -188,7 +187,7 @@ def test_r14_allocation_needs_a_free_spare(app: LedgerApplication) -> None:
 
 def test_r14_revoked_spare_cannot_be_allocated(app: LedgerApplication) -> None:
     cid = _with_spare_and_device(app)
-    run(app, cmd("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"))
+    run(app, command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"))
     refused(app, _allocate(cid, "Rally Bar"), rule="R13", field="customer_id")
 
 

@@ -10,14 +10,14 @@ from uuid import UUID
 from commands.tokens import read_token
 from ledger.app import LedgerApplication
 from tests.kit.app import SECRET
-from tests.kit.commands import DISTRIBUTOR, RESELLER, order, run
-from tests.kit.helpers import JANE, MAY, accept, cmd, customer, events, history, place, refused, types
+from tests.kit.commands import DISTRIBUTOR, RESELLER, command, order, run
+from tests.kit.helpers import JANE, MAY, accept, customer, events, history, place, refused, types
 
 BOB = "bob.smith@acme.example"
 
 
 def _accept_cmd(token: str, actor: str, at: str) -> dict[str, Any]:
-    return cmd("AcceptInvitation", at, actor, token=token)
+    return command("AcceptInvitation", at, actor, token=token)
 
 
 def test_r15_first_order_invites_the_end_customer_only(app: LedgerApplication) -> None:
@@ -139,7 +139,7 @@ def test_r15_resend_supersedes_the_old_token(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
     cid = result["customer_id"]
     old = result["invitation"]["token"]
-    resent = run(app, cmd("SendInvitation", "2026-05-20T09:00:00Z", customer_id=cid, email=JANE))
+    resent = run(app, command("SendInvitation", "2026-05-20T09:00:00Z", customer_id=cid, email=JANE))
     new = resent["invitation"]["token"]
     assert new != old
     assert types(resent) == ["InvitationSuperseded", "InvitationSent"]
@@ -158,7 +158,7 @@ def test_r15_resend_supersedes_the_old_token(app: LedgerApplication) -> None:
 def test_r15_resend_after_expiry_gives_a_fresh_30_days(app: LedgerApplication) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
     cid = result["customer_id"]
-    resent = run(app, cmd("SendInvitation", "2026-07-01T09:00:00Z", customer_id=cid, email=JANE))
+    resent = run(app, command("SendInvitation", "2026-07-01T09:00:00Z", customer_id=cid, email=JANE))
     accept(app, resent["invitation"]["token"], JANE, at="2026-07-30T09:00:00Z")
     assert customer(app, cid).users == {JANE: "admin"}
 
@@ -167,7 +167,7 @@ def test_r15_additional_person_may_be_invited(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
     cid = result["customer_id"]
     accept(app, result["invitation"]["token"], JANE, at="2026-05-05T09:00:00Z")
-    sent = run(app, cmd("SendInvitation", "2026-05-06T09:00:00Z", JANE, customer_id=cid, email=BOB))
+    sent = run(app, command("SendInvitation", "2026-05-06T09:00:00Z", JANE, customer_id=cid, email=BOB))
     assert sent["invitation"]["email"] == BOB
     assert types(sent) == ["InvitationSent"]  # Jane's accepted invitation is not superseded
     accept(app, sent["invitation"]["token"], BOB, at="2026-05-07T09:00:00Z")
@@ -180,7 +180,7 @@ def test_r15_invitation_to_an_existing_user_refused(app: LedgerApplication) -> N
     accept(app, result["invitation"]["token"], JANE, at="2026-05-05T09:00:00Z")
     refused(
         app,
-        cmd("SendInvitation", "2026-05-06T09:00:00Z", customer_id=cid, email=JANE),
+        command("SendInvitation", "2026-05-06T09:00:00Z", customer_id=cid, email=JANE),
         rule="R15",
         field="email",
         code="already_a_user",
@@ -191,7 +191,7 @@ def test_r15_invitation_for_an_unknown_customer_refused(app: LedgerApplication) 
     place(app, po="PO-1")
     refused(
         app,
-        cmd("SendInvitation", MAY, customer_id=str(UUID(int=7)), email=BOB),
+        command("SendInvitation", MAY, customer_id=str(UUID(int=7)), email=BOB),
         rule="R1",
         field="customer_id",
     )
@@ -201,7 +201,7 @@ def test_r15_invalid_email_refused(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
     refused(
         app,
-        cmd("SendInvitation", MAY, customer_id=result["customer_id"], email="bob"),
+        command("SendInvitation", MAY, customer_id=result["customer_id"], email="bob"),
         rule="R15",
         field="email",
     )

@@ -10,13 +10,12 @@ import pytest
 
 from aggregates.errors import Forbidden
 from ledger.app import LedgerApplication
-from tests.kit.commands import FAR_FUTURE, order, run
+from tests.kit.commands import FAR_FUTURE, command, order, run
 from tests.kit.helpers import (
     JANE,
     accept,
     acme_with_admin,
     add_room,
-    cmd,
     customer,
     events,
     history,
@@ -38,7 +37,7 @@ T3 = "2026-05-07T09:00:00Z"
 
 
 def _invite(cid: str, email: str, role: str, actor: str = JANE, at: str = T1) -> dict[str, Any]:
-    return cmd("InviteUser", at, actor, customer_id=cid, email=email, role=role)
+    return command("InviteUser", at, actor, customer_id=cid, email=email, role=role)
 
 
 def _acme(app: LedgerApplication) -> dict[str, Any]:
@@ -52,8 +51,8 @@ def _acme(app: LedgerApplication) -> dict[str, Any]:
 
 
 def _partner(app: LedgerApplication, partner_id: str = "avpartner", user: str = PAT) -> None:
-    run(app, cmd("RegisterPartner", T0, partner_id=partner_id, name="AV Partner Inc"))
-    run(app, cmd("AddPartnerUser", T0, partner_id=partner_id, email=user))
+    run(app, command("RegisterPartner", T0, partner_id=partner_id, name="AV Partner Inc"))
+    run(app, command("AddPartnerUser", T0, partner_id=partner_id, email=user))
 
 
 # ----- R16: admins manage, viewers read
@@ -62,9 +61,9 @@ def _partner(app: LedgerApplication, partner_id: str = "avpartner", user: str = 
 def _manage_commands(setup: dict[str, Any], actor: str) -> list[dict[str, Any]]:
     cid, aid, room = setup["customer_id"], setup["account_id"], setup["room"]
     return [
-        cmd("AddRoom", T2, actor, customer_id=cid, account_id=aid, name="Huddle", site="HQ", country="US"),
-        cmd("AssignLicense", T2, actor, customer_id=cid, room_id=room, po_number="PO-ACME-1"),
-        cmd(
+        command("AddRoom", T2, actor, customer_id=cid, account_id=aid, name="Huddle", site="HQ", country="US"),
+        command("AssignLicense", T2, actor, customer_id=cid, room_id=room, po_number="PO-ACME-1"),
+        command(
             "RegisterDevice",
             T2,
             actor,
@@ -74,11 +73,11 @@ def _manage_commands(setup: dict[str, Any], actor: str) -> list[dict[str, Any]]:
             product="Rally Bar",
             purchased_on="2026-01-01",
         ),
-        cmd("AllocateSpare", T2, actor, customer_id=cid, product="Rally Bar", ship_to="HQ"),
-        cmd("SendInvitation", T2, actor, customer_id=cid, email=BOB),
-        cmd("InviteUser", T2, actor, customer_id=cid, email=BOB, role="viewer"),
-        cmd("ChangeRole", T2, actor, customer_id=cid, email=JANE, role="viewer"),
-        cmd("RemoveUser", T2, actor, customer_id=cid, email=JANE),
+        command("AllocateSpare", T2, actor, customer_id=cid, product="Rally Bar", ship_to="HQ"),
+        command("SendInvitation", T2, actor, customer_id=cid, email=BOB),
+        command("InviteUser", T2, actor, customer_id=cid, email=BOB, role="viewer"),
+        command("ChangeRole", T2, actor, customer_id=cid, email=JANE, role="viewer"),
+        command("RemoveUser", T2, actor, customer_id=cid, email=JANE),
     ]
 
 
@@ -95,17 +94,18 @@ def test_r16_viewer_cannot_move_a_license_or_device(app: LedgerApplication) -> N
     setup = _acme(app)
     cid = setup["customer_id"]
     other = add_room(app, cid, setup["account_id"], "Other", at=T2)
-    run(app, cmd("AssignLicense", T2, JANE, customer_id=cid, room_id=setup["room"], po_number="PO-ACME-1"))
+    run(app, command("AssignLicense", T2, JANE, customer_id=cid, room_id=setup["room"], po_number="PO-ACME-1"))
     register_device(app, cid, setup["room"], "SN-0001", at=T2, actor=JANE)
     refused(
         app,
-        cmd("MoveLicense", T3, VIC, customer_id=cid, service="select", from_room_id=setup["room"], to_room_id=other),
+        command("MoveLicense", T3, VIC, customer_id=cid, service="select", from_room_id=setup["room"],
+            to_room_id=other),
         rule="R16",
         field="actor",
     )
     refused(
         app,
-        cmd("MoveDevice", T3, VIC, customer_id=cid, serial_number="SN-0001", to_room_id=other),
+        command("MoveDevice", T3, VIC, customer_id=cid, serial_number="SN-0001", to_room_id=other),
         rule="R16",
         field="actor",
     )
@@ -115,7 +115,7 @@ def test_r16_admin_manages_the_customer(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
     room = add_room(app, cid, setup["account_id"], "Huddle", at=T2, actor=JANE)
-    assigned = run(app, cmd("AssignLicense", T2, JANE, customer_id=cid, room_id=room, po_number="PO-ACME-1"))
+    assigned = run(app, command("AssignLicense", T2, JANE, customer_id=cid, room_id=room, po_number="PO-ACME-1"))
     assert "LicenseAssigned" in types(assigned)
     rows = [r for r in history(app, cid) if r["type"] in ("RoomAdded", "LicenseAssigned")]
     assert [r["actor"] for r in rows] == ["ops", JANE, JANE]
@@ -134,7 +134,7 @@ def test_r16_admin_invites_with_a_role(app: LedgerApplication) -> None:
 def test_r16_admin_changes_roles(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
-    changed = run(app, cmd("ChangeRole", T2, JANE, customer_id=cid, email=VIC, role="admin"))
+    changed = run(app, command("ChangeRole", T2, JANE, customer_id=cid, email=VIC, role="admin"))
     assert types(changed) == ["RoleChanged"]
     assert customer(app, cid).users[VIC] == "admin"
     # Vic may now manage.
@@ -144,7 +144,7 @@ def test_r16_admin_changes_roles(app: LedgerApplication) -> None:
 def test_r16_change_to_the_same_role_records_nothing(app: LedgerApplication) -> None:
     setup = _acme(app)
     before = position(app)
-    result = run(app, cmd("ChangeRole", T2, JANE, customer_id=setup["customer_id"], email=VIC, role="viewer"))
+    result = run(app, command("ChangeRole", T2, JANE, customer_id=setup["customer_id"], email=VIC, role="viewer"))
     assert result["events"] == []
     assert position(app) == before
 
@@ -152,12 +152,12 @@ def test_r16_change_to_the_same_role_records_nothing(app: LedgerApplication) -> 
 def test_r16_admin_removes_users(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
-    removed = run(app, cmd("RemoveUser", T2, JANE, customer_id=cid, email=VIC))
+    removed = run(app, command("RemoveUser", T2, JANE, customer_id=cid, email=VIC))
     assert types(removed) == ["UserRemoved"]
     assert VIC not in customer(app, cid).users
     refused(
         app,
-        cmd("AddRoom", T3, VIC, customer_id=cid, account_id=setup["account_id"], name="X", site="X", country="US"),
+        command("AddRoom", T3, VIC, customer_id=cid, account_id=setup["account_id"], name="X", site="X", country="US"),
         rule="R17",
         field="actor",
     )
@@ -167,14 +167,14 @@ def test_r16_last_admin_cannot_be_demoted(app: LedgerApplication) -> None:
     setup = _acme(app)
     refused(
         app,
-        cmd("ChangeRole", T2, JANE, customer_id=setup["customer_id"], email=JANE, role="viewer"),
+        command("ChangeRole", T2, JANE, customer_id=setup["customer_id"], email=JANE, role="viewer"),
         rule="R16",
         field="email",
         code="last_admin",
     )
     refused(
         app,
-        cmd("ChangeRole", T2, "ops", customer_id=setup["customer_id"], email=JANE, role="viewer"),
+        command("ChangeRole", T2, "ops", customer_id=setup["customer_id"], email=JANE, role="viewer"),
         rule="R16",
         field="email",
         code="last_admin",
@@ -185,7 +185,7 @@ def test_r16_last_admin_cannot_be_removed(app: LedgerApplication) -> None:
     setup = _acme(app)
     refused(
         app,
-        cmd("RemoveUser", T2, JANE, customer_id=setup["customer_id"], email=JANE),
+        command("RemoveUser", T2, JANE, customer_id=setup["customer_id"], email=JANE),
         rule="R16",
         field="email",
         code="last_admin",
@@ -195,8 +195,8 @@ def test_r16_last_admin_cannot_be_removed(app: LedgerApplication) -> None:
 def test_r16_admin_may_step_down_once_another_admin_exists(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
-    run(app, cmd("ChangeRole", T2, JANE, customer_id=cid, email=VIC, role="admin"))
-    run(app, cmd("ChangeRole", T3, JANE, customer_id=cid, email=JANE, role="viewer"))
+    run(app, command("ChangeRole", T2, JANE, customer_id=cid, email=VIC, role="admin"))
+    run(app, command("ChangeRole", T3, JANE, customer_id=cid, email=JANE, role="viewer"))
     assert customer(app, cid).users == {JANE: "viewer", VIC: "admin"}
 
 
@@ -206,7 +206,7 @@ def test_r16_unknown_user_refused(app: LedgerApplication) -> None:
         fields: dict[str, Any] = {"customer_id": setup["customer_id"], "email": BOB}
         if name == "ChangeRole":
             fields["role"] = "admin"
-        refused(app, cmd(name, T2, JANE, **fields), rule="R16", field="email")
+        refused(app, command(name, T2, JANE, **fields), rule="R16", field="email")
 
 
 def test_r16_unknown_role_refused(app: LedgerApplication) -> None:
@@ -221,7 +221,7 @@ def test_r17_partner_user_acts_on_a_delegating_customer(app: LedgerApplication) 
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    delegated = run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
+    delegated = run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
     assert types(delegated) == ["PartnerDelegated"]
     room = add_room(app, cid, setup["account_id"], "Huddle", at=T2, actor=PAT)
     assert customer(app, cid).rooms[UUID(room)].name == "Huddle"
@@ -234,7 +234,7 @@ def test_r17_partner_acts_for_every_delegating_customer(app: LedgerApplication) 
     globex = place(app, po="PO-G", company="Globex Ltd", email=HANK, at=T0)
     _partner(app)
     for c in (acme, globex):
-        run(app, cmd("DelegatePartner", T1, customer_id=c["customer_id"], partner_id="avpartner", role="admin"))
+        run(app, command("DelegatePartner", T1, customer_id=c["customer_id"], partner_id="avpartner", role="admin"))
         add_room(app, c["customer_id"], c["account_id"], "Lab", at=T2, actor=PAT)
     assert len(customer(app, acme["customer_id"]).rooms) == 1
     assert len(customer(app, globex["customer_id"]).rooms) == 1
@@ -244,10 +244,10 @@ def test_r17_partner_user_refused_on_a_non_delegating_customer(app: LedgerApplic
     setup = _acme(app)
     globex = place(app, po="PO-G", company="Globex Ltd", email=HANK, at=T0)
     _partner(app)
-    run(app, cmd("DelegatePartner", T2, customer_id=setup["customer_id"], partner_id="avpartner", role="admin"))
+    run(app, command("DelegatePartner", T2, customer_id=setup["customer_id"], partner_id="avpartner", role="admin"))
     error = refused(
         app,
-        cmd(
+        command(
             "AddRoom",
             T2,
             PAT,
@@ -267,13 +267,14 @@ def test_r17_revocation_takes_effect_at_once(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
     add_room(app, cid, setup["account_id"], "Huddle", at=T2, actor=PAT)
-    revoked = run(app, cmd("RevokePartner", T2, JANE, customer_id=cid, partner_id="avpartner"))
+    revoked = run(app, command("RevokePartner", T2, JANE, customer_id=cid, partner_id="avpartner"))
     assert types(revoked) == ["PartnerRevoked"]
     refused(
         app,
-        cmd("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ", country="US"),
+        command("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ",
+            country="US"),
         rule="R17",
         field="actor",
     )
@@ -285,13 +286,14 @@ def test_r17_revocation_matches_the_partner_id_regardless_of_case(app: LedgerApp
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    refused(app, cmd("RegisterPartner", T1, partner_id="AVPARTNER", name="Dup"), rule="R17", field="partner_id")
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="AVPartner", role="admin"))
-    run(app, cmd("RevokePartner", T2, JANE, customer_id=cid, partner_id="avpartner"))
+    refused(app, command("RegisterPartner", T1, partner_id="AVPARTNER", name="Dup"), rule="R17", field="partner_id")
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="AVPartner", role="admin"))
+    run(app, command("RevokePartner", T2, JANE, customer_id=cid, partner_id="avpartner"))
     assert customer(app, cid).partners == {}
     refused(
         app,
-        cmd("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ", country="US"),
+        command("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ",
+            country="US"),
         rule="R17",
         field="actor",
     )
@@ -301,12 +303,13 @@ def test_r17_redelegation_in_another_case_replaces_the_role(app: LedgerApplicati
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="AVPARTNER", role="viewer"))
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="AVPARTNER", role="viewer"))
     assert customer(app, cid).partners == {"avpartner": "viewer"}
     refused(
         app,
-        cmd("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ", country="US"),
+        command("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ",
+            country="US"),
         rule="R16",
         field="actor",
     )
@@ -316,10 +319,11 @@ def test_r17_viewer_delegation_is_read_only(app: LedgerApplication) -> None:
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="viewer"))
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="viewer"))
     refused(
         app,
-        cmd("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ", country="US"),
+        command("AddRoom", T2, PAT, customer_id=cid, account_id=setup["account_id"], name="Lab", site="HQ",
+            country="US"),
         rule="R16",
         field="actor",
     )
@@ -329,15 +333,15 @@ def test_r17_partner_user_cannot_delegate_or_revoke(app: LedgerApplication) -> N
     setup = _acme(app)
     cid = setup["customer_id"]
     _partner(app)
-    run(app, cmd("RegisterPartner", T0, partner_id="other", name="Other AV"))
-    run(app, cmd("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
+    run(app, command("RegisterPartner", T0, partner_id="other", name="Other AV"))
+    run(app, command("DelegatePartner", T2, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
     refused(
         app,
-        cmd("DelegatePartner", T2, PAT, customer_id=cid, partner_id="other", role="admin"),
+        command("DelegatePartner", T2, PAT, customer_id=cid, partner_id="other", role="admin"),
         rule="R17",
         field="actor",
     )
-    refused(app, cmd("RevokePartner", T2, PAT, customer_id=cid, partner_id="avpartner"), rule="R17", field="actor")
+    refused(app, command("RevokePartner", T2, PAT, customer_id=cid, partner_id="avpartner"), rule="R17", field="actor")
 
 
 def test_r17_viewer_cannot_delegate(app: LedgerApplication) -> None:
@@ -345,7 +349,7 @@ def test_r17_viewer_cannot_delegate(app: LedgerApplication) -> None:
     _partner(app)
     refused(
         app,
-        cmd("DelegatePartner", T2, VIC, customer_id=setup["customer_id"], partner_id="avpartner", role="admin"),
+        command("DelegatePartner", T2, VIC, customer_id=setup["customer_id"], partner_id="avpartner", role="admin"),
         rule="R17",
         field="actor",
     )
@@ -355,7 +359,7 @@ def test_r17_delegation_to_an_unknown_partner_refused(app: LedgerApplication) ->
     setup = _acme(app)
     refused(
         app,
-        cmd("DelegatePartner", T2, JANE, customer_id=setup["customer_id"], partner_id="nobody", role="admin"),
+        command("DelegatePartner", T2, JANE, customer_id=setup["customer_id"], partner_id="nobody", role="admin"),
         rule="R17",
         field="partner_id",
     )
@@ -366,7 +370,7 @@ def test_r17_revoking_a_delegation_that_does_not_exist_refused(app: LedgerApplic
     _partner(app)
     refused(
         app,
-        cmd("RevokePartner", T2, JANE, customer_id=setup["customer_id"], partner_id="avpartner"),
+        command("RevokePartner", T2, JANE, customer_id=setup["customer_id"], partner_id="avpartner"),
         rule="R17",
         field="partner_id",
     )
@@ -377,7 +381,7 @@ def test_r17_user_of_one_customer_has_no_access_to_another(app: LedgerApplicatio
     globex = place(app, po="PO-G", company="Globex Ltd", email=HANK, at=T0)
     refused(
         app,
-        cmd(
+        command(
             "AddRoom",
             T2,
             JANE,
@@ -394,7 +398,7 @@ def test_r17_user_of_one_customer_has_no_access_to_another(app: LedgerApplicatio
 
 def test_r17_partner_user_added_twice_refused(app: LedgerApplication) -> None:
     _partner(app)
-    refused(app, cmd("AddPartnerUser", T1, partner_id="avpartner", email=PAT), rule="R17", field="email")
+    refused(app, command("AddPartnerUser", T1, partner_id="avpartner", email=PAT), rule="R17", field="email")
 
 
 # ----- R18: every command names its actor; ops-only commands
@@ -421,28 +425,29 @@ def test_r18_refused_order_creates_no_customer(app: LedgerApplication) -> None:
 
 def test_r18_non_ops_cannot_cancel(app: LedgerApplication) -> None:
     setup = _acme(app)
-    refused(app, cmd("CancelOrder", T2, JANE, po_number="PO-ACME-1"), rule="R18", field="actor")
+    refused(app, command("CancelOrder", T2, JANE, po_number="PO-ACME-1"), rule="R18", field="actor")
     assert customer(app, setup["customer_id"]).contracts["PO-ACME-1"].cancelled_at is None
 
 
 def test_r18_non_ops_cannot_run_expiry(make_app: Callable[..., LedgerApplication]) -> None:
     app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     _acme(app)
-    refused(app, cmd("ExpireContracts", "2030-01-01T00:00:00Z", JANE), rule="R18", field="actor")
+    refused(app, command("ExpireContracts", "2030-01-01T00:00:00Z", JANE), rule="R18", field="actor")
 
 
 def test_r18_non_ops_cannot_register_partners(app: LedgerApplication) -> None:
-    refused(app, cmd("RegisterPartner", T0, JANE, partner_id="p1", name="P1"), rule="R18", field="actor")
+    refused(app, command("RegisterPartner", T0, JANE, partner_id="p1", name="P1"), rule="R18", field="actor")
     _partner(app)
-    refused(app, cmd("AddPartnerUser", T1, PAT, partner_id="avpartner", email="x@y.example"), rule="R18", field="actor")
+    refused(app, command("AddPartnerUser", T1, PAT, partner_id="avpartner", email="x@y.example"), rule="R18",
+        field="actor")
 
 
 def test_r18_ops_places_cancels_and_expires(make_app: Callable[..., LedgerApplication]) -> None:
     app = make_app(**FAR_FUTURE)  # dated years ahead of the clock (R20 bound)
     place(app, po="PO-1", at=T0)
     place(app, po="PO-2", at=T0)
-    assert types(run(app, cmd("CancelOrder", T1, po_number="PO-1"))) == ["OrderCancelled"]
-    assert run(app, cmd("ExpireContracts", "2029-07-04T00:00:00Z"))["expired"] == ["PO-2"]
+    assert types(run(app, command("CancelOrder", T1, po_number="PO-1"))) == ["OrderCancelled"]
+    assert run(app, command("ExpireContracts", "2029-07-04T00:00:00Z"))["expired"] == ["PO-2"]
 
 
 @pytest.mark.parametrize("actor", ["", "bob", "ops@", "OPS "])
@@ -465,7 +470,7 @@ def test_r18_unknown_or_missing_command_refused(app: LedgerApplication) -> None:
 
 def test_r18_refusal_says_why(app: LedgerApplication) -> None:
     setup = _acme(app)
-    error = refused(app, cmd("CancelOrder", T2, VIC, po_number="PO-ACME-1"), rule="R18", field="actor")
+    error = refused(app, command("CancelOrder", T2, VIC, po_number="PO-ACME-1"), rule="R18", field="actor")
     as_dict = error.as_dict()
     assert as_dict["code"] == "forbidden"
     assert as_dict["rule"] == "R18"

@@ -8,12 +8,11 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import order, run
+from tests.kit.commands import command, order, run
 from tests.kit.helpers import (
     JANE,
     acme_with_admin,
     add_room,
-    cmd,
     customer,
     events,
     history,
@@ -29,7 +28,7 @@ BEFORE_T1 = "2026-05-05T08:59:59Z"
 
 
 def _room_cmd(result: dict[str, Any], name: str, at: str, actor: str = "ops") -> dict[str, Any]:
-    return cmd(
+    return command(
         "AddRoom",
         at,
         actor,
@@ -53,10 +52,11 @@ def test_r20_command_before_the_latest_event_refused(app: LedgerApplication) -> 
     "make",
     [
         lambda r: order(po="PO-2", at=BEFORE_T1),
-        lambda r: cmd("CancelOrder", BEFORE_T1, po_number="PO-1"),
-        lambda r: cmd("AssignLicense", BEFORE_T1, customer_id=r["customer_id"], room_id=r["room"], po_number="PO-1"),
-        lambda r: cmd("SendInvitation", BEFORE_T1, customer_id=r["customer_id"], email="bob@acme.example"),
-        lambda r: cmd(
+        lambda r: command("CancelOrder", BEFORE_T1, po_number="PO-1"),
+        lambda r: command("AssignLicense", BEFORE_T1, customer_id=r["customer_id"], room_id=r["room"],
+            po_number="PO-1"),
+        lambda r: command("SendInvitation", BEFORE_T1, customer_id=r["customer_id"], email="bob@acme.example"),
+        lambda r: command(
             "RegisterDevice",
             BEFORE_T1,
             customer_id=r["customer_id"],
@@ -160,7 +160,7 @@ def test_r20_expiry_defers_a_customer_whose_latest_event_is_later(app: LedgerApp
     # Acme has an event after the expiry date that is being recorded.
     run(app, _room_cmd(acme, "Late", "2027-08-01T00:00:00Z"))
     before = position(app)
-    expiry = run(app, cmd("ExpireContracts", "2027-07-10T00:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2027-07-10T00:00:00Z"))
     assert expiry["expired"] == ["PO-G"]
     assert [d["customer_id"] for d in expiry["deferred"]] == [acme["customer_id"]]
     assert "R20" in expiry["deferred"][0]["reason"]
@@ -171,10 +171,10 @@ def test_r20_expiry_defers_a_customer_whose_latest_event_is_later(app: LedgerApp
 
 
 def test_r20_partner_events_never_go_backwards(app: LedgerApplication) -> None:
-    run(app, cmd("RegisterPartner", T1, partner_id="avpartner", name="AV Partner"))
+    run(app, command("RegisterPartner", T1, partner_id="avpartner", name="AV Partner"))
     refused(
         app,
-        cmd("AddPartnerUser", BEFORE_T1, partner_id="avpartner", email="pat@avpartner.example"),
+        command("AddPartnerUser", BEFORE_T1, partner_id="avpartner", email="pat@avpartner.example"),
         rule="R20",
         field="at",
         code="time_went_backwards",

@@ -7,9 +7,9 @@ import re
 from aggregates.errors import LedgerError, RuleViolation, with_rule
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
-from tests.kit.commands import run
+from tests.kit.commands import command, run
 from tests.kit.contention import mixed_commands, setup_commands
-from tests.kit.helpers import cmd, place, refused
+from tests.kit.helpers import place, refused
 
 RULE_IDS = re.compile(r"\(R\d+(?:, R\d+)*\)")
 
@@ -22,11 +22,11 @@ def assert_states_its_rule_once(error: LedgerError) -> None:
 
 def test_r10_an_unknown_po_on_a_customer_is_refused_naming_r10_once(app: LedgerApplication) -> None:
     result = place(app, po="PO-1")
-    room = run(app, cmd("AddRoom", "2026-05-05T09:00:00Z", customer_id=result["customer_id"],
+    room = run(app, command("AddRoom", "2026-05-05T09:00:00Z", customer_id=result["customer_id"],
                         account_id=result["account_id"], name="Room", site="HQ", country="US"))["room_id"]
     error = refused(
         app,
-        cmd("AssignLicense", "2026-05-05T09:00:00Z", customer_id=result["customer_id"], room_id=room,
+        command("AssignLicense", "2026-05-05T09:00:00Z", customer_id=result["customer_id"], room_id=room,
             po_number="PO-NONE"),
         rule="R10",
         field="po_number",

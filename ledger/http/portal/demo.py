@@ -23,7 +23,7 @@ from typing import Any
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
-from ledger.config import load_settings
+from ledger.bootstrap import build_app
 from ledger.unit_of_work import UnitOfWork
 
 PASSWORD = "demo"
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--portal-url", default="http://127.0.0.1:8000")
     parser.add_argument("--idp-port", type=int, default=4001)
     args = parser.parse_args(argv)
-    app = LedgerApplication(load_settings(args.db))
+    app = build_app(args.db)
     try:
         if UnitOfWork(app).purchase_order("DEMO-001") is not None:
             print("portal demo: the demo people are already in this ledger")

@@ -1,0 +1,138 @@
+"""The dependency arrows of ARCHITECTURE.md, checked on the source (lazy imports inside functions count).
+
+    ledger → commands → aggregates;  projections → aggregates;  replay → projections, aggregates.
+
+Nothing points back up, product packages never import ``tests`` or ``benchmarks``, and the write
+path (``ledger.app`` and its parts) does not read the read models.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = ("aggregates", "commands", "projections", "replay", "ledger")
+ALLOWED: dict[str, set[str]] = {
+    "aggregates": {"aggregates"},
+    "commands": {"commands", "aggregates"},
+    "projections": {"projections", "aggregates"},
+    "replay": {"replay", "projections", "aggregates"},
+    "ledger": {"ledger", "commands", "aggregates", "projections", "replay"},
+}
+WRITE_PATH = ("ledger.app", "ledger.unit_of_work", "ledger.library", "ledger.startup")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function, relative imports resolved."""
+    found: set[str] = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                found.add(".".join([*base, node.module] if node.module else base))
+            elif node.module:
+                found.add(node.module)
+    return found
+
+
+def product_modules() -> dict[str, set[str]]:
+    return {
+        module_name(path): imports_of(path)
+        for top in PRODUCT
+        for path in sorted((ROOT / top).rglob("*.py"))
+    }
+
+
+GRAPH = product_modules()
+
+
+def test_the_graph_is_read_from_the_source() -> None:
+    assert "ledger.app" in GRAPH and "aggregates.customer" in GRAPH
+    assert "commands.registry" in GRAPH["ledger.app"]
+    assert imports_of(ROOT / "ledger" / "cli" / "view.py") >= {"ledger.readside"}, "lazy imports are found"
+
+
+# Support tickets, RMA, Jumpstart and room import (R24-R28) live in the same layers as the rest.
+SUPPORT_HOMES = {
+    "aggregates.support": {"aggregates"},
+    "commands.support_models": {"commands", "aggregates"},
+    "commands.support_handlers": {"commands", "aggregates"},
+    "commands.registry": {"commands", "aggregates"},
+    "projections.tickets": {"projections", "aggregates"},
+}
+
+
+@pytest.mark.parametrize("module", sorted(SUPPORT_HOMES))
+def test_the_support_homes_are_in_their_layers(module: str) -> None:
+    assert module in GRAPH, f"{module} moved: update ARCHITECTURE.md and this test"
+    reached = {i.split(".")[0] for i in GRAPH[module] if i.split(".")[0] in PRODUCT}
+    assert reached <= SUPPORT_HOMES[module], f"{module} imports {sorted(reached)}"
+
+
+@pytest.mark.parametrize("top", PRODUCT)
+def test_dependencies_point_one_way(top: str) -> None:
+    wrong = {
+        (module, imported)
+        for module, imported_set in GRAPH.items()
+        if module.split(".")[0] == top
+        for imported in imported_set
+        if imported.split(".")[0] in PRODUCT and imported.split(".")[0] not in ALLOWED[top]
+    }
+    assert not wrong, f"{top} may import only {sorted(ALLOWED[top])}: {sorted(wrong)}"
+
+
+def test_no_product_module_imports_the_tests_or_the_benchmarks() -> None:
+    wrong = {
+        (module, imported)
+        for module, imported_set in GRAPH.items()
+        for imported in imported_set
+        if imported.split(".")[0] in ("tests", "benchmarks")
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_the_write_path_does_not_read_the_read_models() -> None:
+    wrong = {
+        (module, imported)
+        for module in WRITE_PATH
+        for imported in GRAPH[module]
+        if imported.split(".")[0] in ("projections", "replay") or imported == "ledger.readside"
+    }
+    assert not wrong, f"ExpireContracts' candidates are injected at bootstrap: {sorted(wrong)}"
+
+
+def test_the_domain_uses_no_infrastructure() -> None:
+    infrastructure = ("sqlalchemy", "psycopg", "kafka", "fastapi", "eventsourcing.postgres", "eventsourcing.sqlite",
+                      "eventsourcing.persistence", "eventsourcing.application", "requests", "httpx", "sqlite3")
+    wrong = {
+        (module, imported)
+        for module, imported_set in GRAPH.items()
+        if module.split(".")[0] == "aggregates"
+        for imported in imported_set
+        if imported.startswith(infrastructure)
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_test_modules_import_the_kit_never_each_other() -> None:
+    wrong = set()
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if "kit" in path.relative_to(ROOT).parts:
+            continue
+        for imported in imports_of(path):
+            if imported.startswith("tests.") and not imported.startswith("tests.kit"):
+                wrong.add((module_name(path), imported))
+    assert not wrong, sorted(wrong)
