@@ -135,7 +135,7 @@ def test_r15_the_notifier_logs_json_without_tokens_or_keys(
 ) -> None:
     from aiosmtpd.controller import Controller
 
-    from tests.integration.test_stream_notifications import Inbox, free_port, notify_args, relay_all
+    from tests.kit.notify import Inbox, free_port, notify_args, relay_all
     from tests.kit.stream import ledger_cli
 
     port = free_port()
