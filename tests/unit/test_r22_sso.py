@@ -11,8 +11,8 @@ from aggregates.customer import Customer
 from ledger.app import LedgerApplication
 from ledger.readside import as_of_view, catch_up, live_view, open_read_models
 from projections.queries import sso_for_issuer
-from tests.kit.commands import run
-from tests.kit.helpers import JANE, accept, acme_with_admin, cmd, events, history, position, refused, ts, types
+from tests.kit.commands import command, run
+from tests.kit.helpers import JANE, accept, acme_with_admin, events, history, position, refused, ts, types
 
 T0 = "2026-05-04T09:00:00Z"
 T1 = "2026-05-05T09:00:00Z"
@@ -30,7 +30,7 @@ def configure(cid: str, actor: str = JANE, at: str = T1, **fields: Any) -> dict[
         "allowed_domains": ["ACME.example", "acme-labs.example"],
     }
     values.update(fields)
-    return cmd("ConfigureSso", at, actor, **values)
+    return command("ConfigureSso", at, actor, **values)
 
 
 def _acme(app: LedgerApplication) -> str:
@@ -58,17 +58,17 @@ def test_r22_ops_may_configure_sso(app: LedgerApplication) -> None:
 
 def test_r17_r22_a_partner_user_even_admin_may_not_configure_or_remove_sso(app: LedgerApplication) -> None:
     cid = _acme(app)
-    run(app, cmd("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"))
-    run(app, cmd("AddPartnerUser", T0, partner_id="avpartner", email=PAT))
-    run(app, cmd("DelegatePartner", T0, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
+    run(app, command("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"))
+    run(app, command("AddPartnerUser", T0, partner_id="avpartner", email=PAT))
+    run(app, command("DelegatePartner", T0, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
     refused(app, configure(cid, actor=PAT), rule="R17", field="actor")
     run(app, configure(cid))
-    refused(app, cmd("RemoveSso", T2, PAT, customer_id=cid), rule="R17", field="actor")
+    refused(app, command("RemoveSso", T2, PAT, customer_id=cid), rule="R17", field="actor")
 
 
 def test_r16_r22_a_viewer_may_not_configure_sso(app: LedgerApplication) -> None:
     cid = _acme(app)
-    invited = run(app, cmd("InviteUser", T1, JANE, customer_id=cid, email=VIC, role="viewer"))
+    invited = run(app, command("InviteUser", T1, JANE, customer_id=cid, email=VIC, role="viewer"))
     accept(app, invited["invitation"]["token"], VIC, at=T1)
     refused(app, configure(cid, actor=VIC, at=T2), rule="R17", field="actor")
 
@@ -113,10 +113,10 @@ def test_r22_configuring_the_same_again_records_nothing_and_a_change_records_it(
 def test_r22_remove_sso_and_removing_twice_is_refused(app: LedgerApplication) -> None:
     cid = _acme(app)
     run(app, configure(cid))
-    assert types(run(app, cmd("RemoveSso", T2, JANE, customer_id=cid))) == ["SsoRemoved"]
+    assert types(run(app, command("RemoveSso", T2, JANE, customer_id=cid))) == ["SsoRemoved"]
     assert events(app, cid, "SsoRemoved")[0]["issuer"] == ISSUER
     assert app.customer(UUID(cid)).sso is None
-    error = refused(app, cmd("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
+    error = refused(app, command("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
                     code="sso_not_configured")
     assert error.message == "customer_id: this customer has no single sign-on configured (R22)"
 
@@ -124,7 +124,7 @@ def test_r22_remove_sso_and_removing_twice_is_refused(app: LedgerApplication) ->
 def test_r22_the_access_view_shows_sso_live_and_as_of(app: LedgerApplication) -> None:
     cid = _acme(app)
     run(app, configure(cid))
-    run(app, cmd("RemoveSso", T2, JANE, customer_id=cid))
+    run(app, command("RemoveSso", T2, JANE, customer_id=cid))
     models = open_read_models(app)
     catch_up(app, models)
     expected = {"issuer": ISSUER, "audience": "ledger-portal", "allowed_domains": ["acme-labs.example", "acme.example"]}
