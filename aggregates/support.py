@@ -12,14 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID, uuid5
 
 from aggregates.errors import RuleViolation
 from aggregates.timeutil import BEYOND, add_days
 
-SEVERITIES: tuple[str, ...] = ("critical", "high", "normal", "low")
-SOURCES: tuple[str, ...] = ("portal", "sync", "api")
+# The one list of ticket severities and sources (R24): the command models use these literals.
+Severity = Literal["critical", "high", "normal", "low"]
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+Source = Literal["portal", "sync", "api"]
+SOURCES: tuple[str, ...] = get_args(Source)
 SUPPORT_TIERS: tuple[str, ...] = ("select", "jumpstart", "rma_only")
 TARGET_NAMES: tuple[str, ...] = ("first_response", "resolution")
 TARGET_UNITS: tuple[str, ...] = ("minutes", "hours", "business_days")

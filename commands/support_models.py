@@ -8,10 +8,9 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from aggregates.support import Severity, Source
 from commands.models import Command, CountryCode, Model, SerialNo, Text
 
-Severity = Literal["critical", "high", "normal", "low"]
-Source = Literal["portal", "sync", "api"]
 NewStatus = Literal["in_progress", "waiting_on_customer", "resolved", "closed"]
 ExternalId = Annotated[
     str,

@@ -21,7 +21,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     from aggregates.errors import InvalidInput, NotFound
     from aggregates.ids import partner_id_for
     from aggregates.partner import Partner
-    from ledger.app import LedgerApplication
+    from ledger.bootstrap import build_app
 
     customer_id: UUID | None = None
     if args.customer is not None:
@@ -34,7 +34,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     store, settings = _store(args)
     try:
         if customer_id is not None or args.partner is not None:
-            app = LedgerApplication(settings)
+            app = build_app(settings=settings)
             try:
                 if customer_id is not None:
                     app.customer(customer_id)

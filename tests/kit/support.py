@@ -6,12 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import order, run
+from tests.kit.commands import command, order, run
 from tests.kit.commands import run as run_command
-
-
-def command(kind: str, at: str, actor: str = "ops", /, **fields: Any) -> dict[str, Any]:
-    return {"command": kind, "at": at, "actor": actor, **fields}
 
 JANE = "jane.doe@acme.example"
 VIKTOR = "viktor.viewer@acme.example"

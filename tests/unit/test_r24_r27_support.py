@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import order, run
+from tests.kit.commands import command, order, run
 from tests.kit.helpers import customer, events, refused, types
-from tests.kit.support import JANE, TICKET_AT, VIKTOR, command, open_ticket, support_customer, ticket_command
+from tests.kit.support import JANE, TICKET_AT, VIKTOR, open_ticket, support_customer, ticket_command
 
 LATER = "2026-06-01T10:00:00Z"
 PAT = "pat@avpartner.example"

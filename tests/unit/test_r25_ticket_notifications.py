@@ -9,8 +9,8 @@ from ledger.stream.envelope import build_envelope, is_published, read_event
 from ledger.stream.notifications import SENDER, mails_for
 from ledger.stream.schemas.models import RmaRequested, TicketOpened, TicketStatusChanged
 from tests.kit.app import SECRET
-from tests.kit.commands import run
-from tests.kit.support import JANE, command, open_ticket, support_customer
+from tests.kit.commands import command, run
+from tests.kit.support import JANE, open_ticket, support_customer
 
 KEY = SECRET.encode()
 

@@ -10,8 +10,8 @@ from aggregates.customer import STATE_CODEC
 from aggregates.customer.state import Rma, SpareSwap, Ticket
 from aggregates.packing import STATE_FORMAT, StateCodec
 from ledger.app import LedgerApplication
-from tests.kit.commands import run
-from tests.kit.support import command, open_ticket, support_customer
+from tests.kit.commands import command, run
+from tests.kit.support import open_ticket, support_customer
 
 
 def _state(aggregate: object) -> dict[str, object]:

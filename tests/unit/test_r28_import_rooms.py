@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import run
+from tests.kit.commands import command, run
 from tests.kit.helpers import customer, refused, types
-from tests.kit.support import JANE, VIKTOR, command, support_customer
+from tests.kit.support import JANE, VIKTOR, support_customer
 
 AT = "2026-06-01T09:00:00Z"
 LATER = "2026-06-02T09:00:00Z"

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from ledger.app import LedgerApplication
 from ledger.readside import as_of_view, catch_up, customer_view_as_of, live_view, open_read_models
-from tests.kit.commands import order, run
+from tests.kit.commands import command, order, run
 from tests.kit.helpers import ts
-from tests.kit.support import JANE, command, open_ticket, support_customer
+from tests.kit.support import JANE, open_ticket, support_customer
 
 
 def _views(app: LedgerApplication, name: str, cid: str, at: datetime) -> list[dict[str, Any]]:
