@@ -215,7 +215,7 @@ class LedgerApplication(LibraryApplication):
         """
         who = principals if principals is not None else [None] * len(commands)
         ids = [c or tracing.current() or tracing.new_id() for c in (correlation_ids or [None] * len(commands))]
-        keyed = answers if answers is not None else [None] * len(commands)
+        keyed: list[Answer | None] = answers if answers is not None else [None] * len(commands)
         return execute_group(self, list(zip(commands, who, strict=True)), now, ids, keyed)
 
     def outcome(

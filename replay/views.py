@@ -28,10 +28,6 @@ from projections.queries import (
 from projections.tickets import sort_key, ticket_view
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
     cid = str(customer.id)
     views = [contract_view(cid, c, c.assigned, at) for c in customer.contracts.values()]

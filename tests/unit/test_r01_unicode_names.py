@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from aggregates.catalog import _ADDRESS_WORDS, LEGAL_SUFFIXES, normalise_address, normalise_company, normalise_name
 from ledger.app import LedgerApplication
-from tests.kit.commands import order, run
-from tests.kit.helpers import add_room, cmd, customer, place, refused
+from tests.kit.commands import command, order, run
+from tests.kit.helpers import add_room, customer, place, refused
 
 MAY = "2026-05-04T09:00:00Z"
 
@@ -165,7 +165,7 @@ def test_r9_non_latin_room_names_are_different_rooms(app: LedgerApplication) -> 
     cid, aid = setup["customer_id"], setup["account_id"]
     add_room(app, cid, aid, "Зал 1", at=MAY)
     add_room(app, cid, aid, "Комната 1", at=MAY)
-    refused(app, cmd("AddRoom", MAY, customer_id=cid, account_id=aid, name="КОМНАТА 1", site="HQ", country="US"),
+    refused(app, command("AddRoom", MAY, customer_id=cid, account_id=aid, name="КОМНАТА 1", site="HQ", country="US"),
             rule="R9", field="name")
     assert len(customer(app, cid).rooms) == 2
 
@@ -194,7 +194,7 @@ def test_r1_control_characters_in_names_and_emails_refused(app: LedgerApplicatio
 
 def test_r1_control_characters_in_room_names_refused(app: LedgerApplication) -> None:
     setup = place(app, po="PO-A", at=MAY)
-    raw = cmd("AddRoom", MAY, customer_id=setup["customer_id"], account_id=setup["account_id"], name="Room\x00 1",
+    raw = command("AddRoom", MAY, customer_id=setup["customer_id"], account_id=setup["account_id"], name="Room\x00 1",
               site="HQ", country="US")
     refused(app, raw, rule="R1", field="name")
     assert run(app, {**raw, "name": "Room 1"})["ok"]

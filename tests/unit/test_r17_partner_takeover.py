@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import run
-from tests.kit.helpers import JANE, accept, acme_with_admin, add_room, cmd, customer, refused
+from tests.kit.commands import command, run
+from tests.kit.helpers import JANE, accept, acme_with_admin, add_room, customer, refused
 
 PAT = "pat@avpartner.example"
 PAT2 = "pat2@avpartner.example"
@@ -23,24 +23,24 @@ def _delegated(app: LedgerApplication, role: str = "admin") -> dict[str, Any]:
     """Acme with two own admins (Jane, Bob) and the partner delegated with ``role``."""
     setup = acme_with_admin(app, at=T0)
     cid = setup["customer_id"]
-    bob = run(app, cmd("InviteUser", T0, JANE, customer_id=cid, email=BOB, role="admin"))
+    bob = run(app, command("InviteUser", T0, JANE, customer_id=cid, email=BOB, role="admin"))
     accept(app, bob["invitation"]["token"], BOB, at=T0)
-    run(app, cmd("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"))
-    run(app, cmd("AddPartnerUser", T0, partner_id="avpartner", email=PAT))
-    run(app, cmd("AddPartnerUser", T0, partner_id="avpartner", email=PAT2))
-    run(app, cmd("DelegatePartner", T1, JANE, customer_id=cid, partner_id="avpartner", role=role))
+    run(app, command("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"))
+    run(app, command("AddPartnerUser", T0, partner_id="avpartner", email=PAT))
+    run(app, command("AddPartnerUser", T0, partner_id="avpartner", email=PAT2))
+    run(app, command("DelegatePartner", T1, JANE, customer_id=cid, partner_id="avpartner", role=role))
     return setup
 
 
 def _access_commands(cid: str, actor: str) -> list[dict[str, Any]]:
     return [
-        cmd("InviteUser", T2, actor, customer_id=cid, email=PAT, role="admin"),
-        cmd("InviteUser", T2, actor, customer_id=cid, email="new@acme.example", role="viewer"),
-        cmd("SendInvitation", T2, actor, customer_id=cid, email=PAT),
-        cmd("ChangeRole", T2, actor, customer_id=cid, email=JANE, role="viewer"),
-        cmd("RemoveUser", T2, actor, customer_id=cid, email=BOB),
-        cmd("DelegatePartner", T2, actor, customer_id=cid, partner_id="avpartner", role="admin"),
-        cmd("RevokePartner", T2, actor, customer_id=cid, partner_id="avpartner"),
+        command("InviteUser", T2, actor, customer_id=cid, email=PAT, role="admin"),
+        command("InviteUser", T2, actor, customer_id=cid, email="new@acme.example", role="viewer"),
+        command("SendInvitation", T2, actor, customer_id=cid, email=PAT),
+        command("ChangeRole", T2, actor, customer_id=cid, email=JANE, role="viewer"),
+        command("RemoveUser", T2, actor, customer_id=cid, email=BOB),
+        command("DelegatePartner", T2, actor, customer_id=cid, partner_id="avpartner", role="admin"),
+        command("RevokePartner", T2, actor, customer_id=cid, partner_id="avpartner"),
     ]
 
 
@@ -57,17 +57,17 @@ def test_r17_partner_user_never_touches_the_customers_access(app: LedgerApplicat
 def test_r17_partner_admin_still_works_rooms(app: LedgerApplication) -> None:
     setup = _delegated(app)
     room = add_room(app, setup["customer_id"], setup["account_id"], "Huddle", at=T2, actor=PAT)
-    run(app, cmd("AssignLicense", T2, PAT, customer_id=setup["customer_id"], room_id=room, po_number="PO-ACME-1"))
+    run(app, command("AssignLicense", T2, PAT, customer_id=setup["customer_id"], room_id=room, po_number="PO-ACME-1"))
 
 
 def test_r17_own_admins_and_ops_still_manage_access(app: LedgerApplication) -> None:
     setup = _delegated(app)
     cid = setup["customer_id"]
     for raw in (
-        cmd("InviteUser", T2, JANE, customer_id=cid, email="v@acme.example", role="viewer"),
-        cmd("ChangeRole", T2, BOB, customer_id=cid, email=JANE, role="viewer"),
-        cmd("ChangeRole", T2, "ops", customer_id=cid, email=JANE, role="admin"),
-        cmd("SendInvitation", T2, "ops", customer_id=cid, email="w@acme.example"),
+        command("InviteUser", T2, JANE, customer_id=cid, email="v@acme.example", role="viewer"),
+        command("ChangeRole", T2, BOB, customer_id=cid, email=JANE, role="viewer"),
+        command("ChangeRole", T2, "ops", customer_id=cid, email=JANE, role="admin"),
+        command("SendInvitation", T2, "ops", customer_id=cid, email="w@acme.example"),
     ):
         assert run(app, raw)["ok"]
 
@@ -76,22 +76,22 @@ def test_r17_take_over_sequence_refused_and_revocation_leaves_nothing_behind(app
     """The reported take-over: invite itself, accept, remove the second admin, demote the first."""
     setup = _delegated(app)
     cid = setup["customer_id"]
-    refused(app, cmd("InviteUser", T2, PAT, customer_id=cid, email=PAT, role="admin"), rule="R17", field="actor")
-    refused(app, cmd("RemoveUser", T2, PAT, customer_id=cid, email=BOB), rule="R17", field="actor")
-    refused(app, cmd("ChangeRole", T2, PAT, customer_id=cid, email=JANE, role="viewer"), rule="R17", field="actor")
+    refused(app, command("InviteUser", T2, PAT, customer_id=cid, email=PAT, role="admin"), rule="R17", field="actor")
+    refused(app, command("RemoveUser", T2, PAT, customer_id=cid, email=BOB), rule="R17", field="actor")
+    refused(app, command("ChangeRole", T2, PAT, customer_id=cid, email=JANE, role="viewer"), rule="R17", field="actor")
     # Even where a customer admin once gave a partner's user its own access, revoking the partner
     # takes that away too: nothing of the partner stays behind.
-    invited = run(app, cmd("InviteUser", T2, JANE, customer_id=cid, email=PAT, role="admin"))
+    invited = run(app, command("InviteUser", T2, JANE, customer_id=cid, email=PAT, role="admin"))
     accept(app, invited["invitation"]["token"], PAT, at=T2)
-    pending = run(app, cmd("InviteUser", T2, JANE, customer_id=cid, email=PAT2, role="viewer"))
+    pending = run(app, command("InviteUser", T2, JANE, customer_id=cid, email=PAT2, role="viewer"))
     assert pending["ok"]
-    revoked = run(app, cmd("RevokePartner", T3, JANE, customer_id=cid, partner_id="avpartner"))
+    revoked = run(app, command("RevokePartner", T3, JANE, customer_id=cid, partner_id="avpartner"))
     assert [e["type"] for e in revoked["events"]] == ["PartnerRevoked", "InvitationSuperseded", "UserRemoved"]
     after = customer(app, cid)
     assert after.users == {JANE: "admin", BOB: "admin"}
     assert after.partners == {}
     assert all(i.state != "pending" for i in after.invitations.values() if i.email in (PAT, PAT2))
-    refused(app, cmd("AddRoom", T3, PAT, customer_id=cid, account_id=setup["account_id"], name="X", site="HQ",
+    refused(app, command("AddRoom", T3, PAT, customer_id=cid, account_id=setup["account_id"], name="X", site="HQ",
                      country="US"), rule="R17", field="actor")
-    refused(app, cmd("AcceptInvitation", T3, PAT2, token=pending["invitation"]["token"]), rule="R15",
+    refused(app, command("AcceptInvitation", T3, PAT2, token=pending["invitation"]["token"]), rule="R15",
             field="token")

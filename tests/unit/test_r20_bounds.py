@@ -11,8 +11,8 @@ import pytest
 from aggregates.errors import LedgerError
 from ledger.app import PORTAL_CLOCK_SKEW, LedgerApplication
 from ledger.readside import as_of_view, catch_up, customer_view_as_of, live_view, open_read_models, rebuild_views
-from tests.kit.commands import order, run
-from tests.kit.helpers import add_room, cmd, place, position, refused
+from tests.kit.commands import command, order, run
+from tests.kit.helpers import add_room, place, position, refused
 
 VIEWS = ("contracts", "rooms", "spares", "access")
 
@@ -63,7 +63,7 @@ def test_r20_portal_principal_limited_to_clock_skew(app: LedgerApplication) -> N
     now = _now()
     result = place(app, po="PO-1", at=_iso(now - timedelta(days=1)))
     jane = Principal.user("jane.doe@acme.example")
-    room = cmd("AddRoom", _iso(now + timedelta(minutes=30)), customer_id=result["customer_id"],
+    room = command("AddRoom", _iso(now + timedelta(minutes=30)), customer_id=result["customer_id"],
                account_id=result["account_id"], name="R", site="HQ", country="US")
     before = position(app)
     with pytest.raises(LedgerError) as info:
@@ -92,9 +92,9 @@ def _poison(app: LedgerApplication) -> dict[str, str]:
                 at="9999-12-31T00:00:00Z")
     late = place(app, po="PO-9999-06", company="Late Inc", email="l@late.example", at="9999-06-01T00:00:00Z")
     room = add_room(app, late["customer_id"], late["account_id"], "Far room", at="9999-06-01T00:00:00Z")
-    run(app, cmd("AssignLicense", "9999-06-01T00:00:00Z", customer_id=late["customer_id"], room_id=room,
+    run(app, command("AssignLicense", "9999-06-01T00:00:00Z", customer_id=late["customer_id"], room_id=room,
                  po_number="PO-9999-06"))
-    run(app, cmd("RegisterDevice", "9999-06-01T00:00:00Z", customer_id=late["customer_id"], room_id=room,
+    run(app, command("RegisterDevice", "9999-06-01T00:00:00Z", customer_id=late["customer_id"], room_id=room,
                  serial_number="SN-FAR-1", product="Rally Bar", purchased_on="9999-05-01"))
     return {"far": far["customer_id"], "late": late["customer_id"]}
 
@@ -103,13 +103,13 @@ def test_r20_stored_far_future_events_never_break_views_expiry_or_replay(make_ap
     writer = make_app()
     normal = place(writer, po="PO-OK", at="2026-05-04T09:00:00Z", years=1)
     normal_room = add_room(writer, normal["customer_id"], normal["account_id"], "Room 1", at="2026-05-04T09:00:00Z")
-    run(writer, cmd("AssignLicense", "2026-05-04T09:00:00Z", customer_id=normal["customer_id"],
+    run(writer, command("AssignLicense", "2026-05-04T09:00:00Z", customer_id=normal["customer_id"],
                     room_id=normal_room, po_number="PO-OK"))
     poisoned = _poison(writer)
 
     app = make_app()
     # ExpireContracts for every customer still works and expires the ordinary contract.
-    expiry = run(app, cmd("ExpireContracts", "2027-05-05T00:00:00Z"))
+    expiry = run(app, command("ExpireContracts", "2027-05-05T00:00:00Z"))
     assert expiry["expired"] == ["PO-OK"]
     # A later unrelated order is recorded and answered (its inline catch-up passes the poison).
     assert run(app, order(po="PO-NEXT", company="Next Inc", email="n@next.example", at="2026-06-01T00:00:00Z"))["ok"]
