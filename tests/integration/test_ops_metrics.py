@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-import urllib.request
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from ledger.ops.lag import log_lag
 from ledger.readside import catch_up, open_read_models
 from tests.kit.cli import LEDGER
 from tests.kit.commands import order, run
+from tests.kit.ops import scrape
 
 pytestmark = pytest.mark.integration
 
@@ -68,18 +68,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def scrape(port: int, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                return str(response.read().decode())
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_r13_project_follow_serves_lag_metrics(db_url: str, make_app: Any) -> None:

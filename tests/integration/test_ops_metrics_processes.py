@@ -16,14 +16,12 @@ from typing import Any
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.integration.test_ops_metrics import free_port, scrape
-from tests.integration.test_stream_notifications import notify_args, smtp
 from tests.kit.commands import order, run
+from tests.kit.notify import free_port, notify_args
+from tests.kit.ops import scrape
 from tests.kit.stream import LEDGER, ledger_env, start_relay, stop_process
 
 pytestmark = pytest.mark.integration
-
-__all__ = ["smtp"]
 
 
 def metric(body: str, name: str, **labels: str) -> float | None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from email.message import Message
 from email.utils import getaddresses
 from pathlib import Path
 from uuid import UUID
 
 import pytest
-from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
 
 from commands.tokens import read_token
@@ -26,18 +24,6 @@ from tests.kit.stream import LEDGER, ledger_env, read_topic, stop_process, wait_
 pytestmark = pytest.mark.integration
 
 SENDER = "Logitech Support Services <noreply@logitech.com>"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def addresses(message: Message, header: str) -> list[str]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
 
 from ledger.app import LedgerApplication
 from ledger.stream.relay import Relay
@@ -63,3 +67,16 @@ def notify(db: str, kafka: str, topic: str, port: int, state: Path, *extra: str)
     )
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
     return proc
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server (aiosmtpd) collecting mails into an ``Inbox``: (inbox, port)."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

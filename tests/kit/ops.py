@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -33,3 +35,16 @@ def inject_event(
     if ids:
         return int(ids[0])
     return int(app.recorder.max_notification_id() or 0)
+
+
+def scrape(port: int, timeout: float = 30.0) -> str:
+    """The text of ``/metrics`` on ``port`` of this host, retried until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
