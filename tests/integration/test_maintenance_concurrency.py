@@ -95,11 +95,11 @@ def test_r18_two_checks_at_once_both_report_identical(db_url: str, tmp_path: Pat
 
 
 def test_r18_maintenance_lock_wait_is_bounded_and_says_so(db_url: str, tmp_path: Path) -> None:
+    from ledger.readside import read_engine
     from projections.locking import MAINTENANCE, exclusive
-    from projections.store import create_read_engine
 
     _ledger_with_events(db_url, tmp_path)
-    engine = create_read_engine(load_settings(db_url, {"LEDGER_SECRET_KEY": "stress"}).store)
+    engine = read_engine(load_settings(db_url, {"LEDGER_SECRET_KEY": "stress"}).store)
     try:
         with exclusive(engine, MAINTENANCE, timeout=5):
             env = {**ENV, "LEDGER_MAINTENANCE_WAIT": "1"}
