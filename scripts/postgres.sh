@@ -16,6 +16,15 @@ as_postgres() {
   if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else sudo -u postgres sh -c "$*"; fi
 }
 
+wait_ready() {
+  for _ in $(seq 1 60); do
+    if as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  echo "postgres.sh: PostgreSQL did not start" >&2
+  exit 1
+}
+
 start() {
   if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(cluster)" ]; then
     echo "postgres.sh: no PostgreSQL cluster here; installing postgresql with apt-get" >&2
@@ -27,11 +36,7 @@ start() {
   if ! pg_lsclusters --no-header | awk -v v="$version" -v n="$name" '$1==v && $2==n {print $4}' | grep -q online; then
     pg_ctlcluster "$version" "$name" start >&2
   fi
-  for _ in $(seq 1 60); do
-    if as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null 2>&1; then break; fi
-    sleep 0.5
-  done
-  as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null || { echo "postgres.sh: PostgreSQL did not start" >&2; exit 1; }
+  wait_ready
   # The suite starts many processes at once (eight first starts, several servers, a relay, a projector);
   # Debian's default of 100 connections is too few when other clients share the cluster.
   if [ "$(as_postgres "psql -p $PORT -tAc 'show max_connections'")" -lt 300 ]; then
@@ -39,10 +44,7 @@ start() {
     as_postgres "psql -p $PORT -q -c 'ALTER SYSTEM SET max_connections = 300'" >&2
     read -r version name < <(cluster)
     pg_ctlcluster "$version" "$name" restart >&2
-    for _ in $(seq 1 60); do
-      if as_postgres "psql -p $PORT -tAc 'select 1'" >/dev/null 2>&1; then break; fi
-      sleep 0.5
-    done
+    wait_ready
   fi
   as_postgres "psql -p $PORT -v ON_ERROR_STOP=1 -q" <<SQL >&2
 DO \$\$ BEGIN
