@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from aggregates.customer import Customer
 from ledger.app import LedgerApplication
 from tests.kit.commands import command, order, run
-from tests.kit.notify import Inbox, free_port, notify, relay_all
+from tests.kit.notify import Inbox, notify, relay_all, serving_smtp
 from tests.kit.ops import inject_event
 from tests.kit.stream import ledger_cli
 
@@ -49,14 +48,8 @@ class MoodyInbox(Inbox):
 
 @pytest.fixture
 def moody() -> Iterator[tuple[MoodyInbox, int]]:
-    inbox = MoodyInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with serving_smtp(MoodyInbox()) as served:
+        yield served
 
 
 def parked(db: str, state: Path, *args: str) -> Any:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -69,10 +70,12 @@ def notify(db: str, kafka: str, topic: str, port: int, state: Path, *extra: str)
     return proc
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A local SMTP server (aiosmtpd) collecting mails into an ``Inbox``: (inbox, port)."""
-    inbox = Inbox()
+InboxT = TypeVar("InboxT", bound=Inbox)
+
+
+@contextlib.contextmanager
+def serving_smtp(inbox: InboxT) -> Iterator[tuple[InboxT, int]]:
+    """A local SMTP server (aiosmtpd) on a free loopback port delivering to ``inbox``: (inbox, port)."""
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -80,3 +83,10 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A local SMTP server (aiosmtpd) collecting mails into an ``Inbox``: (inbox, port)."""
+    with serving_smtp(Inbox()) as served:
+        yield served
