@@ -199,11 +199,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict()))
     else:
-        for finding in report.findings:
+        for finding in report.findings + report.erased:
             print(finding.line())
         state = "verified" if report.ok else f"FAILED with {len(report.findings)} findings"
+        erased = f", {len(report.erased)} personal values erased" if report.erased else ""
         print(f"audit: {state}: {report.events} events, {report.entries} entries, {report.checkpoints} "
-              f"checkpoints, tree size {report.size}, root {report.root.hex()}")
+              f"checkpoints{erased}, tree size {report.size}, root {report.root.hex()}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

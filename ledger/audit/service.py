@@ -34,7 +34,7 @@ from aggregates.errors import Conflict, LedgerError, NotFound
 from ledger.audit.store import AuditLog, LogRow, StoredCheckpoint, iter_rows
 from ledger.config import ConfigurationError, Settings
 from replay.audit.merkle import EMPTY_ROOT, consistency_ranges, hashes_for, inclusion_ranges
-from replay.audit.note import Checkpoint, NoteError, ProofBundle, Signer, Verifier
+from replay.audit.note import Checkpoint, NoteError, ProofBundle, Signer, Verifier, erasure_text
 from replay.audit.verify import Report, verify
 
 DEFAULT_ORIGIN = "select-ledger.example/audit"
@@ -243,6 +243,25 @@ class Audit:
         with self.reading() as curs:
             path = hashes_for(inclusion_ranges(row.seq, last.size), lambda wanted: self.log.read_nodes(curs, wanted))
         return Proof(ProofBundle(row.entry, row.seq, path, last.note), row)
+
+    def erase(self, aggregate_id: UUID, version: int, pointer: str, signer: Signer) -> LogRow:
+        """Erase the audit side of one personal value: delete its salt and keep an erasure record
+        signed with the checkpoint key (naming the entry's leaf and the value's JSON pointer), so
+        that ``ledger verify`` reports the value as erased, not altered. Every entry, leaf, proof
+        and checkpoint stays valid. (Removing the value from the event's stored state is the
+        erasure feature's part, not this log's.)"""
+        with self.writing() as curs:
+            row = self.log.find(curs, aggregate_id, version)
+            if row is None:
+                raise NotFound(f"--version: aggregate {aggregate_id} has no logged event of version {version}",
+                               rule="S8", field="version")
+            if pointer not in (row.salts or {}):
+                raise NotFound(f"--pointer: entry {row.seq} has no salted personal value at {pointer!r}"
+                               + (" (already erased)" if pointer in (row.erased or {}) else ""),
+                               rule="S8", field="pointer")
+            note = signer.sign(erasure_text(signer.name, row.seq, row.leaf, pointer))
+            self.log.erase(curs, row, pointer, note)
+        return row
 
     def proof_at(self, seq: int, size: int) -> list[bytes]:
         with self.reading() as curs:

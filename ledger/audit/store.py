@@ -8,6 +8,10 @@ Tables (beside the events table, in the same schema):
 ``audit_salts``
     the salts of the personal values committed to in an entry (JSON pointer → hex), one row per
     entry that has any; erasing a person's data deletes values and salts, never entries.
+``audit_erasures``
+    one row per erased personal value: the entry's ``seq``, the value's JSON pointer and the
+    erasure record (a note signed with the checkpoint key naming the entry's leaf and the pointer),
+    so that ``ledger verify`` tells a salt deleted on purpose from one deleted by tampering.
 ``audit_nodes``
     every complete subtree of the Merkle tree above the leaves, keyed by ``level << 48 | index``.
 ``audit_head``
@@ -25,6 +29,7 @@ with no gaps, and the audit rows commit or roll back with the events.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +73,7 @@ class LogRow:
     entry: bytes
     leaf: bytes
     salts: dict[str, str] | None
+    erased: dict[str, str] | None = None  # JSON pointer → signed erasure record
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class AuditTables:
         self.events = q(events_table)
         self.event_id_column = "rowid" if kind == "sqlite" else "notification_id"
         self.log, self.salts, self.nodes = q("audit_log"), q("audit_salts"), q("audit_nodes")
+        self.erasures = q("audit_erasures")
         self.head, self.checkpoints = q("audit_head"), q("audit_checkpoints")
         self._index = q("audit_log_aggregate").split(".")[-1] if schema else '"audit_log_aggregate"'
         self._nid_index = q("audit_log_notification").split(".")[-1] if schema else '"audit_log_notification"'
@@ -107,6 +114,8 @@ class AuditTables:
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self._index} ON {self.log} (originator_id, originator_version)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self._nid_index} ON {self.log} (notification_id)",
             f"CREATE TABLE IF NOT EXISTS {self.salts} (seq BIGINT PRIMARY KEY, salts TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.erasures} (seq BIGINT NOT NULL, pointer TEXT NOT NULL, "
+            f"note TEXT NOT NULL, PRIMARY KEY (seq, pointer))",
             f"CREATE TABLE IF NOT EXISTS {self.nodes} (node BIGINT PRIMARY KEY, hash {blob} NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.head} (id INTEGER PRIMARY KEY, size BIGINT NOT NULL, "
             f"frontier {blob} NOT NULL, complete {boolean} NOT NULL, checkpoints BIGINT NOT NULL)",
@@ -358,7 +367,36 @@ class AuditLog:
             [_db_id(self.t.kind, aggregate_id), version],
         )
         row = curs.fetchone()
-        return _log_row(row) if row is not None else None
+        if row is None:
+            return None
+        found = _log_row(row)
+        return self._with_erasures(curs, [found])[0]
+
+    def _with_erasures(self, curs: Any, rows: list[LogRow]) -> list[LogRow]:
+        """``rows`` (in ``seq`` order) with the erasure records of their values attached."""
+        if not rows:
+            return rows
+        p = self.t.p
+        curs.execute(f"SELECT seq, pointer, note FROM {self.t.erasures} WHERE seq BETWEEN {p} AND {p}",
+                     [rows[0].seq, rows[-1].seq])
+        erased: dict[int, dict[str, str]] = {}
+        for r in curs.fetchall():
+            erased.setdefault(int(r["seq"]), {})[str(r["pointer"])] = str(r["note"])
+        if not erased:
+            return rows
+        return [dataclasses.replace(r, erased=erased[r.seq]) if r.seq in erased else r for r in rows]
+
+    def erase(self, curs: Any, row: LogRow, pointer: str, note: str) -> None:
+        """Delete the salt of one personal value of ``row`` and keep its signed erasure record
+        (insert lock held by the caller)."""
+        p = self.t.p
+        salts = {k: v for k, v in (row.salts or {}).items() if k != pointer}
+        if salts:
+            curs.execute(f"UPDATE {self.t.salts} SET salts = {p} WHERE seq = {p}",
+                         [json.dumps(salts, separators=(",", ":")), row.seq])
+        else:
+            curs.execute(f"DELETE FROM {self.t.salts} WHERE seq = {p}", [row.seq])
+        curs.execute(f"INSERT INTO {self.t.erasures} VALUES ({p},{p},{p})", [row.seq, pointer, note])
 
     def rows(self, curs: Any, start: int, limit: int) -> list[LogRow]:
         p = self.t.p
@@ -369,7 +407,7 @@ class AuditLog:
             f"WHERE l.seq >= {p} ORDER BY l.seq LIMIT {p}",
             [start, limit],
         )
-        return [_log_row(r) for r in curs.fetchall()]
+        return self._with_erasures(curs, [_log_row(r) for r in curs.fetchall()])
 
     def by_notification(self, curs: Any, first: int, last: int) -> dict[int, tuple[int, bytes]]:
         """``notification id → (seq, leaf hash)`` for the logged events in ``[first, last]``."""

@@ -98,14 +98,17 @@ class _Committer:
     """Walks decoded state once: typed values to their text, personal values to commitments, and
     notes whether the result is plain JSON (see :func:`canonical`)."""
 
-    __slots__ = ("given", "plain", "used")
+    __slots__ = ("erased", "given", "plain", "used")
 
-    def __init__(self, given: Mapping[str, str] | None) -> None:
+    def __init__(self, given: Mapping[str, str] | None, erased: Mapping[str, Any] | None = None) -> None:
         self.given = given
+        self.erased = erased or {}
         self.used: dict[str, str] = {}
         self.plain = True
 
-    def commit(self, path: str, value: Any) -> dict[str, str]:
+    def commit(self, path: str, value: Any) -> Any:
+        if path in self.erased:
+            return self.erased[path]
         if self.given is None:
             salt = _urandom(SALT_BYTES)
         else:
@@ -132,7 +135,7 @@ class _Committer:
             for k, v in value.items():
                 if not k.isascii():
                     self.plain = False
-                if commit and k in PERSONAL_KEYS and v is not None:
+                if commit and k in PERSONAL_KEYS and (v is not None or _pointer(path, k) in self.erased):
                     out[k] = self.commit(_pointer(path, k), v)
                 else:
                     tv = type(v)
@@ -177,13 +180,17 @@ def build_entry(
     salts: Mapping[str, str] | None = None,
     *,
     fast: bool = True,
+    erased: Mapping[str, Any] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The canonical entry of one event and the salts it used (JSON pointer → hex salt).
 
     Without ``salts`` fresh ones are drawn (when the event is recorded); with them (verification)
     the same entry is rebuilt, or :class:`MissingSalt` names the value whose salt is gone.
+    ``erased`` maps the JSON pointers of erased personal values (their salts deleted on purpose)
+    to the commitments the logged entry holds for them: those are taken as they are, whatever the
+    event's state holds there now (an erased value cannot be checked, everything else still is).
     """
-    body, plain, used = _body(aggregate_id, version, topic, state, salts, fast)
+    body, plain, used = _body(aggregate_id, version, topic, state, salts, fast and not erased, erased)
     entry = {**body, "seq": seq, "prev": prev.hex() if prev is not None else None}
     if plain:
         try:
@@ -245,6 +252,7 @@ def _body(
     state: bytes | Mapping[str, Any],
     salts: Mapping[str, str] | None,
     fast: bool,
+    erased: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bool, dict[str, str]]:
     """The entry without ``seq`` and ``prev``, whether it is plain JSON (see :func:`canonical`),
     and the salts used."""
@@ -274,7 +282,7 @@ def _body(
     decoded = json.loads(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
     if type(decoded) is not dict:
         raise ValueError("an event's state is a JSON object")
-    committer = _Committer(salts)
+    committer = _Committer(salts, erased)
     actor = decoded.get("actor")
     data = {k: v for k, v in decoded.items() if k not in ENVELOPE_KEYS}
     body = {
@@ -283,7 +291,8 @@ def _body(
         "type": topic.rpartition(":")[2],
         "effective_at": _text(decoded.get("at")),
         "recorded_at": _text(decoded.get("timestamp")),
-        "actor": committer.commit("/actor", actor) if personal_actor(actor) else committer.walk(actor, "/actor"),
+        "actor": committer.commit("/actor", actor) if personal_actor(actor) or "/actor" in committer.erased
+        else committer.walk(actor, "/actor"),
         "data": committer.walk(data, "/data"),
     }
     return body, committer.plain, committer.used
@@ -306,6 +315,20 @@ def aggregate_text(aggregate_id: UUID | str) -> str:
         text = text.lower()
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     return str(UUID(text))
+
+
+def value_at(document: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (RFC 6901) of ``document``; ``KeyError`` when there is none."""
+    value = document
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if type(value) is dict and token in value:
+            value = value[token]
+        elif type(value) is list and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            raise KeyError(pointer)
+    return value
 
 
 def parse_entry(entry: bytes) -> dict[str, Any]:

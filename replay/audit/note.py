@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -162,6 +163,30 @@ def open_checkpoint(note: str, verifier: Verifier) -> Checkpoint:
     if checkpoint.origin != verifier.name:
         raise NoteError(f"checkpoint origin {checkpoint.origin!r} is not the key's name {verifier.name!r}")
     return checkpoint
+
+
+ERASURE_HEADER = "select-ledger.example/erasure@v1"
+
+
+def erasure_text(origin: str, seq: int, leaf: bytes, pointer: str) -> str:
+    """The text of an erasure record: the personal value at ``pointer`` (RFC 6901, written as a
+    JSON string) of the entry at ``seq`` whose leaf hash is ``leaf`` was erased on purpose (its
+    salt deleted). Signed with the checkpoint key; its second line is never a tree size, so an
+    erasure record is never read as a checkpoint."""
+    return f"{origin}\n{ERASURE_HEADER}\n{seq}\n{leaf.hex()}\n{json.dumps(pointer)}\n"
+
+
+def open_erasure(note: str, verifier: Verifier | None, seq: int, leaf: bytes, pointer: str) -> None:
+    """Check an erasure record names this entry and value (and, with ``verifier``, is signed by
+    it); ``NoteError`` otherwise."""
+    if verifier is not None:
+        text = verifier.verify(note)
+        origin = verifier.name
+    else:
+        text, _ = split_note(note)
+        origin = text.split("\n", 1)[0]
+    if text != erasure_text(origin, seq, leaf, pointer):
+        raise NoteError(f"the erasure record does not name entry {seq} (leaf {leaf.hex()[:16]}…) and {pointer}")
 
 
 @dataclass(frozen=True)

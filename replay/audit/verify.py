@@ -15,6 +15,11 @@ reports, each with its position, aggregate and what differs:
 - ``tree``: stored interior hashes that differ from the recomputed tree (proofs would fail);
 - ``incomplete``: events recorded before the log existed and not yet backfilled.
 
+A personal value erased on purpose (its salt deleted, an erasure record signed with the checkpoint
+key naming the entry's leaf and the value's JSON pointer kept in ``audit_erasures``) is no
+finding: it is listed apart (``Report.erased``) and the rest of its entry is still checked. A salt
+missing with no such record, or a record that is not signed or names another entry, is ``altered``.
+
 Memory is bounded by the number of aggregates (the last leaf of each chain) plus the findings.
 """
 
@@ -25,9 +30,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
-from replay.audit.entry import MissingSalt, aggregate_text, build_entry, differences, event_type, parse_entry
+from replay.audit.entry import (
+    COMMITMENT,
+    MissingSalt,
+    aggregate_text,
+    build_entry,
+    differences,
+    event_type,
+    parse_entry,
+    value_at,
+)
 from replay.audit.merkle import Frontier, leaf_hash
-from replay.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from replay.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint, open_erasure
 
 
 class EventRow(Protocol):
@@ -68,6 +82,9 @@ class AuditRow(Protocol):
 
     @property
     def salts(self) -> dict[str, str] | None: ...
+
+    @property
+    def erased(self) -> dict[str, str] | None: ...
 
 
 class SignedCheckpoint(Protocol):
@@ -112,6 +129,7 @@ class Report:
     size: int = 0
     root: bytes = b""
     findings: list[Finding] = field(default_factory=list)
+    erased: list[Finding] = field(default_factory=list)  # values erased on purpose: not findings
 
     @property
     def ok(self) -> bool:
@@ -126,6 +144,7 @@ class Report:
             "tree_size": self.size,
             "root": self.root.hex(),
             "findings": [{k: v for k, v in asdict(f).items() if v is not None} for f in self.findings],
+            "erased": [{k: v for k, v in asdict(f).items() if v is not None} for f in self.erased],
         }
 
 
@@ -133,28 +152,55 @@ def _key(aggregate_id: Any, version: int) -> tuple[str, int]:
     return (str(aggregate_id) if type(aggregate_id) is UUID else aggregate_text(aggregate_id), version)
 
 
-Job = tuple[int, str, int, str, bytes, "bytes | None", "dict[str, str] | None", bytes]
+Job = tuple[int, str, int, str, bytes, "bytes | None", "dict[str, str] | None", bytes, "tuple[str, ...]"]
+Outcome = tuple[str, int, str, int, str, str]
 CHUNK = 2000
 
 
-def check_chunk(jobs: list[Job]) -> list[tuple[int, str, int, str, str]]:
+def _logged_commitments(logged: bytes, pointers: tuple[str, ...]) -> dict[str, Any]:
+    """The commitments the logged entry holds at the erased values' pointers (``KeyError`` names
+    a pointer where the entry holds none)."""
+    entry = parse_entry(logged)
+    found = {}
+    for pointer in pointers:
+        value = value_at(entry, pointer)
+        if not (type(value) is dict and list(value) == [COMMITMENT] and type(value[COMMITMENT]) is str):
+            raise KeyError(pointer)
+        found[pointer] = value
+    return found
+
+
+def check_chunk(jobs: list[Job]) -> list[Outcome]:
     """Rebuild the entries of ``jobs`` ``(seq, aggregate, version, topic, state, prev, salts, logged
-    entry)``; return ``(seq, aggregate, version, type, what differs)`` of each that is not the logged one.
+    entry, erased pointers)``; return ``(kind, seq, aggregate, version, type, detail)``: ``altered``
+    for each that is not the logged one, ``erased`` for each erased value of an entry that is.
     Runs in the verifier or in worker processes (pure: no database)."""
-    out = []
-    for seq, aggregate, version, topic, state, prev, salts, logged in jobs:
+    out: list[Outcome] = []
+    for seq, aggregate, version, topic, state, prev, salts, logged, pointers in jobs:
+        kind = event_type(topic)
         try:
-            entry, _ = build_entry(seq, aggregate, version, topic, state, prev, salts or {})
+            erased = _logged_commitments(logged, pointers) if pointers else None
+        except KeyError as exc:
+            out.append(("altered", seq, aggregate, version, kind,
+                        f"an erasure record names {exc.args[0]}, where the logged entry holds no commitment"))
+            continue
+        try:
+            entry, _ = build_entry(seq, aggregate, version, topic, state, prev, salts or {}, erased=erased)
         except MissingSalt as missing:
-            out.append((seq, aggregate, version, event_type(topic),
-                        f"no stored salt for the personal value {missing.path}"))
+            out.append(("altered", seq, aggregate, version, kind,
+                        f"no stored salt for the personal value {missing.path} (and no erasure record of it)"))
             continue
         except ValueError as exc:
-            out.append((seq, aggregate, version, event_type(topic), f"the event's state is not readable: {exc}"))
+            out.append(("altered", seq, aggregate, version, kind, f"the event's state is not readable: {exc}"))
             continue
         if entry != logged:
             diffs = differences(parse_entry(logged), parse_entry(entry))
-            out.append((seq, aggregate, version, event_type(topic), "; ".join(diffs) or "entry bytes differ"))
+            out.append(("altered", seq, aggregate, version, kind, "; ".join(diffs) or "entry bytes differ"))
+            continue
+        for pointer in pointers:
+            out.append(("erased", seq, aggregate, version, kind,
+                        f"the personal value {pointer} was erased (salt deleted, signed erasure record); "
+                        "the rest of the entry verifies"))
     return out
 
 
@@ -201,10 +247,27 @@ class LedgerVerifier:
         self.chain[aggregate] = (row.version, recomputed)
         return last[1] if last and last[0] == row.version - 1 else None
 
+    def _erased(self, row: AuditRow) -> tuple[str, ...]:
+        """The pointers of ``row``'s values erased by a valid erasure record (others are findings)."""
+        records = getattr(row, "erased", None)
+        if not records:
+            return ()
+        valid = []
+        leaf = leaf_hash(row.entry)
+        for pointer, note in sorted(records.items()):
+            try:
+                open_erasure(note, self.verifier, row.seq, leaf, pointer)
+            except NoteError as exc:
+                self.add(Finding("altered", f"the erasure record of {pointer} is not valid: {exc}", row.seq,
+                                 str(row.aggregate_id), row.version))
+                continue
+            valid.append(pointer)
+        return tuple(valid)
+
     def _compare(self, row: AuditRow, prev: bytes | None, event: EventRow, aggregate: str | None = None) -> None:
         """Queue the rebuild of one entry; chunks go to the worker processes (or run here)."""
         self.jobs.append((row.seq, aggregate or _key(event.originator_id, 0)[0], event.originator_version,
-                          event.topic, event.state, prev, row.salts, row.entry))
+                          event.topic, event.state, prev, row.salts, row.entry, self._erased(row)))
         if len(self.jobs) >= CHUNK:
             self._flush()
 
@@ -234,8 +297,12 @@ class LedgerVerifier:
 
     def _collect(self, outcome: Any) -> None:
         results = outcome if isinstance(outcome, list) else outcome.result()
-        for seq, aggregate, version, kind, detail in results:
-            self.add(Finding("altered", detail, seq, aggregate, version, kind))
+        for kind, seq, aggregate, version, type_, detail in results:
+            finding = Finding(kind, detail, seq, aggregate, version, type_)
+            if kind == "erased":
+                self.report.erased.append(finding)
+            else:
+                self.add(finding)
 
     def _drain(self) -> None:
         self._flush()

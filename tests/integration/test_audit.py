@@ -241,6 +241,126 @@ def test_s8_rollback_to_an_older_copy_is_named(ledger: LedgerApplication, raw: R
         again.close()
 
 
+def _salted(raw: Raw, pointer_suffix: str, not_seq: int = -1) -> tuple[int, str, int, str]:
+    """``(seq, aggregate id, version, pointer)`` of the first logged entry with a salted value at a
+    pointer ending in ``pointer_suffix``."""
+    for seq, salts in raw.run("SELECT seq, salts FROM audit_salts ORDER BY seq"):
+        for pointer in json.loads(salts):
+            if pointer.endswith(pointer_suffix) and seq != not_seq:
+                agg, version = raw.run("SELECT originator_id, originator_version FROM audit_log WHERE seq = ?",
+                                       (seq,))[0]
+                return int(seq), str(uuid.UUID(str(agg))), int(version), pointer
+    raise AssertionError(pointer_suffix)
+
+
+def test_s8_erased_value_is_reported_erased_not_altered(ledger: LedgerApplication, raw: Raw) -> None:
+    # given a ledger with orders whose end customer's e-mail is committed to with a salt
+    apply(ledger, COMMANDS[:40])
+    audit, signer = Audit(ledger), load_signer(ledger.settings)
+    audit.checkpoint(signer)
+    seq, agg, version, pointer = _salted(raw, "/email")
+    # when that value is erased (its salt deleted, the erasure record signed)
+    audit.erase(uuid.UUID(agg), version, pointer, signer)
+    # then verify passes, lists the value as erased, and every checkpoint still holds
+    left = raw.run("SELECT salts FROM audit_salts WHERE seq = ?", (seq,))
+    assert not left or pointer not in json.loads(left[0][0])
+    report = verify(ledger)
+    assert report.ok, [f.line() for f in report.findings]
+    assert [(f.kind, f.position, f.customer_id, f.version) for f in report.erased] == [("erased", seq, agg, version)]
+    assert pointer in report.erased[0].detail
+    assert report.as_dict()["erased"][0]["position"] == seq
+    audit.checkpoint(signer)  # the tree is unchanged: the next checkpoint is consistent
+
+
+def test_s8_erased_entry_is_still_checked_beyond_the_erased_value(ledger: LedgerApplication, raw: Raw) -> None:
+    # given an erased e-mail of an order
+    apply(ledger, COMMANDS[:40])
+    audit, signer = Audit(ledger), load_signer(ledger.settings)
+    seq, agg, version, pointer = _salted(raw, "/email")
+    audit.erase(uuid.UUID(agg), version, pointer, signer)
+    # when another field of the same event is changed in the event store
+    nid = raw.run("SELECT notification_id FROM audit_log WHERE seq = ?", (seq,))[0][0]
+    data = json.loads(bytes(raw.run(f"SELECT state FROM {raw.events} WHERE {raw.nid} = ?", (nid,))[0][0]))
+    data["forged"] = 1
+    raw.run(f"UPDATE {raw.events} SET state = ? WHERE {raw.nid} = ?", (json.dumps(data).encode(), nid))
+    # then that change is named as altered, and the erasure is not reported as such
+    report = verify(ledger)
+    assert kinds(report) == ["altered"] and report.findings[0].position == seq
+    assert "data.forged" in report.findings[0].detail and not report.erased
+
+
+def test_s8_salt_deleted_without_an_erasure_record_is_altered(ledger: LedgerApplication, raw: Raw) -> None:
+    # given a ledger with salted personal values
+    apply(ledger, COMMANDS[:40])
+    seq, agg, _, pointer = _salted(raw, "/email")
+    # when a salt is deleted directly in the database, with no erasure record
+    salts = json.loads(raw.run("SELECT salts FROM audit_salts WHERE seq = ?", (seq,))[0][0])
+    del salts[pointer]
+    raw.run("UPDATE audit_salts SET salts = ? WHERE seq = ?", (json.dumps(salts), seq))
+    # then verify names that entry and value as altered
+    report = verify(ledger)
+    assert kinds(report) == ["altered"] and not report.erased
+    assert (report.findings[0].position, report.findings[0].customer_id) == (seq, agg)
+    assert pointer in report.findings[0].detail and "no erasure record" in report.findings[0].detail
+
+
+def test_s8_forged_or_misplaced_erasure_record_is_altered(
+    ledger: LedgerApplication, raw: Raw, tmp_path: Path
+) -> None:
+    # given an honest erasure of one value, and a key that is not the ledger's
+    apply(ledger, COMMANDS[:40])
+    audit, signer = Audit(ledger), load_signer(ledger.settings)
+    seq, agg, version, pointer = _salted(raw, "/email")
+    audit.erase(uuid.UUID(agg), version, pointer, signer)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from replay.audit.note import Signer, erasure_text
+
+    other = Signer(signer.name, Ed25519PrivateKey.generate())
+    seq2, _, _, pointer2 = _salted(raw, "/address", not_seq=seq)
+    leaf2 = bytes(raw.run("SELECT leaf FROM audit_log WHERE seq = ?", (seq2,))[0][0])
+    # when a salt is deleted under an erasure record signed by another key
+    raw.run("INSERT INTO audit_erasures VALUES (?, ?, ?)",
+            (seq2, pointer2, other.sign(erasure_text(other.name, seq2, leaf2, pointer2))))
+    salts = json.loads(raw.run("SELECT salts FROM audit_salts WHERE seq = ?", (seq2,))[0][0])
+    del salts[pointer2]
+    raw.run("UPDATE audit_salts SET salts = ? WHERE seq = ?", (json.dumps(salts), seq2))
+    # and the honest record is moved to another pointer of its entry
+    raw.run("UPDATE audit_erasures SET pointer = ? WHERE seq = ? AND pointer = ?", ("/actor", seq, pointer))
+    # then both are named as altered, and nothing is reported erased
+    report = verify(ledger)
+    assert set(kinds(report)) == {"altered"} and not report.erased
+    details = {(f.position, f.detail) for f in report.findings}
+    assert any(p == seq2 and "erasure record of " + pointer2 in d for p, d in details)
+    assert any(p == seq2 and "no stored salt" in d for p, d in details)
+    assert any(p == seq and "erasure record of /actor" in d for p, d in details)
+    assert any(p == seq and "no stored salt for the personal value " + pointer in d for p, d in details)
+
+
+def test_s8_tampered_commitment_of_an_erased_value_is_altered(ledger: LedgerApplication, raw: Raw) -> None:
+    # given an erased e-mail and a checkpoint
+    apply(ledger, COMMANDS[:40])
+    audit, signer = Audit(ledger), load_signer(ledger.settings)
+    seq, agg, version, pointer = _salted(raw, "/email")
+    audit.erase(uuid.UUID(agg), version, pointer, signer)
+    audit.checkpoint(signer)
+    # when the logged commitment of the erased value is replaced (entry and leaf rewritten)
+    from replay.audit.merkle import leaf_hash
+
+    entry = json.loads(bytes(raw.run("SELECT entry FROM audit_log WHERE seq = ?", (seq,))[0][0]))
+    *parents, last = pointer.split("/")[1:]
+    holder = entry
+    for token in parents:
+        holder = holder[token]
+    holder[last] = {"salted_sha256": "00" * 32}
+    forged = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    raw.run("UPDATE audit_log SET entry = ?, leaf = ? WHERE seq = ?", (forged, leaf_hash(forged), seq))
+    # then the erasure record (bound to the old leaf) no longer holds, and the signed root breaks
+    report = verify(ledger)
+    assert "altered" in kinds(report) and "checkpoint" in kinds(report) and not report.erased
+    assert any(f.position == seq and "erasure record" in f.detail for f in report.findings)
+
+
 def signer_path(app: LedgerApplication) -> Path:
     from ledger.audit.service import key_file
 
@@ -351,8 +471,9 @@ def raw_factory(db_url: str, backend: str) -> Iterator[Callable[[LedgerApplicati
 def test_s8_verify_passes_on_every_honest_ledger(
     fresh_url: Callable[[], str], tmp_path: Path, data: st.DataObject
 ) -> None:
-    """Random command sequences, batch sizes, checkpoints and 1-3 concurrent writer processes'
-    worth of applications on their own connections: verify finds nothing, the log is dense."""
+    """Random command sequences, batch sizes, checkpoints, 1-3 concurrent writer processes'
+    worth of applications on their own connections and up to 3 personal values erased: verify
+    finds nothing (the erased values listed apart), the log is dense."""
     picks = data.draw(st.lists(st.integers(0, len(COMMANDS) - 1), min_size=1, max_size=40))
     commands = [COMMANDS[i] for i in sorted(picks)]
     batch = data.draw(st.integers(1, 8))
@@ -380,8 +501,16 @@ def test_s8_verify_passes_on_every_honest_ledger(
             for t in threads:
                 t.join()
             assert not errors, errors
+        with audit.reading() as curs:
+            salted = [(r.seq, r.aggregate_id, r.version, p) for r in audit.log.rows(curs, 0, 100_000)
+                      for p in sorted(r.salts or {})]
+        erase = data.draw(st.lists(st.sampled_from(salted), max_size=3, unique=True)) if salted else []
+        for _, aggregate, version, pointer in erase:  # values erased on purpose are no finding
+            audit.erase(uuid.UUID(aggregate), version, pointer, signer)
         report = verify(app)
         assert report.ok, [f.line() for f in report.findings]
+        assert sorted((f.position, f.detail.split()[3]) for f in report.erased) == sorted(
+            (seq, p) for seq, _, _, p in erase)
         assert report.entries == report.events
         with audit.reading() as curs:
             seqs = [r.seq for r in audit.log.rows(curs, 0, 100_000)]

@@ -102,6 +102,33 @@ def test_s8_verify_against_an_exported_checkpoint_file(run: Any, tmp_path: Path)
     assert proc.returncode == 0 and "verified" in proc.stdout
 
 
+def test_s8_verify_reports_an_erased_value_and_exits_0(run: Any, db_url: str, tmp_path: Path) -> None:
+    # given a ledger whose first salted personal value was erased (salt deleted, record signed)
+    from uuid import UUID
+
+    from ledger.app import LedgerApplication
+    from ledger.audit.service import Audit, load_signer
+    from ledger.config import load_settings
+
+    env = {"LEDGER_SECRET_KEY": "cli-test", "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "sign.key")}
+    app = LedgerApplication(load_settings(db_url, env))
+    try:
+        audit = Audit(app)
+        with audit.reading() as curs:
+            row = next(r for r in audit.log.rows(curs, 0, 10_000) if r.salts)
+        pointer = sorted(row.salts or {})[0]
+        audit.erase(UUID(row.aggregate_id), row.version, pointer, load_signer(app.settings))
+    finally:
+        app.close()
+    # when the auditor verifies
+    proc = run("verify")
+    report = json.loads(run("verify", "--json").stdout)
+    # then it passes and names the erased value apart from findings
+    assert proc.returncode == 0 and "audit: verified" in proc.stdout and "1 personal values erased" in proc.stdout
+    assert f"ERASED: position {row.seq}" in proc.stdout and pointer in proc.stdout
+    assert report["ok"] and report["findings"] == [] and report["erased"][0]["position"] == row.seq
+
+
 def test_s8_bad_input_names_the_field_without_a_traceback(run: Any, tmp_path: Path) -> None:
     proc = run("proof", "--customer", "not-a-uuid", "--version", "1")
     assert proc.returncode == 2 and "--customer" in proc.stderr
