@@ -9,7 +9,8 @@ device in it. Measured in the same run:
 - ``POST /v1/commands``: commands/s, p50 and p99 latency;
 - the same commands through ``ledger apply``'s code path in-process (``execute_many`` groups of the
   waiting commands, read models caught up): the in-process ceiling;
-- ``GET /v1/customers/{id}/rooms`` (authenticated, a view of the read models): requests/s, p50/p99;
+- ``GET /v1/customers/{id}/rooms`` (authenticated, a view of the read models): requests/s, p50/p99,
+  of the whole view (which grows as the clients add rooms) and of its first page of 50 (the portal's);
 - ``GET /livez`` of the same server (does nothing): the HTTP ceiling.
 
 The load generator runs on the same machine (asyncio streams, one process), so it takes CPU from
@@ -41,6 +42,7 @@ from tests.kit.commands import order
 from tests.kit.http import SECRET, Server
 
 LEVELS = (1, 16, 64)
+PAGE = 50  # the portal's page of rooms
 _serial = itertools.count(1)
 
 
@@ -170,7 +172,7 @@ async def _drive(url: str, clients: int, seconds: float, make: Callable[[int], S
 def measure_http(db: str, made: list[tuple[str, str, str]], keys: list[str], seconds: float, log: Path
                  ) -> dict[str, dict[int, dict[str, float]]]:
     server = Server(db, log=log).start()
-    figures: dict[str, dict[int, dict[str, float]]] = {"commands": {}, "views": {}, "noop": {}}
+    figures: dict[str, dict[int, dict[str, float]]] = {"commands": {}, "views": {}, "pages": {}, "noop": {}}
     try:
         for clients in LEVELS:
             portals = [Portal(f"h{clients}-{i}", *made[i % len(made)]) for i in range(clients)]
@@ -188,13 +190,16 @@ def measure_http(db: str, made: list[tuple[str, str, str]], keys: list[str], sec
 
                 return step
 
-            def view_step(i: int) -> Step:
+            def view_step(i: int, query: str = "") -> Step:
                 cid, headers = made[i % len(made)][0], {"Authorization": f"Bearer {keys[i % len(keys)]}"}
 
                 async def step(http: Connection) -> bool:
-                    return (await http.request("GET", f"/v1/customers/{cid}/rooms", headers))[0] == 200
+                    return (await http.request("GET", f"/v1/customers/{cid}/rooms{query}", headers))[0] == 200
 
                 return step
+
+            def page_step(i: int) -> Step:
+                return view_step(i, f"?limit={PAGE}")
 
             def noop_step(i: int) -> Step:
                 async def step(http: Connection) -> bool:
@@ -204,6 +209,7 @@ def measure_http(db: str, made: list[tuple[str, str, str]], keys: list[str], sec
 
             figures["commands"][clients] = asyncio.run(_drive(server.url, clients, seconds, command_step))
             figures["views"][clients] = asyncio.run(_drive(server.url, clients, seconds, view_step))
+            figures["pages"][clients] = asyncio.run(_drive(server.url, clients, seconds, page_step))
             figures["noop"][clients] = asyncio.run(_drive(server.url, clients, seconds, noop_step))
     finally:
         server.stop()
@@ -265,6 +271,7 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[tup
     for backend, r in results.items():
         for clients in LEVELS:
             c, v, n, local = r["commands"][clients], r["views"][clients], r["noop"][clients], r["in_process"][clients]
+            pg = r["pages"][clients]
             prefix = f"http_{backend}_{clients}"
             figures[f"{prefix}_commands_per_s"] = c["per_s"]
             figures[f"{prefix}_commands_p50_ms"] = c["p50_ms"]
@@ -274,6 +281,9 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[tup
             figures[f"{prefix}_views_per_s"] = v["per_s"]
             figures[f"{prefix}_views_p50_ms"] = v["p50_ms"]
             figures[f"{prefix}_views_p99_ms"] = v["p99_ms"]
+            figures[f"{prefix}_page_per_s"] = pg["per_s"]
+            figures[f"{prefix}_page_p50_ms"] = pg["p50_ms"]
+            figures[f"{prefix}_page_p99_ms"] = pg["p99_ms"]
             figures[f"{prefix}_noop_per_s"] = n["per_s"]
             figures[f"{prefix}_noop_p99_ms"] = n["p99_ms"]
             rows.append((
@@ -287,6 +297,12 @@ def report(results: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[tup
                 f"{v['per_s']:,.0f} req/s p50 {v['p50_ms']:.1f} p99 {v['p99_ms']:.1f} ms",
                 f"do-nothing {n['per_s']:,.0f} req/s p99 {n['p99_ms']:.1f} ms",
                 f"{v['per_s'] / n['per_s']:.2f} of do-nothing",
+            ))
+            rows.append((
+                f"HTTP {backend} {clients} clients GET rooms?limit={PAGE}",
+                f"{pg['per_s']:,.0f} req/s p50 {pg['p50_ms']:.1f} p99 {pg['p99_ms']:.1f} ms",
+                f"do-nothing {n['per_s']:,.0f} req/s",
+                f"{pg['per_s'] / n['per_s']:.2f} of do-nothing",
             ))
     return figures, rows
 

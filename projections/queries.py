@@ -10,10 +10,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Connection, Engine, Select, Table, bindparam, select
 
 from aggregates.catalog import MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE, CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
@@ -127,17 +128,33 @@ def invitation_status(state: str, expires_at: str, at: datetime) -> str:
     return Invitation(UUID(int=0), "", "", at, datetime.fromisoformat(expires_at), state=state).status(at)
 
 
-def _where_customer(table: Table, customer_id: str | None) -> Any:
+@lru_cache(maxsize=512)
+def _statement(table: Table, by_customer: bool, after: bool = False, limit: bool = False, of_rooms: bool = False
+               ) -> Select[Any]:
+    """A table's rows in key order: of one customer (``:customer_id``), after a room (``:after``), at most
+    ``:limit``, of some rooms (``:room_ids``). Built once: a statement's cache key costs more than the query."""
     stmt = select(table)
-    if customer_id is not None:
-        stmt = stmt.where(table.c.customer_id == customer_id)
-    return stmt.order_by(*table.primary_key.columns)
+    if by_customer:
+        stmt = stmt.where(table.c.customer_id == bindparam("customer_id"))
+    if after:
+        stmt = stmt.where(table.c.room_id > bindparam("after"))
+    if of_rooms:
+        stmt = stmt.where(table.c.room_id.in_(bindparam("room_ids", expanding=True)))
+    stmt = stmt.order_by(*table.primary_key.columns)
+    return stmt.limit(bindparam("limit")) if limit else stmt
+
+
+def _rows(conn: Connection, table: Table, customer_id: str | None) -> Any:
+    """Every row of ``table`` (of one customer if given), in key order."""
+    if customer_id is None:
+        return conn.execute(_statement(table, False)).all()
+    return conn.execute(_statement(table, True), {"customer_id": customer_id}).all()
 
 
 def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     t = table_set("contracts", suffix)["contracts"]
     with engine.connect() as conn:
-        rows = conn.execute(_where_customer(t, customer_id)).all()
+        rows = _rows(conn, t, customer_id)
     views = [contract_view(r.customer_id, contract_from_row(r), r.assigned, at) for r in rows]
     return sorted(views, key=lambda v: (v["customer_id"], v["po_number"]))
 
@@ -152,52 +169,49 @@ def rooms(
     paged = after is not None or limit is not None
     if paged and customer_id is None:
         raise ValueError("rooms: a page is of one customer's rooms")
-    room_table = ts["rooms"]
-    stmt = _where_customer(room_table, customer_id)
-    if after is not None:
-        stmt = stmt.where(room_table.c.room_id > after)
-    if limit is not None:
-        stmt = stmt.limit(limit)
+    by_customer = customer_id is not None
+    page: dict[str, Any] = {"customer_id": customer_id, "after": after, "limit": limit}
+    rooms_of = _statement(ts["rooms"], by_customer, after is not None, limit is not None)
 
-    def of_page(table: Table, ids: list[str]) -> Any:
-        found = _where_customer(table, customer_id)
-        return found.where(table.c.room_id.in_(ids)) if paged else found
+    def of_page(conn: Connection, table: Table, ids: list[str]) -> Any:
+        if not paged:
+            return _rows(conn, table, customer_id)
+        return conn.execute(_statement(table, True, of_rooms=True), {"customer_id": customer_id, "room_ids": ids}).all()
 
     with engine.connect() as conn:
-        room_rows = conn.execute(stmt).all()
+        room_rows = conn.execute(rooms_of, {k: v for k, v in page.items() if v is not None}).all()
         if paged and not room_rows:
             return []
         ids = [r.room_id for r in room_rows]
-        license_rows = conn.execute(of_page(ts["room_licenses"], ids)).all()
-        term_rows = conn.execute(_where_customer(ts["room_contract_terms"], customer_id)).all()
-        device_rows = conn.execute(of_page(ts["devices"], ids)).all()
+        license_rows = of_page(conn, ts["room_licenses"], ids)
+        term_rows = _rows(conn, ts["room_contract_terms"], customer_id)
+        device_rows = of_page(conn, ts["devices"], ids)
     ends: dict[tuple[str, str], datetime | None] = {
         (r.customer_id, r.po_number): contract_from_row(r).end_as_of(at) for r in term_rows
     }
+    # rows unpacked in the tables' column order (projections.tables): a Row's attribute costs a microsecond
     licenses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     coverage: dict[str, list[datetime | None]] = defaultdict(list)
-    for r in license_rows:
-        end = ends.get((r.customer_id, r.po_number))
-        licenses[r.room_id].append(
-            unrepresentable({"service": r.service, "po_number": r.po_number, "coverage_end": _iso(end)},
+    for cid, room_id, service, po_number in license_rows:
+        end = ends.get((cid, po_number))
+        licenses[room_id].append(
+            unrepresentable({"service": service, "po_number": po_number, "coverage_end": _iso(end)},
                             coverage_end=end)
         )
-        if r.service in WARRANTY_SERVICES:
-            coverage[r.room_id].append(end)
+        if service in WARRANTY_SERVICES:
+            coverage[room_id].append(end)
     devices: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in device_rows:
-        purchased = date.fromisoformat(r.purchased_on)
-        warranty = warranty_end(purchased, coverage[r.room_id])
-        devices[r.room_id].append(unrepresentable({
-            "serial_number": r.serial_number,
-            "product": r.product,
-            "purchased_on": r.purchased_on,
+    for _cid, serial_number, room_id, product, purchased_on in device_rows:
+        warranty = warranty_end(date.fromisoformat(purchased_on), coverage[room_id])
+        devices[room_id].append(unrepresentable({
+            "serial_number": serial_number,
+            "product": product,
+            "purchased_on": purchased_on,
             "warranty_end": _iso(warranty),
         }, warranty_end=warranty))
     views = [
-        room_view(r.room_id, r.customer_id, r.account_id, r.name, r.site, r.country, countries,
-                  licenses[r.room_id], devices[r.room_id])
-        for r in room_rows
+        room_view(room_id, cid, account_id, name, site, country, countries, licenses[room_id], devices[room_id])
+        for cid, room_id, account_id, name, site, country in room_rows
     ]
     return sorted(views, key=lambda v: (v["customer_id"], v["room_id"]))
 
@@ -222,9 +236,9 @@ def room_view(
 def spares(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     ts = table_set("spares", suffix)
     with engine.connect() as conn:
-        orders = conn.execute(_where_customer(ts["spare_orders"], customer_id)).all()
-        spare_rows = conn.execute(_where_customer(ts["spares"], customer_id)).all()
-        swap_rows = conn.execute(_where_customer(ts["spare_swaps"], customer_id)).all()
+        orders = _rows(conn, ts["spare_orders"], customer_id)
+        spare_rows = _rows(conn, ts["spares"], customer_id)
+        swap_rows = _rows(conn, ts["spare_swaps"], customer_id)
     active: dict[str, int] = defaultdict(int)
     for r in orders:
         active[r.customer_id] += r.quantity if r.live else 0
@@ -253,11 +267,11 @@ def swap_row(
 def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     ts = table_set("access", suffix)
     with engine.connect() as conn:
-        customers = conn.execute(_where_customer(ts["access_customers"], customer_id)).all()
-        users = conn.execute(_where_customer(ts["users"], customer_id)).all()
-        invitations = conn.execute(_where_customer(ts["invitations"], customer_id)).all()
-        partners = conn.execute(_where_customer(ts["delegations"], customer_id)).all()
-        sso = conn.execute(_where_customer(ts["sso"], customer_id)).all()
+        customers = _rows(conn, ts["access_customers"], customer_id)
+        users = _rows(conn, ts["users"], customer_id)
+        invitations = _rows(conn, ts["invitations"], customer_id)
+        partners = _rows(conn, ts["delegations"], customer_id)
+        sso = _rows(conn, ts["sso"], customer_id)
     by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in users:
         by[r.customer_id]["users"].append({"email": r.email, "role": r.role})

@@ -22,7 +22,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy.exc
-from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select, update
+from sqlalchemy import Column, Engine, MetaData, String, Table, bindparam, insert, select, update
 
 from aggregates.errors import Conflict, InvalidInput, NotFound
 from commands.auth import Principal
@@ -46,6 +46,8 @@ api_keys = Table(
     Column("created_at", String(40), nullable=False),
     Column("revoked_at", String(40)),
 )
+# built once: on the path of every read request, where building a statement costs more than the read
+_BY_KEY_ID = select(api_keys).where(api_keys.c.key_id == bindparam("key_id"))
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ class ApiKeyStore:
         """The principal of a presented key; Unauthenticated when unknown, wrong or revoked (one read)."""
         key_id, secret = self._parse(key)
         with self.engine.connect() as conn:
-            row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+            row = conn.execute(_BY_KEY_ID, {"key_id": key_id}).first()
         if row is not None and not row.revoked_at:
             self._rows[key_id] = row
         return self._check(row, key_id, secret)
