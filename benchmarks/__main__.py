@@ -5,7 +5,8 @@
 Prints a table of medians and ratios (never a bare absolute time alone). PostgreSQL parts run when
 a server is reachable (LEDGER_TEST_PG_URL or .cache/pg-url, as `scripts/postgres.sh start` leaves);
 the stream part when a broker answers on 127.0.0.1:9092 (`scripts/kafka.sh start`); the HTTP part
-(``benchmarks.http``) on SQLite, and on PostgreSQL too outside ``--quick``.
+(``benchmarks.http``) on SQLite, and on PostgreSQL too outside ``--quick``; the support part
+(``benchmarks.support``: room import against ``ledger apply``, the tickets view as of a past date).
 """
 
 from __future__ import annotations
@@ -217,8 +218,29 @@ def main(argv: list[str] | None = None) -> int:
                          f"{rate / local:.2f} of in-process; p99 {http[f'{key}_commands_p99_ms']:.0f} ms"))
             rows.append((f"HTTP {backend}, 64 clients: GET rooms view", f"{views:,.0f} req/s",
                          f"do-nothing {noop:,.0f} req/s", f"{views / noop:.2f} of do-nothing"))
+            if f"{key}_page_per_s" in http:
+                page = http[f"{key}_page_per_s"]
+                rows.append((f"HTTP {backend}, 64 clients: GET rooms, a page of 50", f"{page:,.0f} req/s",
+                             f"do-nothing {noop:,.0f} req/s", f"{page / noop:.2f} of do-nothing"))
     else:
         rows.append(("HTTP", "failed", out.stderr.strip().splitlines()[-1] if out.stderr else "", ""))
+
+    out = subprocess.run([sys.executable, "-m", "benchmarks.support", "--json", str(folder / "support.json"),
+                          *(["--quick"] if quick else ["--rounds", "1"])], capture_output=True, text=True)
+    if out.returncode == 0 and (folder / "support.json").exists():
+        support = json.loads((folder / "support.json").read_text())
+        figures["support"] = support
+        imp, tickets = support["import_rooms"], support["tickets_view"]
+        rows.append((f"import-rooms, {imp['rooms']:,} rooms / {imp['devices']:,} devices",
+                     f"{imp['import']['events_per_s']:,.0f} events/s",
+                     f"ledger apply of the same: {imp['apply']['events_per_s']:,.0f} events/s",
+                     f"{imp['ratio_time_import_over_apply']:.2f}× its time (target ≤ 1.5)"))
+        rows.append((f"tickets view as of a past date, {tickets['tickets']:,} tickets",
+                     f"p50 {tickets['asof_p50_ms']:.0f} ms",
+                     f"as-of contracts view p50 {tickets['baseline_asof_contracts_p50_ms']:.0f} ms",
+                     f"p99 {tickets['asof_p99_ms']:.0f} ms"))
+    else:
+        rows.append(("support", "failed", out.stderr.strip().splitlines()[-1] if out.stderr else "", ""))
 
     from rich.console import Console
     from rich.table import Table
