@@ -22,9 +22,24 @@ json_values = st.recursive(
 )
 
 
-@settings(deadline=None)
-@given(json_values)
+SAFE = 2**53 - 1
+wide_scalars = (
+    st.none() | st.booleans() | st.integers() | st.sampled_from([SAFE, -SAFE, SAFE + 1, -SAFE - 1, 2**63, 2**64])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text() | st.text(alphabet=st.characters(codec=None, categories=["Cc", "Cs", "Zl", "Zp", "So", "Lo"]))
+)
+wide_values = st.recursive(
+    wide_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.one_of(json_values, wide_values))
 def test_s8_canonical_json_is_rfc8785(value: Any) -> None:
+    """The orjson fast path gives the library's bytes or leaves the value to the library: unicode
+    (controls, lone surrogates, line separators, astral), floats, nesting, integers beyond 2**53."""
     try:
         expected = rfc8785.dumps(value)
     except rfc8785.CanonicalizationError:
@@ -32,6 +47,43 @@ def test_s8_canonical_json_is_rfc8785(value: Any) -> None:
             canonical(value)
         return
     assert canonical(value) == expected
+
+
+def _safe_number(text: str) -> float:
+    """JSON integers read as the numbers RFC 8785 means (IEEE 754 doubles: a float written without
+    a fraction, such as 2.0**53, reads back as one); integers themselves are checked against the
+    library's domain by test_s8_canonical_json_is_rfc8785."""
+    return float(text)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.dictionaries(st.sampled_from(["po_number", "email", "address", "n", "years", "é", "ship_to", "a/b~c"]),
+                    wide_values, max_size=6),
+    st.one_of(st.none(), st.text(max_size=12), st.integers()),
+    st.booleans(),
+)
+def test_s8_entry_bytes_are_the_rfc8785_librarys(data: dict[str, Any], actor: Any, ascii_state: bool) -> None:
+    """Every entry ``build_entry`` makes (its fast path) is byte for byte the library's
+    canonicalisation of it, or refused as the library refuses it."""
+    state = json.dumps({"timestamp": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:01+00:00"},
+                        "at": "2026-05-01T09:00:00+00:00", "actor": actor, **data},
+                       ensure_ascii=ascii_state).encode("utf-8", "surrogatepass")
+    try:
+        entry, salts = build_entry(7, AGG, 2, "aggregates.customer:Customer.OrderPlaced", state, b"\x02" * 32)
+    except rfc8785.CanonicalizationError:
+        slow = None
+        with pytest.raises((rfc8785.CanonicalizationError, UnicodeError)):
+            slow = build_entry(7, AGG, 2, "aggregates.customer:Customer.OrderPlaced", state, b"\x02" * 32,
+                               fast=False)
+        assert slow is None
+        return
+    except (UnicodeError, ValueError):
+        return  # a state that is not JSON text (lone surrogates as UTF-8): never recorded
+    assert entry == rfc8785.dumps(json.loads(entry, parse_int=_safe_number))
+    again, _ = build_entry(7, AGG, 2, "aggregates.customer:Customer.OrderPlaced", state, b"\x02" * 32, salts,
+                           fast=False)
+    assert again == entry
 
 
 def test_s8_canonical_json_of_floats_goes_through_rfc8785() -> None:
