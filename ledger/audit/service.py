@@ -235,11 +235,15 @@ class Audit:
     def proof(self, aggregate_id: UUID, version: int, signer: Signer) -> Proof:
         """A tlog-proof@v1 bundle for one event against the latest checkpoint (signed now if none
         covers the event yet)."""
-        row = self.find(aggregate_id, version)
-        with self.reading() as curs:
+        with self.reading() as curs:  # one read transaction: entry, checkpoint, O(log n) nodes
+            row = self.log.find(curs, aggregate_id, version, erasures=False)
             last = self.log.last_checkpoint(curs)
-        if last is None or last.size <= row.seq:
-            last = self.checkpoint(signer)
+            if row is not None and last is not None and last.size > row.seq:
+                path = hashes_for(inclusion_ranges(row.seq, last.size),
+                                  lambda wanted: self.log.read_nodes(curs, wanted))
+                return Proof(ProofBundle(row.entry, row.seq, path, last.note), row)
+        row = self.find(aggregate_id, version)
+        last = self.checkpoint(signer)
         with self.reading() as curs:
             path = hashes_for(inclusion_ranges(row.seq, last.size), lambda wanted: self.log.read_nodes(curs, wanted))
         return Proof(ProofBundle(row.entry, row.seq, path, last.note), row)

@@ -357,7 +357,8 @@ class AuditLog:
         nodes = self.read_nodes(curs, set(decompose(0, size)))
         return fold([nodes[n] for n in decompose(0, size)])
 
-    def find(self, curs: Any, aggregate_id: UUID, version: int) -> LogRow | None:
+    def find(self, curs: Any, aggregate_id: UUID, version: int, erasures: bool = True) -> LogRow | None:
+        """The log row of one event (with its erasure records unless ``erasures`` is false)."""
         p = self.t.p
         curs.execute(
             f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
@@ -370,7 +371,7 @@ class AuditLog:
         if row is None:
             return None
         found = _log_row(row)
-        return self._with_erasures(curs, [found])[0]
+        return self._with_erasures(curs, [found])[0] if erasures else found
 
     def _with_erasures(self, curs: Any, rows: list[LogRow]) -> list[LogRow]:
         """``rows`` (in ``seq`` order) with the erasure records of their values attached."""

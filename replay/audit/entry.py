@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +39,13 @@ import rfc8785
 PERSONAL_KEYS = frozenset({"email", "address", "ship_to"})
 ENVELOPE_KEYS = frozenset({"timestamp", "at", "actor", "originator_topic", "originator_id", "originator_version"})
 SALT_BYTES = 16
-_PERSONAL_OR_ESCAPED = re.compile(
-    rb"\\u|" + b"|".join(re.escape(f'"{key}"'.encode()) for key in sorted(PERSONAL_KEYS))
-)
+
+
+def _unmarked(state: bytes) -> bool:
+    """No personal key (:data:`PERSONAL_KEYS`, spelled out: substring tests in C) and no escaped
+    character in a state's JSON text."""
+    return b"\\u" not in state and b'"email"' not in state and b'"address"' not in state and b'"ship_to"' not in state
+
 COMMITMENT = "salted_sha256"
 
 _OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
@@ -81,6 +84,18 @@ def _unwrap(d: dict[str, Any]) -> Any:
     if len(d) == 2 and "_type_" in d and "_data_" in d:
         return d["_data_"]
     return d
+
+
+class _FloatFound(Exception):
+    """A float in a state decoded for the fast path (it takes the full walk instead)."""
+
+
+def _refuse_float(text: str) -> float:
+    raise _FloatFound(text)
+
+
+# Made once: json.loads with hooks builds a decoder on every call.
+_decode_typed = json.JSONDecoder(object_hook=_unwrap, parse_float=_refuse_float).decode
 
 
 def decode_state(state: bytes) -> dict[str, Any]:
@@ -267,17 +282,14 @@ def _body(
 ) -> tuple[dict[str, Any], bool, dict[str, str]]:
     """The entry without ``seq`` and ``prev``, whether it is plain JSON (see :func:`canonical`),
     and the salts used."""
-    if fast and type(state) is bytes and state.isascii() and _PERSONAL_OR_ESCAPED.search(state) is None:
+    if fast and type(state) is bytes and state.isascii() and _unmarked(state):
         # No personal key anywhere and every string ASCII: decode with the typed values unwrapped
-        # by the C decoder's hook, and the result is plain JSON unless a float turns up.
-        floats: list[str] = []
-
-        def parse_float(text: str) -> float:
-            floats.append(text)
-            return float(text)
-
-        decoded = json.loads(state, object_hook=_unwrap, parse_float=parse_float)
-        if type(decoded) is dict and not floats:
+        # by the C decoder's hook, and the result is plain JSON (a float leaves for the full walk).
+        try:
+            decoded = _decode_typed(state.decode("ascii"))
+        except _FloatFound:
+            decoded = None
+        if type(decoded) is dict:
             actor = decoded.get("actor")
             committer = _Committer(salts)
             body = {

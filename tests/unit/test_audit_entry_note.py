@@ -86,6 +86,15 @@ def test_s8_entry_bytes_are_the_rfc8785_librarys(data: dict[str, Any], actor: An
     assert again == entry
 
 
+def test_s8_every_personal_key_sends_a_state_to_the_full_walk() -> None:
+    from replay.audit.entry import PERSONAL_KEYS, _unmarked
+
+    assert _unmarked(b'{"po_number":"PO-1","emails":2}')
+    for key in PERSONAL_KEYS:
+        assert not _unmarked(json.dumps({"x": {key: "v"}}).encode()), key
+    assert not _unmarked(json.dumps({"name": "Åse"}).encode())  # escaped non-ASCII
+
+
 def test_s8_canonical_json_of_floats_goes_through_rfc8785() -> None:
     assert canonical({"b": 1.0, "a": 1e21}) == b'{"a":1e+21,"b":1}'
 
