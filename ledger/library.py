@@ -22,6 +22,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import PersistenceError, Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from ledger import answers
@@ -194,3 +195,26 @@ def latest_versions(recorder: Any, aggregate_ids: list[UUID]) -> dict[UUID, int]
         if last:
             found[aggregate_id] = last[0].originator_version
     return found
+
+
+def raw_notification_rows(recorder: Any, start: int, limit: int) -> int:
+    """The driver's select of up to ``limit`` notification rows from ``start`` (the statement the
+    recorder's ``select_notifications`` runs, rows as the driver returns them, nothing decoded);
+    returns the last row's notification id (0: none). The ceiling a reader of the log can reach
+    (``benchmarks.replay``)."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE notification_id>=%s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name))
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, [start, limit], prepare=True)
+            rows = curs.fetchall()
+            return int(rows[-1][0]) if rows else 0
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, * FROM {recorder.events_table_name} WHERE rowid>=? ORDER BY rowid LIMIT ?",
+                      [start, limit])
+            rows = c.fetchall()
+            return int(rows[-1][0]) if rows else 0
+    raise TypeError(f"no raw select for {type(recorder).__name__}")

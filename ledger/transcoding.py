@@ -1,20 +1,41 @@
-"""The ledger's JSON transcoder: the library's format, decoded with less work per value.
+"""The ledger's transcoder: the library's JSON format, parsed and written by ``orjson``.
 
-Stored events stay exactly as the library writes them (``{"_type_": ..., "_data_": ...}`` for
-UUIDs, times and dates), so any ``eventsourcing`` application can still read the log. Decoding
-uses one closure as the object hook instead of a bound method with nested ``try`` blocks, and
-builds UUIDs from their hex without re-validating text the ledger itself wrote.
+Stored events keep exactly the format of the library's ``JSONTranscoder`` (``{"_type_": ...,
+"_data_": ...}`` for UUIDs, times, dates and decimals, compact separators, UTF-8), so records
+written before this transcoder decode unchanged and any ``eventsourcing`` application can still
+read the log. ``OrjsonTranscoder`` implements the library's ``Transcoder`` interface and registers
+``Transcoding`` objects as ``JSONTranscoder`` does.
+
+Decoding parses with ``orjson`` (no per-object hook), then replaces the tagged objects in place;
+it counts the ``"_type_"`` keys in the bytes first and stops walking as soon as that many tags are
+replaced, so a snapshot (whose packed state has no tags, ``aggregates.packing``) is not walked
+below its first level. Anything ``orjson`` refuses (integers beyond 64 bits, ``NaN``) goes through
+the standard-library codec of the same format, so nothing the old transcoder wrote or accepted is
+refused.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from datetime import date, datetime
 from typing import Any
 
-from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding, UUIDAsHex
+import orjson
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoder,
+    Transcoding,
+    TranscodingNotRegisteredError,
+    UUIDAsHex,
+)
 
 from aggregates.packing import uuid_from_hex
+
+_TAG_KEY = b'"_type_"'
+_PLAIN = frozenset({str, int, bool, type(None)})
+_ALL = 1 << 62
 
 
 class DateAsISO(Transcoding):
@@ -30,37 +51,181 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class LedgerTranscoder(JSONTranscoder):
-    """``JSONTranscoder`` with a faster decoder for the library's own encoding."""
+class OrjsonTranscoder(Transcoder):
+    """The library's JSON format (``JSONTranscoder``'s), parsed and written by ``orjson``.
+
+    ``register`` takes the library's ``Transcoding`` objects; the library's own transcodings of
+    UUIDs, times and dates decode through faster equivalents of their ``decode``.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
+        self.types: dict[type, Transcoding] = {}
+        self.names: dict[str, Transcoding] = {}
         self._decoders: dict[str, Any] = {}
-        self.decoder = json.JSONDecoder(object_hook=self._hook())
+        self._fallback = JSONTranscoder()
+        self._walk_dict, self._walk_list = self._walkers()
 
     def register(self, transcoding: Transcoding) -> None:
-        super().register(transcoding)
+        """Registers ``transcoding`` (its ``type`` for encoding, its ``name`` for decoding)."""
+        self.types[transcoding.type] = transcoding
+        self.names[transcoding.name] = transcoding
+        self._fallback.register(transcoding)
         fast = {UUIDAsHex: uuid_from_hex, DatetimeAsISO: datetime.fromisoformat, DateAsISO: date.fromisoformat}
         self._decoders[transcoding.name] = fast.get(type(transcoding), transcoding.decode)
 
-    def _hook(self) -> Any:
-        decoders = self._decoders
-        slow = self._decode_obj
+    def encode(self, obj: Any) -> bytes:
+        """``obj`` as the library's JSON bytes."""
+        tagged = self._tag(obj)
+        try:
+            return orjson.dumps(tagged)
+        except orjson.JSONEncodeError:
+            return self._fallback.encode(obj)
 
-        def hook(d: dict[str, Any]) -> Any:
-            if len(d) == 2:
-                kind = d.get("_type_")
-                if kind is not None and "_data_" in d:
-                    decode = decoders.get(kind)
-                    return decode(d["_data_"]) if decode is not None else slow(d)
-            return d
+    def decode(self, data: bytes) -> Any:
+        """The object encoded in ``data`` (written by this transcoder or the library's JSON one)."""
+        if type(data) is not bytes:
+            data = bytes(data)
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return self._fallback.decode(data)
+        tags = data.count(_TAG_KEY)
+        if not tags:
+            return obj
+        if type(obj) is dict:
+            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+                return self._untag(obj)
+            self._walk_dict(obj, tags)
+        elif type(obj) is list:
+            self._walk_list(obj, tags)
+        return obj
 
-        return hook
+    def _walkers(self) -> tuple[Any, Any]:
+        """The in-place walks over a parsed dict and list: each replaces tagged objects and returns
+        how many of the ``tags`` it was given may be left (0: stop, every tag is replaced)."""
+        untag, decoders = self._untag, self._decoders
+
+        def walk_dict(d: dict[str, Any], tags: int) -> int:
+            for key, value in d.items():
+                kind = type(value)
+                if kind is dict:
+                    if "_type_" in value and "_data_" in value and len(value) == 2:
+                        decode, data = decoders.get(value["_type_"]), value["_data_"]
+                        d[key] = decode(data) if type(data) is str and decode is not None else untag(value)
+                        tags -= 1
+                    else:
+                        tags = walk_dict(value, tags)
+                    if tags <= 0:
+                        return 0
+                elif kind is list:
+                    tags = walk_list(value, tags)
+                    if tags <= 0:
+                        return 0
+            return tags
+
+        def walk_list(items: list[Any], tags: int) -> int:
+            for i, value in enumerate(items):
+                kind = type(value)
+                if kind is dict:
+                    if "_type_" in value and "_data_" in value and len(value) == 2:
+                        decode, data = decoders.get(value["_type_"]), value["_data_"]
+                        items[i] = decode(data) if type(data) is str and decode is not None else untag(value)
+                        tags -= 1
+                    else:
+                        tags = walk_dict(value, tags)
+                    if tags <= 0:
+                        return 0
+                elif kind is list:
+                    tags = walk_list(value, tags)
+                    if tags <= 0:
+                        return 0
+            return tags
+
+        return walk_dict, walk_list
+
+    def _tag(self, value: Any) -> Any:
+        """``value`` with every registered type replaced by its tagged object; containers holding
+        none are returned as they are (not copied)."""
+        kind = type(value)
+        if kind in _PLAIN:
+            return value
+        if kind is dict:
+            copy = None
+            for key, item in value.items():
+                if type(item) in _PLAIN:
+                    continue
+                tagged = self._tag(item)
+                if tagged is not item:
+                    if copy is None:
+                        copy = dict(value)
+                    copy[key] = tagged
+            return value if copy is None else copy
+        if kind is list:
+            copied = None
+            for i, item in enumerate(value):
+                if type(item) in _PLAIN:
+                    continue
+                tagged = self._tag(item)
+                if tagged is not item:
+                    if copied is None:
+                        copied = list(value)
+                    copied[i] = tagged
+            return value if copied is None else copied
+        transcoding = self.types.get(kind)
+        if transcoding is not None:
+            return {"_type_": transcoding.name, "_data_": self._tag(transcoding.encode(value))}
+        if kind is float:
+            if not math.isfinite(value):
+                raise ValueError(f"Out of range float value {value!r} is not JSON compliant")
+            return value
+        if kind is tuple or isinstance(value, tuple):
+            return self._tag(list(value))
+        if isinstance(value, (str, int, float)):
+            return value
+        if isinstance(value, dict):
+            return self._tag(dict(value))
+        if isinstance(value, list):
+            return self._tag(list(value))
+        raise TranscodingNotRegisteredError(
+            f"Object of type {kind} is not serializable. Please define and register a custom transcoding "
+            "for this type."
+        )
+
+    def _untag(self, tagged: dict[str, Any]) -> Any:
+        name, data = tagged["_type_"], tagged["_data_"]
+        decode = self._decoders.get(name)
+        if decode is None:
+            raise TranscodingNotRegisteredError(
+                f"Data serialized with name '{name}' is not deserializable. Please register a custom "
+                "transcoding for this type."
+            )
+        if type(data) is dict:
+            if len(data) == 2 and "_type_" in data and "_data_" in data:
+                data = self._untag(data)
+            else:
+                self._walk_dict(data, _ALL)
+        elif type(data) is list:
+            self._walk_list(data, _ALL)
+        return decode(data)
 
 
-def ledger_transcoder() -> LedgerTranscoder:
-    """The ledger's transcoder with every transcoding its events use registered."""
-    transcoder = LedgerTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+def library_json_transcoder() -> JSONTranscoder:
+    """The library's own ``JSONTranscoder`` with the ledger's transcodings: the writer of every
+    record stored before ``OrjsonTranscoder`` (kept to prove those records still decode)."""
+    transcoder = JSONTranscoder()
+    for transcoding in _transcodings():
         transcoder.register(transcoding)
     return transcoder
+
+
+def _transcodings() -> tuple[Transcoding, ...]:
+    return UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()
+
+
+def ledger_transcoder() -> OrjsonTranscoder:
+    """The ledger's transcoder with every transcoding its events use registered."""
+    transcoder = OrjsonTranscoder()
+    for transcoding in _transcodings():
+        transcoder.register(transcoding)
+    return transcoder
+

@@ -14,12 +14,15 @@ ADDRESS = {"line1": "1 Main Street", "city": "Springfield", "postal_code": "1234
 PARTY = {"name": "R", "email": "r@r.example", "address": ADDRESS}
 
 
-def build_big_customer(app: LedgerApplication, events: int) -> tuple[UUID, datetime, datetime]:
-    """Write one customer with about ``events`` events straight through its command methods."""
+def build_big_customer(
+    app: LedgerApplication, events: int, company: str = "Big Co", key: str = "BIG"
+) -> tuple[UUID, datetime, datetime]:
+    """Write one customer (``company``; its order ``<key>-1``, serial numbers ``<key>0000001``…) with
+    about ``events`` events straight through its command methods."""
     t0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    customer = Customer.register(company="Big Co", parent_company=None, at=t0, actor="ops")
-    end_customer = {"company": "Big Co", "email": "cio@big.example", "address": ADDRESS}
-    customer.place_order(po_number="BIG-1", service="select", years=5, quantity=events, end_customer=end_customer,
+    customer = Customer.register(company=company, parent_company=None, at=t0, actor="ops")
+    end_customer = {"company": company, "email": "cio@big.example", "address": ADDRESS}
+    customer.place_order(po_number=f"{key}-1", service="select", years=5, quantity=events, end_customer=end_customer,
                          reseller=PARTY, distributor=PARTY, grace_days=60, at=t0, actor="ops")
     account_id = account_id_for(customer.id, normalise_address(ADDRESS))
     t = t0
@@ -28,9 +31,9 @@ def build_big_customer(app: LedgerApplication, events: int) -> tuple[UUID, datet
         t += timedelta(minutes=7)
         room_id = customer.add_room(account_id=account_id, name=f"Room {n}", site="HQ", country="US",
                                     countries=app.settings.countries, at=t, actor="ops")
-        customer.assign_license(room_id=room_id, po_number="BIG-1", countries=app.settings.countries, at=t,
+        customer.assign_license(room_id=room_id, po_number=f"{key}-1", countries=app.settings.countries, at=t,
                                 actor="ops")
-        customer.register_device(room_id=room_id, serial_number=f"BIG{n:07d}", product="Rally Bar",
+        customer.register_device(room_id=room_id, serial_number=f"{key}{n:07d}", product="Rally Bar",
                                  purchased_on=t.date(), at=t, actor="ops")
         n += 1
         if len(customer.pending_events) > 500:
