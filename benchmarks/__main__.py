@@ -89,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     figures["ceiling_rebuild_events_per_s"] = r["decode"]["events_per_s"]
     figures["rebuild_peak_rss_mb"] = r["rebuild"]["peak_rss_mb"]
     figures["rebuild_events"] = r["rebuild"]["events"]
+    figures["raw_read_events_per_s"] = {"sqlite": r["raw"]["events_per_s"]}
     rows.append((f"rebuild of all views ({r['rebuild']['events']:,.0f} events)",
-                 f"{r['rebuild']['events_per_s']:,.0f} ev/s", f"read+decode {r['decode']['events_per_s']:,.0f} ev/s",
-                 f"{r['rebuild']['events_per_s'] / r['decode']['events_per_s']:.2f} of ceiling; "
+                 f"{r['rebuild']['events_per_s']:,.0f} ev/s",
+                 f"read+decode {r['decode']['events_per_s']:,.0f} ev/s · raw read {r['raw']['events_per_s']:,.0f} ev/s",
+                 f"{r['rebuild']['events_per_s'] / r['decode']['events_per_s']:.2f} of read+decode, "
+                 f"{r['rebuild']['events_per_s'] / r['raw']['events_per_s']:.2f} of raw read (target ≥ 0.35); "
                  f"peak {r['rebuild']['peak_rss_mb']:.0f} MB"))
 
     from benchmarks import audit as audit_bench
@@ -132,19 +135,23 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", url, "--customers",
                         "30" if quick else "300", "--expiry-days", "30" if quick else "365"],
                        check=True, capture_output=True)
-        ours, runner = [], []
+        rates: dict[str, list[float]] = {"ours": [], "runner": [], "raw": []}
         for i in range(rounds):
-            for kind in (("ours", "runner") if i % 2 == 0 else ("runner", "ours")):
-                module = ["benchmarks.replay", "--db", url, "--one", "rebuild"] if kind == "ours" else [
-                    "benchmarks.runner_baseline", "--db", url]
+            for kind in (("ours", "runner", "raw") if i % 2 == 0 else ("raw", "runner", "ours")):
+                module = {
+                    "ours": ["benchmarks.replay", "--db", url, "--one", "rebuild"],
+                    "raw": ["benchmarks.replay", "--db", url, "--one", "raw"],
+                    "runner": ["benchmarks.runner_baseline", "--db", url],
+                }[kind]
                 out = subprocess.run([sys.executable, "-m", *module], capture_output=True, text=True, check=True)
-                rate = json.loads(out.stdout.strip().splitlines()[-1])["events_per_s"]
-                (ours if kind == "ours" else runner).append(rate)
-        figures["rebuild_events_per_s_postgres"] = statistics.median(ours)
-        figures["baseline_rebuild_events_per_s"] = statistics.median(runner)
-        rows.append(("rebuild on PostgreSQL (batched catch-up)", f"{statistics.median(ours):,.0f} ev/s",
-                     f"library ProjectionRunner {statistics.median(runner):,.0f} ev/s",
-                     f"×{statistics.median(ours) / statistics.median(runner):.1f}"))
+                rates[kind].append(json.loads(out.stdout.strip().splitlines()[-1])["events_per_s"])
+        ours, runner, raw = (statistics.median(rates[k]) for k in ("ours", "runner", "raw"))
+        figures["rebuild_events_per_s_postgres"] = ours
+        figures["baseline_rebuild_events_per_s"] = runner
+        figures["raw_read_events_per_s"]["postgres"] = raw
+        rows.append(("rebuild on PostgreSQL (batched catch-up)", f"{ours:,.0f} ev/s",
+                     f"library ProjectionRunner {runner:,.0f} ev/s · raw read {raw:,.0f} ev/s",
+                     f"×{ours / runner:.1f} runner, {ours / raw:.2f} of raw read"))
 
     from benchmarks.asof import percentile
     from ledger.bootstrap import build_app

@@ -25,6 +25,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
+from aggregates.packing import uuid_from_hex
 from ledger import answers
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,13 @@ class LedgerSQLiteRecorder(SQLiteApplicationRecorder):
         """Runs in the insert's transaction once the events have their notification ids (``kwargs``: those
         given to ``insert_events``)."""
         answers.write(c, "sqlite", None, stored_events, ids)
+
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        """The stored id (32 hex digits, as the library writes it) as a UUID, without ``UUID.__init__``'s
+        parsing of text the library wrote (a tenth of a rebuild's time, profiled)."""
+        if len(originator_id) == 32 and self.datastore.originator_id_type == "uuid":
+            return uuid_from_hex(originator_id)
+        return super().convert_originator_id(originator_id)
 
 
 class _RollBack(BaseException):

@@ -72,3 +72,21 @@ def test_record_after_record_evict_and_latest_versions(app: LedgerApplication) -
         pass
     else:
         raise AssertionError("evict() left the aggregate in the cache")
+
+
+def test_raw_notification_rows_and_originator_ids(app: LedgerApplication) -> None:
+    partner = Partner(partner_id="p-raw", name="P", at=T0, actor="ops")
+    partner.add_user(email="a@p.example", at=T0, actor="ops")
+    app.save(partner)
+    last = app.recorder.max_notification_id()
+    assert last is not None and last >= 2
+    assert library.raw_notification_rows(app.recorder, 1, 1) == 1
+    assert library.raw_notification_rows(app.recorder, 1, 10_000) == last
+    assert library.raw_notification_rows(app.recorder, last + 1, 10) == 0
+    notifications = app.recorder.select_notifications(1, 10_000)
+    assert [n.originator_id for n in notifications][-2:] == [partner.id, partner.id]
+    assert all(type(n.originator_id) is type(partner.id) and hash(n.originator_id) == hash(partner.id)
+               for n in notifications[-2:])
+    if isinstance(app.recorder, SQLiteApplicationRecorder):
+        assert app.recorder.convert_originator_id(partner.id.hex) == partner.id
+        assert app.recorder.convert_originator_id(str(partner.id)) == partner.id
