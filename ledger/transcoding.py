@@ -1,7 +1,8 @@
 """The ledger's transcoder: the library's JSON format, parsed and written by ``orjson``.
 
 Stored events keep exactly the format of the library's ``JSONTranscoder`` (``{"_type_": ...,
-"_data_": ...}`` for UUIDs, times, dates and decimals, compact separators, UTF-8), so records
+"_data_": ...}`` for UUIDs, times, dates and decimals, compact separators, UTF-8; the same bytes,
+but for the spelling of a float's exponent, ``1e-7`` for ``1e-07``), so records
 written before this transcoder decode unchanged and any ``eventsourcing`` application can still
 read the log. ``OrjsonTranscoder`` implements the library's ``Transcoder`` interface and registers
 ``Transcoding`` objects as ``JSONTranscoder`` does.
