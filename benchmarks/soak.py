@@ -9,12 +9,14 @@ each with ``--metrics-port``. Sends the workload's commands (``ledger.workload.g
 without ``actor``; invitation acceptances left out, they need the invitee's own sign-in) at ``--rate``
 per second, on a fixed schedule. Every 2 s it scrapes each consumer's ``ledger_consumer_lag_seconds``
 and reads every process's RSS. Prints p50/p99 command latency, each consumer's lag in seconds (p50,
-p99, max; target p99 < 2 s) and RSS at start and end (target: flat). Not in the test command.
+p99, max; target p99 < 2 s) and RSS at start and end (target: flat), with RSS at each quarter of the run
+and its slope over the second half (KiB/min), which tells a warm-up from a leak. Not in the test command.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -135,8 +137,14 @@ def main() -> None:
                 time.sleep(0.5)
     rss_start = {n: rss_kib(p) for n, p in pids.items()}
 
+    rss_samples: dict[str, list[tuple[float, int]]] = {n: [] for n in pids}
+    sampling_from = time.monotonic()
+
     def sampler() -> None:
         while not stop.wait(2.0):
+            for name, pid in pids.items():
+                with contextlib.suppress(OSError):
+                    rss_samples[name].append((time.monotonic() - sampling_from, rss_kib(pid)))
             for name, port in ports.items():
                 try:
                     for consumer, value in lag_seconds(port).items():
@@ -208,12 +216,26 @@ def main() -> None:
                        "p99": round(1000 * pct(latencies, 0.99), 2), "max": round(1000 * max(latencies), 2)},
         "lag_seconds": {c: {"p50": round(pct(v, 0.5), 3), "p99": round(pct(v, 0.99), 3), "max": round(max(v), 3),
                             "samples": len(v), "at_end": final_lag.get(c)} for c, v in sorted(lags.items())},
-        "rss_kib": {n: {"start": rss_start[n], "end": rss_end[n]} for n in pids},
+        "rss_kib": {n: {"start": rss_start[n], "end": rss_end[n], **rss_trend(rss_samples[n])} for n in pids},
         "logs": str(folder),
     }
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+def rss_trend(samples: list[tuple[float, int]]) -> dict[str, Any]:
+    """RSS at each quarter of the run and its least-squares slope over the second half (KiB/min):
+    a warm-up flattens out, a leak keeps its slope."""
+    if len(samples) < 8:
+        return {}
+    quarters = [samples[min(len(samples) - 1, len(samples) * q // 4)][1] for q in range(5)]
+    half = samples[len(samples) // 2:]
+    ts, rs = [t for t, _ in half], [r for _, r in half]
+    mt, mr = statistics.fmean(ts), statistics.fmean(rs)
+    spread = sum((t - mt) ** 2 for t in ts)
+    slope = sum((t - mt) * (r - mr) for t, r in half) / spread if spread else 0.0
+    return {"quarters": quarters, "second_half_slope_kib_per_min": round(slope * 60, 1)}
 
 
 if __name__ == "__main__":
