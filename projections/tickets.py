@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -107,24 +108,24 @@ def sort_key(view: dict[str, Any]) -> tuple[str, str, str]:
     return (view["customer_id"], view["opened_at"], view["ticket_id"])
 
 
-def _ticket_from_row(r: Any, rmas: list[Rma]) -> Ticket:
+def _ticket_from_row(r: Mapping[Any, Any], rmas: list[Rma]) -> Ticket:
     return Ticket(
-        ticket_id=UUID(r.ticket_id),
-        room_id=UUID(r.room_id),
-        severity=r.severity,
-        summary=r.summary,
-        source=r.source,
-        support=r.support,
-        opened_at=datetime.fromisoformat(r.opened_at),
-        opened_by=r.opened_by,
-        room=json.loads(r.room),
-        serial_numbers=json.loads(r.serial_numbers),
-        external_room_id=r.external_room_id,
-        status=r.status,
-        first_response_at=_dt(r.first_response_at),
-        resolved_at=_dt(r.resolved_at),
-        closed_at=_dt(r.closed_at),
-        comments=r.comments,
+        ticket_id=UUID(r["ticket_id"]),
+        room_id=UUID(r["room_id"]),
+        severity=r["severity"],
+        summary=r["summary"],
+        source=r["source"],
+        support=r["support"],
+        opened_at=datetime.fromisoformat(r["opened_at"]),
+        opened_by=r["opened_by"],
+        room=json.loads(r["room"]),
+        serial_numbers=json.loads(r["serial_numbers"]),
+        external_room_id=r["external_room_id"],
+        status=r["status"],
+        first_response_at=_dt(r["first_response_at"]),
+        resolved_at=_dt(r["resolved_at"]),
+        closed_at=_dt(r["closed_at"]),
+        comments=r["comments"],
         rmas=rmas,
     )
 
@@ -146,16 +147,18 @@ def tickets(
         stmt = stmt.where(t.c.customer_id == customer_id)
         rstmt = rstmt.where(rt.c.customer_id == customer_id)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        rma_rows = conn.execute(rstmt.order_by(rt.c.requested_at, rt.c.serial_number)).all()
+        rows = conn.execute(stmt).mappings().all()
+        rma_rows = conn.execute(rstmt.order_by(rt.c.requested_at, rt.c.serial_number)).mappings().all()
     rmas: dict[tuple[str, str], list[Rma]] = defaultdict(list)
     for r in rma_rows:
-        rmas[(r.customer_id, r.ticket_id)].append(
-            Rma(r.serial_number, datetime.fromisoformat(r.requested_at), r.status,
-                date.fromisoformat(r.due) if r.due else None, r.new_serial_number, r.spare_no, _dt(r.done_at))
+        rmas[(r["customer_id"], r["ticket_id"])].append(
+            Rma(r["serial_number"], datetime.fromisoformat(r["requested_at"]), r["status"],
+                date.fromisoformat(r["due"]) if r["due"] else None, r["new_serial_number"], r["spare_no"],
+                _dt(r["done_at"]))
         )
     views = [
-        ticket_view(r.customer_id, _ticket_from_row(r, rmas.get((r.customer_id, r.ticket_id), [])), targets, at)
+        ticket_view(r["customer_id"], _ticket_from_row(r, rmas.get((r["customer_id"], r["ticket_id"]), [])),
+                    targets, at)
         for r in rows
     ]
     return sorted(views, key=sort_key)
