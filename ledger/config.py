@@ -78,7 +78,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlparse
@@ -93,6 +93,16 @@ DEFAULT_MAX_FUTURE_DAYS = 731
 
 class ConfigurationError(Exception):
     """A setting that cannot be used; the message names the setting."""
+
+
+class MissingSecretKey(ConfigurationError):
+    """No ``LEDGER_SECRET_KEY`` and no key file where ``secret_key_file`` says it is (``file``; None
+    for an in-memory store), for a process that must not create one."""
+
+    def __init__(self, file: Path | None) -> None:
+        self.file = file
+        where = file if file is not None else "an in-memory store's key (it lives only in its process)"
+        super().__init__(f"no secret key: {where} does not exist; set LEDGER_SECRET_KEY or LEDGER_SECRET_FILE")
 
 
 @dataclass(frozen=True)
@@ -238,18 +248,36 @@ def _yes_no(environ: Mapping[str, str], name: str, default: str) -> str:
     raise ConfigurationError(f"{name}: {raw!r} is neither y nor n")
 
 
-def _secret_key(store: StoreSettings, environ: Mapping[str, str]) -> bytes:
+def secret_key_file(environ: Mapping[str, str], store: Callable[[], StoreSettings]) -> Path | None:
+    """Where the ledger's secret key is kept when ``LEDGER_SECRET_KEY`` does not give it: the file
+    ``LEDGER_SECRET_FILE``, else ``<sqlite file>.key`` beside the store, else ``ledger.key`` (PostgreSQL);
+    None for an in-memory SQLite store, whose key lives as long as its process. ``store`` is asked
+    only when ``LEDGER_SECRET_FILE`` is unset."""
+    if environ.get("LEDGER_SECRET_FILE"):
+        return Path(environ["LEDGER_SECRET_FILE"])
+    found = store()
+    if found.sqlite_path is not None:
+        return found.sqlite_path.with_name(found.sqlite_path.name + ".key")
+    if found.kind == "sqlite":
+        return None
+    return Path("ledger.key")
+
+
+def secret_key(environ: Mapping[str, str], store: Callable[[], StoreSettings], *, create: bool = True) -> bytes:
+    """The ledger's secret key (invitation tokens R15, API keys R23, idempotent replies): the one way
+    every process finds it. ``LEDGER_SECRET_KEY``, else the file of ``secret_key_file``. With ``create``
+    a missing file gets a new random key, readable by its owner only (an in-memory store gets a random
+    key); without, a missing key is a ``MissingSecretKey`` naming the file."""
     if environ.get("LEDGER_SECRET_KEY"):
         return environ["LEDGER_SECRET_KEY"].encode()
-    if environ.get("LEDGER_SECRET_FILE"):
-        file = Path(environ["LEDGER_SECRET_FILE"])
-    elif store.sqlite_path is not None:
-        file = store.sqlite_path.with_name(store.sqlite_path.name + ".key")
-    elif store.kind == "sqlite":
-        return secrets.token_bytes(32)
-    else:
-        file = Path("ledger.key")
+    file = secret_key_file(environ, store)
+    if file is None:
+        if create:
+            return secrets.token_bytes(32)
+        raise MissingSecretKey(None)
     if not file.exists():
+        if not create:
+            raise MissingSecretKey(file)
         # Written under another name, then linked into place: processes that start at once on a
         # new store all read the one complete key that won, never an empty or half-written file.
         draft = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -261,6 +289,8 @@ def _secret_key(store: StoreSettings, environ: Mapping[str, str]) -> bytes:
                 os.link(draft, file)
         finally:
             draft.unlink()
+    elif not create and not file.is_file():
+        raise MissingSecretKey(file)
     return file.read_text().strip().encode()
 
 
@@ -333,7 +363,7 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
     return Settings(
         store=store,
         grace_days=_int(environ, "LEDGER_GRACE_DAYS", DEFAULT_GRACE_DAYS, 0, 3650),
-        secret_key=_secret_key(store, environ),
+        secret_key=secret_key(environ, lambda: store),
         countries=countries,
         max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
         copy_on_read=_yes_no(environ, "LEDGER_COPY_ON_READ", "n") == "y",

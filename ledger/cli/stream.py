@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ledger.config import DEFAULT_DB, ConfigurationError, parse_db_url
+from ledger.config import DEFAULT_DB, ConfigurationError, MissingSecretKey, parse_db_url, secret_key
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -59,22 +59,19 @@ def _check_kafka_args(args: argparse.Namespace) -> None:
 
 
 def notify_secret_key(db: str | None, environ: Mapping[str, str] | None = None) -> bytes:
-    """The ledger's secret key, found the way the ledger finds it, but never created here:
-    a new random key would make invitation links that do not work."""
+    """The ledger's secret key, found the way the ledger finds it (``ledger.config.secret_key``), but
+    never created here: a new random key would make invitation links that do not work."""
     environ = os.environ if environ is None else environ
-    if environ.get("LEDGER_SECRET_KEY"):
-        return environ["LEDGER_SECRET_KEY"].encode()
-    if environ.get("LEDGER_SECRET_FILE"):
-        file = Path(environ["LEDGER_SECRET_FILE"])
-    else:
-        store = parse_db_url(db or environ.get("LEDGER_DB") or DEFAULT_DB, environ)
-        file = store.sqlite_path.with_name(store.sqlite_path.name + ".key") if store.sqlite_path else Path("ledger.key")
-    if not file.is_file():
-        raise ConfigurationError(
-            f"notify needs the ledger's secret key to make invitation links, and {file} does not exist: set "
-            "LEDGER_SECRET_KEY or LEDGER_SECRET_FILE, or give the ledger's --db (its key is <db file>.key)"
+    try:
+        return secret_key(
+            environ, lambda: parse_db_url(db or environ.get("LEDGER_DB") or DEFAULT_DB, environ), create=False
         )
-    return file.read_text().strip().encode()
+    except MissingSecretKey as missing:
+        raise ConfigurationError(
+            f"notify needs the ledger's secret key to make invitation links, and {missing.file or 'ledger.key'} "
+            "does not exist: set LEDGER_SECRET_KEY or LEDGER_SECRET_FILE, or give the ledger's --db (its key is "
+            "<db file>.key)"
+        ) from None
 
 
 def _serve_metrics(port: int | None, source: Any) -> Any:
