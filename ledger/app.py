@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from commands.registry import HANDLERS
 from ledger import library
 from ledger.answers import AlreadyAnswered, Answer, recording
 from ledger.config import Settings
+from ledger.jsonvalues import jsonable
 from ledger.library import LibraryApplication
 from ledger.ops import tracing
 from ledger.startup import created_concurrently
@@ -40,18 +41,6 @@ ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
      "causation_id"}
 )
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (date, UUID)):
-        return str(value) if isinstance(value, UUID) else value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def event_data(domain_event: object) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from aggregates.errors import InvalidInput
 from commands.parsing import parse_as_of
+from ledger.jsonvalues import json_default
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -25,7 +26,7 @@ class Verbs(Protocol):
 
 
 def dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=str)
+    return json.dumps(obj, ensure_ascii=False, default=json_default)
 
 
 def as_of(value: str | None, option: str = "--as-of") -> datetime | None:

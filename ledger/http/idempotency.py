@@ -25,6 +25,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, d
 from aggregates.errors import InvalidInput
 from commands.tokens import issue_token, read_token
 from ledger.answers import TABLE, Answer
+from ledger.jsonvalues import json_default
 
 MAX_KEY = 255
 metadata = MetaData()
@@ -122,7 +123,7 @@ class IdempotencyStore:
 
     def encode(self, body: dict[str, Any]) -> str:
         """A body as stored: JSON, with invitation tokens replaced by the ids they derive from."""
-        return json.dumps(_strip_secrets(body, self.secret_key), ensure_ascii=False, default=str)
+        return json.dumps(_strip_secrets(body, self.secret_key), ensure_ascii=False, default=json_default)
 
     def recorded(self, principal: str, key: str) -> bool:
         with self.engine.connect() as conn:

@@ -34,7 +34,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeGuard, TypeVar
 from uuid import UUID
 
@@ -43,6 +43,7 @@ from pydantic import ValidationError
 from aggregates.catalog import SELECT_LICENSES_PER_SPARE
 from aggregates.customer import Customer
 from ledger.app import ENVELOPE_FIELDS, event_data, event_type
+from ledger.jsonvalues import json_default
 from ledger.stream.schemas.models import CURRENT, EventData
 from ledger.stream.upcasting import UpcastError, upcast
 
@@ -161,15 +162,7 @@ def _trace(domain_event: object) -> dict[str, str]:
     return out
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
 _CLASS_INFO: dict[type, tuple[str, str, str]] = {}
 
 
