@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,22 +41,23 @@ from pydantic import ValidationError
 
 from aggregates.catalog import SELECT_LICENSES_PER_SPARE
 from aggregates.customer import Customer
-from ledger.app import ENVELOPE_FIELDS, event_data, event_type
+from ledger.app import ENVELOPE_FIELDS, event_data
 from ledger.jsonvalues import json_default
+from ledger.stream.schemas.envelope import (
+    DATACONTENTTYPE,
+    DATASCHEMA_PREFIX,
+    REQUIRED,
+    SOURCE,
+    SPECVERSION,
+    TYPE_PREFIX,
+    TYPE_RE,
+)
 from ledger.stream.schemas.models import CURRENT, EventData
 from ledger.stream.upcasting import UpcastError, upcast
 
-SPECVERSION = "1.0"
-SOURCE = "urn:select-ledger"
-TYPE_PREFIX = "com.select.ledger.customer."
-DATASCHEMA_PREFIX = "urn:select-ledger:schemas:events:customer."
-DATACONTENTTYPE = "application/json"
 KAFKA_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
 EVENT_ID_NAMESPACE = UUID("5b0c3a3e-8f1d-4b8e-9a4f-2f6a1e7c9d20")
-EXTENSIONS = ("ledgerposition", "aggregateversion", "recordedtime", "actor")
-REQUIRED = ("specversion", "id", "source", "type", "subject", "time", "datacontenttype", "data", *EXTENSIONS)
-
-_TYPE = re.compile(r"^com\.select\.ledger\.customer\.([A-Za-z][A-Za-z0-9]*)\.v([1-9][0-9]*)$")
+_TYPE = TYPE_RE
 
 D = TypeVar("D", bound=EventData)
 
@@ -119,35 +119,38 @@ def _audit(envelope: dict[str, Any], audit: tuple[int, bytes] | None) -> dict[st
     return envelope
 
 
-def build_envelope(
-    domain_event: Customer.Event, position: int, audit: tuple[int, bytes] | None = None
+def _envelope(
+    domain_event: Customer.Event, info: tuple[str, str, str], position: int, audit: tuple[int, bytes] | None,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
-    """The CloudEvents envelope of one customer event at ledger position ``position`` (with its
-    audit log sequence number and leaf hash when ``audit`` gives them)."""
-    name = event_type(domain_event)
-    model = CURRENT.get(name)
-    if model is None:
-        raise EnvelopeError(
-            f"{name}: no stream schema for this customer event; add a model to ledger/stream/schemas/models.py"
-        )
+    """The one place an envelope is put together (attributes: ``ledger.stream.schemas.envelope``)."""
+    name, ce_type, schema = info
     customer_id = str(domain_event.originator_id)
     version = domain_event.originator_version
     return _audit({
         "specversion": SPECVERSION,
         "id": event_id(customer_id, version),
         "source": SOURCE,
-        "type": type_name(name, model.version),
+        "type": ce_type,
         "subject": customer_id,
         "time": rfc3339(domain_event.at),
         "datacontenttype": DATACONTENTTYPE,
-        "dataschema": dataschema(name, model.version),
+        "dataschema": schema,
         "ledgerposition": position,
         "aggregateversion": version,
         "recordedtime": rfc3339(domain_event.timestamp),
         "actor": domain_event.actor,
         **_trace(domain_event),
-        "data": published_data(name, event_data(domain_event)),
+        "data": published_data(name, data),
     }, audit)
+
+
+def build_envelope(
+    domain_event: Customer.Event, position: int, audit: tuple[int, bytes] | None = None
+) -> dict[str, Any]:
+    """The CloudEvents envelope of one customer event at ledger position ``position`` (with its
+    audit log sequence number and leaf hash when ``audit`` gives them), its data JSON-ready."""
+    return _envelope(domain_event, _class_info(type(domain_event)), position, audit, event_data(domain_event))
 
 
 def _trace(domain_event: object) -> dict[str, str]:
@@ -182,30 +185,11 @@ def _class_info(cls: type) -> tuple[str, str, str]:
 def encode_event(
     domain_event: Customer.Event, position: int, audit: tuple[int, bytes] | None = None
 ) -> tuple[bytes, bytes]:
-    """(key, value) of the message of one customer event: the same envelope as ``build_envelope``,
+    """(key, value) of the message of one customer event: the envelope of ``build_envelope``,
     serialised in one pass (the relay's path; a test keeps the two identical)."""
-    name, ce_type, schema = _class_info(type(domain_event))
-    customer_id = str(domain_event.originator_id)
-    version = domain_event.originator_version
     data = {k: v for k, v in domain_event.__dict__.items() if k not in ENVELOPE_FIELDS}
-    envelope = {
-        "specversion": SPECVERSION,
-        "id": event_id(customer_id, version),
-        "source": SOURCE,
-        "type": ce_type,
-        "subject": customer_id,
-        "time": rfc3339(domain_event.at),
-        "datacontenttype": DATACONTENTTYPE,
-        "dataschema": schema,
-        "ledgerposition": position,
-        "aggregateversion": version,
-        "recordedtime": rfc3339(domain_event.timestamp),
-        "actor": domain_event.actor,
-        **_trace(domain_event),
-        "data": published_data(name, data),
-    }
-    _audit(envelope, audit)
-    return customer_id.encode(), _ENCODER.encode(envelope).encode("utf-8")
+    envelope = _envelope(domain_event, _class_info(type(domain_event)), position, audit, data)
+    return str(domain_event.originator_id).encode(), _ENCODER.encode(envelope).encode("utf-8")
 
 
 def encode(envelope: Mapping[str, Any]) -> bytes:

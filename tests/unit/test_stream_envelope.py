@@ -160,3 +160,16 @@ def test_s8_envelope_carries_the_audit_sequence_and_leaf_hash(seeded: list[tuple
     assert envelope["auditseq"] == position - 1 and envelope["auditleaf"] == leaf.hex()
     assert encode_event(event, position, (position - 1, leaf))[1] == encode(envelope)
     assert "auditseq" not in build_envelope(event, position)
+
+
+def test_envelopes_have_exactly_the_attributes_of_the_one_definition(seeded: list[tuple[int, Any]]) -> None:
+    from ledger.stream.schemas import render
+    from ledger.stream.schemas.envelope import NAMES, REQUIRED
+
+    leaf = bytes(range(32))
+    for position, event in seeded:
+        if is_published(event):
+            envelope = build_envelope(event, position, (position - 1, leaf))
+            assert set(REQUIRED) <= set(envelope) <= set(NAMES), sorted(set(envelope) ^ set(NAMES))
+    published = json.loads(render()["envelope.schema.json"])
+    assert list(published["properties"]) == sorted(NAMES) and published["required"] == list(REQUIRED)
