@@ -10,6 +10,7 @@ import pytest
 from ledger.app import LedgerApplication
 from ledger.bootstrap import build_app
 from tests.kit.app import SECRET
+from tests.kit.rules import Rules
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,3 +82,9 @@ def make_app(db_url: str) -> Iterator[Callable[..., LedgerApplication]]:
 @pytest.fixture
 def app(make_app: Callable[..., LedgerApplication]) -> LedgerApplication:
     return make_app()
+
+
+@pytest.fixture
+def rules(app: LedgerApplication) -> Rules:
+    """Given / when / then on the test's application (``tests/kit/rules.py``)."""
+    return Rules(app)

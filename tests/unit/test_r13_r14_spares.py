@@ -1,24 +1,29 @@
-"""R13 onsite-spare entitlement at the customer level, R14 allocation to a deployed product."""
+"""R13 onsite-spare entitlement at the customer level, R14 allocation to a deployed product.
+
+Given the commands of a customer's history, when one command, then the events it recorded (in order,
+with their data) or its refusal (``tests/kit/rules.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import DE_SITE, command, run
+from tests.kit.commands import DE_SITE, command, order, run
 from tests.kit.helpers import (
     add_room,
     customer,
     events,
     place,
-    refused,
     register_device,
     types,
 )
+from tests.kit.rules import Rules
 
 MAY = "2026-05-04T09:00:00Z"
 NOVEMBER = "2026-11-04T09:00:00Z"
 LATER = "2027-02-01T09:00:00Z"
+# What a new customer's first order records (R1-R3, R15: the end customer's admin is invited).
+FIRST_ORDER = ("Registered", "AccountOpened", "OrderPlaced", "InvitationSent")
 
 
 def _allocate(cid: str, product: str, ship_to: str = "Springfield HQ", at: str = LATER) -> dict[str, Any]:
@@ -28,90 +33,111 @@ def _allocate(cid: str, product: str, ship_to: str = "Springfield HQ", at: str =
 # ----- R13: entitlement = floor(live select licenses / 50), counted per customer
 
 
-def test_r13_seed_example_40_then_40_then_20(app: LedgerApplication) -> None:
-    may = place(app, po="PO-MAY", quantity=40, at=MAY)
+def test_r13_seed_example_40_then_40_then_20(app: LedgerApplication, rules: Rules) -> None:
+    may = rules.when(order(po="PO-MAY", quantity=40, at=MAY)).then(*FIRST_ORDER)
     assert "SpareAccrued" not in types(may)
     cid = may["customer_id"]
     assert customer(app, cid).entitled_spares == 0
 
-    november = place(app, po="PO-NOV", quantity=40, at=NOVEMBER)
+    november = rules.when(order(po="PO-NOV", quantity=40, at=NOVEMBER)).then(
+        "OrderPlaced", ("SpareAccrued", {"spare_no": 1, "active_select_licenses": 80})
+    )
     assert types(november).count("SpareAccrued") == 1
     assert events(app, cid, "SpareAccrued") == [{"spare_no": 1, "active_select_licenses": 80}]
     accrued_at = [row["effective_at"] for row in app.history(customer(app, cid).id) if row["type"] == "SpareAccrued"]
     assert accrued_at == ["2026-11-04T09:00:00+00:00"]
 
-    later = place(app, po="PO-LATER", quantity=20, at=LATER)
+    later = rules.when(order(po="PO-LATER", quantity=20, at=LATER)).then(
+        "OrderPlaced", ("SpareAccrued", {"spare_no": 2, "active_select_licenses": 100})
+    )
     assert types(later).count("SpareAccrued") == 1
     assert events(app, cid, "SpareAccrued")[-1] == {"spare_no": 2, "active_select_licenses": 100}
     assert customer(app, cid).entitled_spares == 2
     assert len(customer(app, cid).live_spares) == 2
 
 
-def test_r13_49_licenses_give_no_spare_50_give_one(app: LedgerApplication) -> None:
-    first = place(app, po="PO-1", quantity=49)
+def test_r13_49_licenses_give_no_spare_50_give_one(rules: Rules) -> None:
+    first = rules.when(order(po="PO-1", quantity=49)).then(*FIRST_ORDER)
     assert "SpareAccrued" not in types(first)
-    second = place(app, po="PO-2", quantity=1, at="2026-05-05T09:00:00Z")
+    second = rules.when(order(po="PO-2", quantity=1, at="2026-05-05T09:00:00Z")).then(
+        "OrderPlaced", ("SpareAccrued", {"spare_no": 1, "active_select_licenses": 50})
+    )
     assert types(second).count("SpareAccrued") == 1
 
 
-def test_r13_one_large_order_accrues_several_spares(app: LedgerApplication) -> None:
-    result = place(app, po="PO-1", quantity=120)
+def test_r13_one_large_order_accrues_several_spares(app: LedgerApplication, rules: Rules) -> None:
+    result = rules.when(order(po="PO-1", quantity=120)).then(
+        *FIRST_ORDER, ("SpareAccrued", {"spare_no": 1}), ("SpareAccrued", {"spare_no": 2})
+    )
     assert types(result).count("SpareAccrued") == 2
     assert [e["spare_no"] for e in events(app, result["customer_id"], "SpareAccrued")] == [1, 2]
 
 
-def test_r13_spares_count_across_accounts_and_countries(app: LedgerApplication) -> None:
-    hq = place(app, po="PO-US", quantity=30)
-    site = place(app, po="PO-DE", quantity=20, address=DE_SITE, at="2026-05-05T09:00:00Z")
+def test_r13_spares_count_across_accounts_and_countries(rules: Rules) -> None:
+    (hq,) = rules.given(order(po="PO-US", quantity=30))
+    site = rules.when(order(po="PO-DE", quantity=20, address=DE_SITE, at="2026-05-05T09:00:00Z")).then(
+        "AccountOpened", "OrderPlaced", ("SpareAccrued", {"spare_no": 1, "active_select_licenses": 50})
+    )
     assert site["account_id"] != hq["account_id"]
     assert types(site).count("SpareAccrued") == 1
 
 
-def test_r13_spares_count_across_subsidiaries_of_one_parent(app: LedgerApplication) -> None:
-    place(app, po="PO-1", quantity=25, company="Acme Corp")
-    sub = place(app, po="PO-2", quantity=25, company="Acme UK Ltd", parent="Acme", at="2026-05-05T09:00:00Z")
+def test_r13_spares_count_across_subsidiaries_of_one_parent(rules: Rules) -> None:
+    rules.given(order(po="PO-1", quantity=25, company="Acme Corp"))
+    sub = rules.when(
+        order(po="PO-2", quantity=25, company="Acme UK Ltd", parent="Acme", at="2026-05-05T09:00:00Z")
+    ).then("OrderPlaced", ("SpareAccrued", {"spare_no": 1, "active_select_licenses": 50}))
     assert types(sub).count("SpareAccrued") == 1
 
 
-def test_r13_spares_are_not_shared_between_customers(app: LedgerApplication) -> None:
-    place(app, po="PO-1", quantity=40)
-    globex = place(app, po="PO-2", quantity=40, company="Globex Ltd", email="hank@globex.example")
+def test_r13_spares_are_not_shared_between_customers(rules: Rules) -> None:
+    rules.given(order(po="PO-1", quantity=40))
+    globex = rules.when(order(po="PO-2", quantity=40, company="Globex Ltd", email="hank@globex.example")).then(
+        *FIRST_ORDER
+    )
     assert "SpareAccrued" not in types(globex)
 
 
-def test_r13_only_select_licenses_count(app: LedgerApplication) -> None:
-    sync = place(app, po="PO-1", quantity=60, service="syncplus")
-    warranty = place(app, po="PO-2", quantity=60, service="extended_warranty", at="2026-05-05T09:00:00Z")
+def test_r13_only_select_licenses_count(app: LedgerApplication, rules: Rules) -> None:
+    sync = rules.when(order(po="PO-1", quantity=60, service="syncplus")).then(*FIRST_ORDER)
+    warranty = rules.when(
+        order(po="PO-2", quantity=60, service="extended_warranty", at="2026-05-05T09:00:00Z")
+    ).then("OrderPlaced")
     assert "SpareAccrued" not in types(sync) + types(warranty)
     assert customer(app, sync["customer_id"]).active_select_licenses == 0
 
 
-def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication) -> None:
-    may = place(app, po="PO-MAY", quantity=40, at=MAY)
-    place(app, po="PO-NOV", quantity=40, at=NOVEMBER)
-    cancelled = run(app, command("CancelOrder", "2026-11-20T09:00:00Z", po_number="PO-NOV"))
+def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication, rules: Rules) -> None:
+    may, _ = rules.given(order(po="PO-MAY", quantity=40, at=MAY), order(po="PO-NOV", quantity=40, at=NOVEMBER))
+    cancelled = rules.when(command("CancelOrder", "2026-11-20T09:00:00Z", po_number="PO-NOV")).then(
+        ("OrderCancelled", {"po_number": "PO-NOV"}), ("SpareRevoked", {"spare_no": 1, "active_select_licenses": 40})
+    )
     assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
     assert events(app, may["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
     assert customer(app, may["customer_id"]).live_spares == []
 
 
-def test_r13_cancellation_that_keeps_the_entitlement_revokes_nothing(app: LedgerApplication) -> None:
-    place(app, po="PO-1", quantity=60)
-    place(app, po="PO-2", quantity=5, at="2026-05-05T09:00:00Z")
-    cancelled = run(app, command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-2"))
+def test_r13_cancellation_that_keeps_the_entitlement_revokes_nothing(rules: Rules) -> None:
+    rules.given(order(po="PO-1", quantity=60), order(po="PO-2", quantity=5, at="2026-05-05T09:00:00Z"))
+    cancelled = rules.when(command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-2")).then(
+        ("OrderCancelled", {"po_number": "PO-2"})
+    )
     assert types(cancelled) == ["OrderCancelled"]
 
 
-def test_r13_new_spare_after_revocation_gets_a_new_number(app: LedgerApplication) -> None:
-    first = place(app, po="PO-1", quantity=50)
-    run(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
-    place(app, po="PO-2", quantity=50, at="2026-05-06T09:00:00Z")
+def test_r13_new_spare_after_revocation_gets_a_new_number(app: LedgerApplication, rules: Rules) -> None:
+    first, _ = rules.given(
+        order(po="PO-1", quantity=50), command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1")
+    )
+    rules.when(order(po="PO-2", quantity=50, at="2026-05-06T09:00:00Z")).then(
+        "OrderPlaced", ("SpareAccrued", {"spare_no": 2, "active_select_licenses": 50})
+    )
     accrued = events(app, first["customer_id"], "SpareAccrued")
     assert [e["spare_no"] for e in accrued] == [1, 2]
     assert [s.spare_no for s in customer(app, first["customer_id"]).live_spares] == [2]
 
 
-def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication) -> None:
+def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", quantity=50)
     cid = result["customer_id"]
     place(app, po="PO-2", quantity=50, at="2026-05-05T09:00:00Z")
@@ -119,7 +145,9 @@ def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication) -> 
     register_device(app, cid, room, "SN-0001", at="2026-05-05T09:00:00Z", product="Rally Bar")
     run(app, _allocate(cid, "Rally Bar", at="2026-05-06T09:00:00Z"))
     # Spare 1 is allocated; cancelling 50 licenses must revoke spare 2 instead.
-    run(app, command("CancelOrder", "2026-05-07T09:00:00Z", po_number="PO-2"))
+    rules.when(command("CancelOrder", "2026-05-07T09:00:00Z", po_number="PO-2")).then(
+        "OrderCancelled", ("SpareRevoked", {"spare_no": 2, "active_select_licenses": 50})
+    )
     assert events(app, cid, "SpareRevoked") == [{"spare_no": 2, "active_select_licenses": 50}]
     live = customer(app, cid).live_spares
     assert [(s.spare_no, s.product) for s in live] == [(1, "Rally Bar")]
@@ -136,9 +164,11 @@ def _with_spare_and_device(app: LedgerApplication, product: str = "Rally Bar") -
     return cid
 
 
-def test_r14_allocate_spare_to_a_deployed_product(app: LedgerApplication) -> None:
+def test_r14_allocate_spare_to_a_deployed_product(app: LedgerApplication, rules: Rules) -> None:
     cid = _with_spare_and_device(app)
-    result = run(app, _allocate(cid, "rally bar", ship_to="  Springfield HQ, dock 4 "))
+    result = rules.when(_allocate(cid, "rally bar", ship_to="  Springfield HQ, dock 4 ")).then(
+        ("SpareAllocated", {"spare_no": 1, "product": "Rally Bar", "ship_to": "Springfield HQ, dock 4"})
+    )
     assert result["spare_no"] == 1
     assert types(result) == ["SpareAllocated"]
     assert events(app, cid, "SpareAllocated") == [
@@ -148,36 +178,40 @@ def test_r14_allocate_spare_to_a_deployed_product(app: LedgerApplication) -> Non
     assert (spare.product, spare.ship_to) == ("Rally Bar", "Springfield HQ, dock 4")
 
 
-def test_r14_product_not_deployed_refused(app: LedgerApplication) -> None:
+def test_r14_product_not_deployed_refused(app: LedgerApplication, rules: Rules) -> None:
     cid = _with_spare_and_device(app, product="Rally Bar")
-    refused(app, _allocate(cid, "Meetup"), rule="R14", field="product", code="product_not_deployed")
+    rules.refused(
+ _allocate(cid, "Meetup"), rule="R14", field="product", code="product_not_deployed")
 
 
-def test_r14_unsupported_product_refused(app: LedgerApplication) -> None:
+def test_r14_unsupported_product_refused(app: LedgerApplication, rules: Rules) -> None:
     cid = _with_spare_and_device(app)
-    refused(app, _allocate(cid, "Toaster"), rule="R14", field="product", code="product_not_deployed")
+    rules.refused(
+ _allocate(cid, "Toaster"), rule="R14", field="product", code="product_not_deployed")
 
 
-def test_r14_no_devices_no_allocation(app: LedgerApplication) -> None:
+def test_r14_no_devices_no_allocation(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", quantity=50)
-    refused(app, _allocate(result["customer_id"], "Rally Bar"), rule="R14", field="product")
+    rules.refused(
+ _allocate(result["customer_id"], "Rally Bar"), rule="R14", field="product")
 
 
-def test_r14_allocation_needs_an_accrued_spare(app: LedgerApplication) -> None:
+def test_r14_allocation_needs_an_accrued_spare(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", quantity=49)
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "A", at="2026-05-05T09:00:00Z")
     register_device(app, cid, room, "SN-0001", at="2026-05-05T09:00:00Z")
     # Running out of spares is an entitlement matter, so the refusal names R13.
-    error = refused(app, _allocate(cid, "Rally Bar"), rule="R13", field="customer_id", code="no_spare_available")
+    error = rules.refused(
+ _allocate(cid, "Rally Bar"), rule="R13", field="customer_id", code="no_spare_available")
     assert "49 active select licenses" in error.message
 
 
-def test_r14_allocation_needs_a_free_spare(app: LedgerApplication) -> None:
+def test_r14_allocation_needs_a_free_spare(app: LedgerApplication, rules: Rules) -> None:
     cid = _with_spare_and_device(app)
     run(app, _allocate(cid, "Rally Bar"))
-    refused(
-        app,
+    rules.refused(
+
         _allocate(cid, "Rally Bar", ship_to="Berlin", at="2027-02-02T09:00:00Z"),
         rule="R13",
         field="customer_id",
@@ -185,26 +219,30 @@ def test_r14_allocation_needs_a_free_spare(app: LedgerApplication) -> None:
     )
 
 
-def test_r14_revoked_spare_cannot_be_allocated(app: LedgerApplication) -> None:
+def test_r14_revoked_spare_cannot_be_allocated(app: LedgerApplication, rules: Rules) -> None:
     cid = _with_spare_and_device(app)
     run(app, command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"))
-    refused(app, _allocate(cid, "Rally Bar"), rule="R13", field="customer_id")
+    rules.refused(
+ _allocate(cid, "Rally Bar"), rule="R13", field="customer_id")
 
 
-def test_r14_second_spare_is_allocated_next(app: LedgerApplication) -> None:
+def test_r14_second_spare_is_allocated_next(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", quantity=100)
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "A", at="2026-05-05T09:00:00Z")
     register_device(app, cid, room, "SN-0001", at="2026-05-05T09:00:00Z", product="Rally Bar")
     register_device(app, cid, room, "SN-0002", at="2026-05-05T09:00:00Z", product="Tap and Tap IP")
-    first = run(app, _allocate(cid, "Rally Bar"))
-    second = run(app, _allocate(cid, "Tap and Tap IP", ship_to="Berlin", at="2027-02-02T09:00:00Z"))
+    first = rules.when(_allocate(cid, "Rally Bar")).then(("SpareAllocated", {"spare_no": 1, "product": "Rally Bar"}))
+    second = rules.when(_allocate(cid, "Tap and Tap IP", ship_to="Berlin", at="2027-02-02T09:00:00Z")).then(
+        ("SpareAllocated", {"spare_no": 2, "product": "Tap and Tap IP", "ship_to": "Berlin"})
+    )
     assert (first["spare_no"], second["spare_no"]) == (1, 2)
 
 
-def test_r14_device_of_another_customer_does_not_count(app: LedgerApplication) -> None:
+def test_r14_device_of_another_customer_does_not_count(app: LedgerApplication, rules: Rules) -> None:
     acme = place(app, po="PO-1", quantity=50)
     globex = place(app, po="PO-2", company="Globex Ltd", email="hank@globex.example")
     lab = add_room(app, globex["customer_id"], globex["account_id"], "Lab", at="2026-05-05T09:00:00Z")
     register_device(app, globex["customer_id"], lab, "SN-0001", at="2026-05-05T09:00:00Z", product="Rally Bar")
-    refused(app, _allocate(acme["customer_id"], "Rally Bar"), rule="R14", field="product")
+    rules.refused(
+ _allocate(acme["customer_id"], "Rally Bar"), rule="R14", field="product")
