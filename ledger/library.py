@@ -5,7 +5,7 @@ saves one group of aggregates at a time (``Application.save``); group commit nee
 of ``save`` separately (record the events of many commands in one transaction, then take snapshots,
 then notify), and the reads the ledger narrows to one query need the recorders' tables. Nothing
 else in the code base calls a private name of the library: when upgrading it, read this module and
-run ``tests/unit/test_library_internals.py``, which fails when any of these names or signatures
+run ``tests/integration/test_library_internals.py``, which fails when any of these names or signatures
 changes.
 """
 
