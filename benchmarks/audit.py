@@ -184,6 +184,7 @@ def measure_proofs(url: str, leaves: int, samples: int, key_file: Path) -> dict[
             "read_p50_ms": statistics.median(read_ms),
             "read_p99_ms": percentile(read_ms, 99),
             "path_length": float(len(proof.bundle.path)),
+            "db_mb": sum(f.stat().st_size for f in (Path(url), Path(url + "-wal")) if f.is_file()) / 1e6,
         }
     finally:
         app.close()
