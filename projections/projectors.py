@@ -13,12 +13,14 @@ from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from aggregates.customer import Customer
 from aggregates.support import jumpstart_end
 from aggregates.timeutil import add_days, add_years
-from projections.tables import TableSet, table_set
+from projections.tables import TableSet, key_of, table_set, update_by_key
+from projections.tickets import projector as tickets_projector
+from projections.tickets import statements as ticket_statements
 
 
 class Writer:
@@ -103,15 +105,6 @@ def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
 Apply = Callable[[Writer, Any], None]
 
 
-def _key(table: Any, *columns: str) -> Any:
-    return and_(table.c.customer_id == bindparam("k_customer_id"),
-                *[table.c[c] == bindparam(f"k_{c}") for c in columns])
-
-
-def _update(table: Any, key: tuple[str, ...], *columns: str) -> Any:
-    return update(table).where(_key(table, *key)).values({c: bindparam(f"v_{c}") for c in columns})
-
-
 @lru_cache(maxsize=64)
 def statements(projection: str, suffix: str) -> dict[str, Any]:
     ts = table_set(projection, suffix)
@@ -120,43 +113,41 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
         return {
             "account": insert(accounts),
             "contract": insert(contracts),
-            "cancelled": _update(contracts, ("po_number",), "cancelled_at"),
-            "expired": _update(contracts, ("po_number",), "expired_at"),
-            "started": _update(contracts, ("po_number",), "started_at", "ends_at"),
-            "years": select(contracts.c.years).where(_key(contracts, "po_number")),
-            "assigned": update(contracts).where(_key(contracts, "po_number"))
+            "cancelled": update_by_key(contracts, ("po_number",), "cancelled_at"),
+            "expired": update_by_key(contracts, ("po_number",), "expired_at"),
+            "started": update_by_key(contracts, ("po_number",), "started_at", "ends_at"),
+            "years": select(contracts.c.years).where(key_of(contracts, "po_number")),
+            "assigned": update(contracts).where(key_of(contracts, "po_number"))
             .values(assigned=contracts.c.assigned + bindparam("v_delta")),
         }
     if projection == "rooms":
         rooms, licenses, terms, devices = ts["rooms"], ts["room_licenses"], ts["room_contract_terms"], ts["devices"]
         return {
             "terms": insert(terms),
-            "started": _update(terms, ("po_number",), "started_at"),
+            "started": update_by_key(terms, ("po_number",), "started_at"),
             "room": insert(rooms),
             "license": insert(licenses),
-            "license_moved": _update(licenses, ("room_id", "service"), "room_id"),
-            "license_released": delete(licenses).where(_key(licenses, "room_id", "service")),
+            "license_moved": update_by_key(licenses, ("room_id", "service"), "room_id"),
+            "license_released": delete(licenses).where(key_of(licenses, "room_id", "service")),
             "device": insert(devices),
-            "device_moved": _update(devices, ("serial_number",), "room_id"),
-            "device_retired": delete(devices).where(_key(devices, "serial_number")),
-            "room_updated": _update(rooms, ("room_id",), "name", "site", "country"),
+            "device_moved": update_by_key(devices, ("serial_number",), "room_id"),
+            "device_retired": delete(devices).where(key_of(devices, "serial_number")),
+            "room_updated": update_by_key(rooms, ("room_id",), "name", "site", "country"),
         }
     if projection == "spares":
         orders, spares = ts["spare_orders"], ts["spares"]
         return {
             "order": insert(orders),
-            "ended": _update(orders, ("po_number",), "live"),
+            "ended": update_by_key(orders, ("po_number",), "live"),
             "spare": insert(spares),
-            "revoked": _update(spares, ("spare_no",), "revoked_at"),
-            "allocated": _update(spares, ("spare_no",), "product", "ship_to", "allocated_at"),
+            "revoked": update_by_key(spares, ("spare_no",), "revoked_at"),
+            "allocated": update_by_key(spares, ("spare_no",), "product", "ship_to", "allocated_at"),
             "swap": insert(ts["spare_swaps"]),
             "replenished": update(ts["spare_swaps"])
-            .where(_key(ts["spare_swaps"], "spare_no"), ts["spare_swaps"].c.replenished_at.is_(None))
+            .where(key_of(ts["spare_swaps"], "spare_no"), ts["spare_swaps"].c.replenished_at.is_(None))
             .values(replenished_at=bindparam("v_replenished_at")),
         }
     if projection == "tickets":
-        from projections.tickets import statements as ticket_statements
-
         return ticket_statements(ts)
     customers, users, invitations, delegations, sso = (
         ts["access_customers"], ts["users"], ts["invitations"], ts["delegations"], ts["sso"]
@@ -164,13 +155,13 @@ def statements(projection: str, suffix: str) -> dict[str, Any]:
     return {
         "customer": insert(customers),
         "invitation": insert(invitations),
-        "invitation_state": _update(invitations, ("invitation_id",), "state"),
-        "user_delete": delete(users).where(_key(users, "email")),
+        "invitation_state": update_by_key(invitations, ("invitation_id",), "state"),
+        "user_delete": delete(users).where(key_of(users, "email")),
         "user": insert(users),
-        "role": _update(users, ("email",), "role"),
-        "delegation_delete": delete(delegations).where(_key(delegations, "partner_id")),
+        "role": update_by_key(users, ("email",), "role"),
+        "delegation_delete": delete(delegations).where(key_of(delegations, "partner_id")),
         "delegation": insert(delegations),
-        "sso_delete": delete(sso).where(_key(sso)),
+        "sso_delete": delete(sso).where(key_of(sso)),
         "sso": insert(sso),
     }
 
@@ -411,16 +402,10 @@ ACCESS: dict[type, Apply] = {
     Customer.SsoRemoved: _a_sso_removed,
 }
 
-def _tickets_projector() -> dict[type, Apply]:
-    from projections.tickets import projector
-
-    return projector()
-
-
 PROJECTORS: dict[str, dict[type, Apply]] = {
     "contracts": CONTRACTS,
     "rooms": ROOMS,
     "spares": SPARES,
     "access": ACCESS,
-    "tickets": _tickets_projector(),
+    "tickets": tickets_projector(),
 }

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, and_, bindparam, update
 
 PROJECTIONS: tuple[str, ...] = ("contracts", "rooms", "spares", "access", "tickets")
 
@@ -157,9 +158,40 @@ def _access(md: MetaData, s: str) -> dict[str, Table]:
 
 
 def _tickets(md: MetaData, s: str) -> dict[str, Table]:
-    from projections.tickets import build_tables
-
-    return build_tables(md, s)
+    return {
+        "tickets": Table(
+            f"tickets{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("ticket_id", String(36), primary_key=True),
+            Column("room_id", String(36), nullable=False),
+            Column("external_room_id", Text),
+            Column("severity", String(16), nullable=False),
+            Column("summary", Text, nullable=False),
+            Column("source", String(16), nullable=False),
+            Column("support", String(16), nullable=False),
+            Column("opened_at", String(40), nullable=False),
+            Column("opened_by", String(254), nullable=False),
+            Column("room", Text, nullable=False),
+            Column("serial_numbers", Text, nullable=False),
+            Column("status", String(24), nullable=False),
+            Column("first_response_at", String(40)),
+            Column("resolved_at", String(40)),
+            Column("closed_at", String(40)),
+            Column("comments", Integer, nullable=False),
+        ),
+        "ticket_rmas": Table(
+            f"ticket_rmas{s}", md,
+            Column("customer_id", String(36), primary_key=True),
+            Column("ticket_id", String(36), primary_key=True),
+            Column("serial_number", String(64), primary_key=True),
+            Column("requested_at", String(40), nullable=False),
+            Column("status", String(16), nullable=False),
+            Column("due", String(10)),
+            Column("new_serial_number", String(64)),
+            Column("spare_no", Integer),
+            Column("done_at", String(40)),
+        ),
+    }
 
 
 _BUILDERS = {"contracts": _contracts, "rooms": _rooms, "spares": _spares, "access": _access, "tickets": _tickets}
@@ -176,6 +208,18 @@ class TableSet:
 
     def __getitem__(self, name: str) -> Table:
         return self.tables[name]
+
+
+def key_of(table: Any, *columns: str) -> Any:
+    """The where-clause of one row of a customer's ``table``: ``customer_id`` and ``columns``, bound as
+    ``k_customer_id``, ``k_<column>`` (the projectors' statements)."""
+    return and_(table.c.customer_id == bindparam("k_customer_id"),
+                *[table.c[c] == bindparam(f"k_{c}") for c in columns])
+
+
+def update_by_key(table: Any, key: tuple[str, ...], *columns: str) -> Any:
+    """An update of ``columns`` (bound as ``v_<column>``) on the row ``key_of(table, *key)``."""
+    return update(table).where(key_of(table, *key)).values({c: bindparam(f"v_{c}") for c in columns})
 
 
 @lru_cache(maxsize=64)

@@ -1,4 +1,5 @@
-"""The tickets view (SPEC section 3, R24–R26): tables, projector, and the plain query function.
+"""The tickets view (SPEC section 3, R24–R26): projector and the plain query function (its tables are
+in ``projections.tables``).
 
 ``tickets(engine, at, targets, customer_id)`` is the view: every ticket with its status, due times
 and the targets missed as of ``at`` (computed from the support-targets table when asked), the room
@@ -15,47 +16,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, bindparam, insert, select
+from sqlalchemy import Engine, bindparam, insert, select
 
+from aggregates.customer import Customer
 from aggregates.customer.state import Rma, Ticket
 from aggregates.support import SupportTargets, missed_targets
-
-
-def build_tables(md: MetaData, s: str) -> dict[str, Table]:
-    return {
-        "tickets": Table(
-            f"tickets{s}", md,
-            Column("customer_id", String(36), primary_key=True),
-            Column("ticket_id", String(36), primary_key=True),
-            Column("room_id", String(36), nullable=False),
-            Column("external_room_id", Text),
-            Column("severity", String(16), nullable=False),
-            Column("summary", Text, nullable=False),
-            Column("source", String(16), nullable=False),
-            Column("support", String(16), nullable=False),
-            Column("opened_at", String(40), nullable=False),
-            Column("opened_by", String(254), nullable=False),
-            Column("room", Text, nullable=False),
-            Column("serial_numbers", Text, nullable=False),
-            Column("status", String(24), nullable=False),
-            Column("first_response_at", String(40)),
-            Column("resolved_at", String(40)),
-            Column("closed_at", String(40)),
-            Column("comments", Integer, nullable=False),
-        ),
-        "ticket_rmas": Table(
-            f"ticket_rmas{s}", md,
-            Column("customer_id", String(36), primary_key=True),
-            Column("ticket_id", String(36), primary_key=True),
-            Column("serial_number", String(64), primary_key=True),
-            Column("requested_at", String(40), nullable=False),
-            Column("status", String(16), nullable=False),
-            Column("due", String(10)),
-            Column("new_serial_number", String(64)),
-            Column("spare_no", Integer),
-            Column("done_at", String(40)),
-        ),
-    }
+from projections.tables import key_of, table_set, update_by_key
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -138,8 +104,6 @@ def tickets(
     suffix: str = "",
 ) -> list[dict[str, Any]]:
     """The tickets view from the read model: a list of JSON-ready dicts (SPEC section 7 keys)."""
-    from projections.tables import table_set
-
     ts = table_set("tickets", suffix)
     t, rt = ts["tickets"], ts["ticket_rmas"]
     stmt, rstmt = select(t), select(rt)
@@ -165,18 +129,16 @@ def tickets(
 
 
 def statements(tables: Any) -> dict[str, Any]:
-    from projections.projectors import _key, _update
-
     t, rt = tables["tickets"], tables["ticket_rmas"]
     return {
         "ticket": insert(t),
-        "status": _update(t, ("ticket_id",), "status"),
-        "resolved": _update(t, ("ticket_id",), "status", "resolved_at"),
-        "closed": _update(t, ("ticket_id",), "status", "closed_at"),
-        "responded": _update(t, ("ticket_id",), "first_response_at"),
-        "comment": t.update().where(_key(t, "ticket_id")).values(comments=t.c.comments + bindparam("v_delta")),
+        "status": update_by_key(t, ("ticket_id",), "status"),
+        "resolved": update_by_key(t, ("ticket_id",), "status", "resolved_at"),
+        "closed": update_by_key(t, ("ticket_id",), "status", "closed_at"),
+        "responded": update_by_key(t, ("ticket_id",), "first_response_at"),
+        "comment": t.update().where(key_of(t, "ticket_id")).values(comments=t.c.comments + bindparam("v_delta")),
         "rma": insert(rt),
-        "rma_received": _update(rt, ("ticket_id", "serial_number"), "status", "new_serial_number", "done_at"),
+        "rma_received": update_by_key(rt, ("ticket_id", "serial_number"), "status", "new_serial_number", "done_at"),
     }
 
 
@@ -237,8 +199,6 @@ def _swapped(w: Any, e: Any) -> None:
 
 def projector() -> dict[type, Any]:
     """How each customer event changes the tickets tables."""
-    from aggregates.customer import Customer
-
     return {
         Customer.TicketOpened: _opened,
         Customer.TicketStatusChanged: _status_changed,
