@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent, Repository
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from aggregates.customer import Customer
 from aggregates.errors import LedgerError
@@ -17,15 +17,46 @@ from aggregates.ids import partner_id_for, purchase_order_id_for, serial_number_
 from aggregates.partner import Partner
 from aggregates.reservations import PurchaseOrder, SerialNumber
 from commands.auth import Principal
+from commands.handlers import Context
 from commands.models import Command
 from commands.registry import HANDLERS
 from ledger.answers import Answer, Pending, recording
 from ledger.ops import tracing
 
-if TYPE_CHECKING:
-    from ledger.app import LedgerApplication
-
 Outcome = dict[str, Any] | LedgerError
+
+
+class Ledger(Protocol):
+    """What a unit of work and group commit use of the application (``ledger.app.LedgerApplication``),
+    stated here so that this module does not import the application that imports it."""
+
+    copy_from_cache: bool
+
+    @property
+    def repository(self) -> Repository[UUID]: ...
+
+    def unsnapshotted(self, aggregate_id: UUID) -> Aggregate: ...
+
+    def latest_versions(self, aggregate_ids: list[UUID]) -> dict[UUID, int]: ...
+
+    def expiry_candidates(self, at: datetime) -> Iterator[UUID]: ...
+
+    def context(self, command: Command, now: datetime | None = None, principal: Principal | None = None) -> Context: ...
+
+    def outcome(
+        self,
+        command: Command,
+        now: datetime | None = None,
+        principal: Principal | None = None,
+        correlation_id: str | None = None,
+        answer: Answer | None = None,
+    ) -> Outcome: ...
+
+    def record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]: ...
+
+    def after_record(self, processing: ProcessingEvent[UUID], recordings: list[Recording[UUID]]) -> None: ...
+
+    def forget(self, uow: UnitOfWork) -> None: ...
 
 
 def event_type(domain_event: object) -> str:
@@ -71,7 +102,7 @@ def pending_answer(answer: Answer | None, result: dict[str, Any], produced: list
 class UnitOfWork:
     """Reads current aggregates for one command and collects those to be saved together."""
 
-    def __init__(self, app: LedgerApplication) -> None:
+    def __init__(self, app: Ledger) -> None:
         self._app = app
         self.staged: dict[UUID, Aggregate] = {}
         self.loaded: dict[UUID, Aggregate] = {}
@@ -175,7 +206,7 @@ class _RegroupError(Exception):
 
 
 def execute_group(
-    app: LedgerApplication,
+    app: Ledger,
     group: list[tuple[Command, Principal | None]],
     now: datetime | None,
     correlation_ids: list[str] | None = None,
