@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -54,4 +55,9 @@ def build_http_app(db: str | None = None, environ: Mapping[str, str] | None = No
     from ledger.http.portal.server_door import portal_configurer
 
     settings = load_settings(db, environ)
-    return create_app(settings, verifier=id_token_verifier, configure=portal_configurer(settings, environ))
+    return create_app(
+        settings,
+        verifier=id_token_verifier,
+        configure=portal_configurer(settings, environ),
+        build=functools.partial(wire, LedgerApplication),
+    )

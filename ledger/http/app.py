@@ -352,11 +352,14 @@ def _ready(state: ServerState) -> tuple[bool, dict[str, Any]]:
     return readiness(state.app, state.committer.models)
 
 
-def _open_state(settings: Settings, verifier: IdTokenVerifier | VerifierFactory | None) -> ServerState:
-    from ledger.bootstrap import build_app
+def _open_state(
+    settings: Settings,
+    verifier: IdTokenVerifier | VerifierFactory | None,
+    build: Callable[[Settings], LedgerApplication],
+) -> ServerState:
     from ledger.readside import open_read_models
 
-    app = build_app(settings=settings)
+    app = build(settings)
     try:
         models = open_read_models(app)
         api_keys = ApiKeyStore(models.engine, settings.secret_key)
@@ -383,10 +386,13 @@ def create_app(
     *,
     verifier: IdTokenVerifier | VerifierFactory | None = None,
     configure: Callable[[FastAPI], None] | None = None,
+    build: Callable[[Settings], LedgerApplication] | None = None,
 ) -> FastAPI:
     """The ASGI application of ``ledger serve``.
 
     ``settings`` None builds an app that only serves its OpenAPI document (``ledger openapi``).
+    ``build`` makes the ledger application for ``settings`` on start-up (``ledger.bootstrap.wire``,
+    given by the bootstrap, which this module does not import); it is needed with ``settings``.
     ``verifier`` checks OpenID Connect ID tokens (an object, or a factory called with the
     :class:`ServerState` on start-up); without one every ID token is refused. ``configure`` runs
     on the app before the routes are added (middleware: metrics, correlation ids).
@@ -394,10 +400,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        if settings is None:
-            raise RuntimeError("create_app() without settings serves no requests")
+        if settings is None or build is None:
+            raise RuntimeError("create_app() without settings and build serves no requests")
         anyio.to_thread.current_default_thread_limiter().total_tokens = READ_THREADS
-        state = await run_in_threadpool(_open_state, settings, verifier)
+        state = await run_in_threadpool(_open_state, settings, verifier, build)
         state.committer.start()
         api.state.ledger = state
         try:
