@@ -28,7 +28,7 @@ from commands.registry import HANDLERS
 from ledger import library
 from ledger.answers import AlreadyAnswered, Answer, recording
 from ledger.config import Settings
-from ledger.jsonvalues import jsonable
+from ledger.jsonvalues import ENVELOPE_FIELDS, event_data
 from ledger.library import LibraryApplication
 from ledger.ops import tracing
 from ledger.startup import created_concurrently
@@ -37,15 +37,6 @@ from ledger.unit_of_work import Outcome, UnitOfWork, command_result, event_type,
 
 PORTAL_CLOCK_SKEW = timedelta(minutes=5)
 """R20: how far in the future a principal other than ops (HTTP, the portal) may date a command."""
-ENVELOPE_FIELDS = frozenset(
-    {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
-     "causation_id"}
-)
-
-
-def event_data(domain_event: object) -> dict[str, Any]:
-    return {k: jsonable(v) for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}
-
 
 class ViewStopped(Conflict):
     """A command needs a read model that is stopped at an event it cannot apply (SPEC 9)."""

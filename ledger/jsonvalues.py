@@ -31,3 +31,16 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return value
+
+
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "originator_topic", "timestamp", "at", "actor", "correlation_id",
+     "causation_id"}
+)
+"""Attributes of a domain event that are its envelope (identity, times, actor, tracing), not its data."""
+
+
+def event_data(domain_event: object) -> dict[str, Any]:
+    """An event's data as JSON-ready values: its attributes other than ``ENVELOPE_FIELDS`` (``history``,
+    the stream envelope, the rule-test kit)."""
+    return {k: jsonable(v) for k, v in vars(domain_event).items() if k not in ENVELOPE_FIELDS}

@@ -24,6 +24,7 @@ from typing import Any
 
 from aggregates.causation import causes
 from aggregates.customer import Customer
+from ledger.stream.envelope import event_id
 
 _CORRELATION: ContextVar[str | None] = ContextVar("ledger_correlation_id", default=None)
 _USABLE = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
@@ -68,8 +69,6 @@ def stamp(events: Iterable[Any], correlation_id: str | None = None) -> None:
             per_customer.setdefault(domain_event.originator_id, []).append(domain_event)
     if not per_customer:
         return
-    from ledger.stream.envelope import event_id  # the stream's id of an event (imports the application)
-
     for customer_id, customer_events in per_customer.items():
         for index, cause in causes(customer_events).items():
             caused_by = event_id(customer_id, customer_events[cause].originator_version)

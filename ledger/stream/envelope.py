@@ -41,8 +41,7 @@ from pydantic import ValidationError
 
 from aggregates.catalog import SELECT_LICENSES_PER_SPARE
 from aggregates.customer import Customer
-from ledger.app import ENVELOPE_FIELDS, event_data
-from ledger.jsonvalues import json_default
+from ledger.jsonvalues import ENVELOPE_FIELDS, event_data, json_default
 from ledger.stream.schemas.envelope import (
     DATACONTENTTYPE,
     DATASCHEMA_PREFIX,

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.app import ENVELOPE_FIELDS, LedgerApplication
+from ledger.app import LedgerApplication
 from ledger.cli import apply_lines
 from ledger.config import load_settings
+from ledger.jsonvalues import ENVELOPE_FIELDS
 from tests.kit.cli import ledger
 from tests.kit.commands import order
 

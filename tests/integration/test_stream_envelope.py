@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from aggregates.customer import Customer
-from ledger.app import LedgerApplication, event_data
+from ledger.app import LedgerApplication
+from ledger.jsonvalues import event_data
 from ledger.stream.envelope import (
     EnvelopeError,
     build_envelope,

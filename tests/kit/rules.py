@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aggregates.errors import LedgerError
-from ledger.app import LedgerApplication, event_data, event_type
+from ledger.app import LedgerApplication, event_type
+from ledger.jsonvalues import event_data
 from tests.kit.commands import run
 from tests.kit.helpers import position, refused
 

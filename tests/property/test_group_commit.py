@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
-from ledger.app import ENVELOPE_FIELDS, LedgerApplication
+from ledger.app import LedgerApplication
 from ledger.bootstrap import build_app
+from ledger.jsonvalues import ENVELOPE_FIELDS
 from ledger.workload import generate, seed_example
 
 
