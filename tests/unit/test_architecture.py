@@ -9,6 +9,7 @@ path (``ledger.app`` and its parts) does not read the read models.
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,108 @@ def test_test_modules_import_the_kit_never_each_other() -> None:
             if imported.startswith("tests.") and not imported.startswith("tests.kit"):
                 wrong.add((module_name(path), imported))
     assert not wrong, sorted(wrong)
+
+
+def modules_imported(tree: ast.AST, package: str, known: Collection[str]) -> set[str]:
+    """The modules of ``known`` that ``tree`` imports anywhere: at the top, inside a function or under
+    ``TYPE_CHECKING``. ``from a import b`` is the module ``a.b`` when there is one, else ``a``; a
+    name below a module (``a.b.C``) is that module."""
+
+    def module_of(name: str) -> str | None:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, node.module] if node.module else parts)
+            else:
+                base = node.module or ""
+            names = [f"{base}.{alias.name}" for alias in node.names]
+        found.update(m for m in map(module_of, names) if m is not None)
+    return found
+
+
+def import_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a loop (Tarjan's strongly
+    connected components of more than one module, or a module importing itself), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1 or module in graph.get(module, ()):
+                cycles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(cycles)
+
+
+def source_graph(sources: Mapping[str, str]) -> dict[str, set[str]]:
+    """The import graph of modules given as source text (``{"pkg.mod": "import …"}``)."""
+    return {
+        module: modules_imported(ast.parse(text), module.rpartition(".")[0], sources) - {module}
+        for module, text in sources.items()
+    }
+
+
+def test_a_cycle_through_a_function_level_or_type_checking_import_is_found() -> None:
+    lazy = {
+        "pkg.low": "def helper() -> None:\n    from pkg.high import thing\n",
+        "pkg.high": "from pkg.low import helper\n",
+        "pkg.alone": "import pkg.low\n",
+    }
+    assert import_cycles(source_graph(lazy)) == [["pkg.high", "pkg.low"]]
+    typing_only = {
+        "pkg.app": "from pkg import uow\n",
+        "pkg.uow": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.app import App\n",
+    }
+    assert import_cycles(source_graph(typing_only)) == [["pkg.app", "pkg.uow"]]
+    round_a_loop = {"p.a": "from . import b\n", "p.b": "def f():\n    import p.c\n", "p.c": "from p.a import x\n"}
+    assert import_cycles(source_graph(round_a_loop)) == [["p.a", "p.b", "p.c"]]
+    assert import_cycles(source_graph({"p.a": "import p.b\n", "p.b": "import json\n"})) == []
+
+
+def test_no_import_cycles_not_even_through_lazy_imports() -> None:
+    """Modules of the product never import each other round a loop, whether the import is at the top,
+    inside a function or only for type checking: the shared piece lives in the lower module, or is
+    injected (``create_app(build=…)`` by the bootstrap; the unit of work's ``Ledger`` protocol)."""
+    paths = {module_name(path): path for top in PRODUCT for path in sorted((ROOT / top).rglob("*.py"))}
+    graph = {
+        module: modules_imported(
+            ast.parse(path.read_text("utf-8"), str(path)),
+            module if path.name == "__init__.py" else module.rpartition(".")[0],
+            paths,
+        ) - {module}
+        for module, path in paths.items()
+    }
+    assert graph["projections.projectors"] >= {"projections.tables", "projections.tickets"}
+    assert "ledger.library" in graph["ledger.app"], "from ledger import library is the module ledger.library"
+    assert import_cycles(graph) == []
