@@ -32,7 +32,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.app import LedgerApplication
 from ledger.cli import apply_lines
 from ledger.config import load_settings
-from ledger.workload import generate
+from ledger.demo import generate
 
 GROUP = 200
 

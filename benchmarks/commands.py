@@ -23,7 +23,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger.bootstrap import build_app
 from ledger.cli import apply_lines
 from ledger.config import load_settings
-from ledger.workload import generate
+from ledger.demo import generate
 
 GROUP = 200
 

@@ -26,7 +26,7 @@ from commands.models import ExpireContracts
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.bootstrap import build_app
-from ledger.workload import generate
+from ledger.demo import generate
 
 
 class BatchUnitOfWork:

@@ -5,7 +5,7 @@
 Starts ``ledger serve`` on a fresh PostgreSQL schema (``LEDGER_TEST_PG_URL`` or ``.cache/pg-url``),
 ``ledger project --follow``, ``ledger relay --follow`` (topic of its own on the broker at
 ``LEDGER_TEST_KAFKA``/127.0.0.1:9092) and ``ledger notify --follow`` (to an SMTP server on loopback),
-each with ``--metrics-port``. Sends the workload's commands (``ledger.workload.generate``, ops key,
+each with ``--metrics-port``. Sends the workload's commands (``ledger.demo.generate``, ops key,
 without ``actor``; invitation acceptances left out, they need the invitee's own sign-in) at ``--rate``
 per second, on a fixed schedule. Every 2 s it scrapes each consumer's ``ledger_consumer_lag_seconds``
 and reads every process's RSS. Prints p50/p99 command latency, each consumer's lag in seconds (p50,
@@ -33,7 +33,7 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from aggregates.customer import Customer
-from ledger.workload import generate
+from ledger.demo import generate
 from tests.kit.http import LEDGER, SECRET, Server, create_key, free_port, ledger_cli
 from tests.kit.pg import fresh_database_url
 

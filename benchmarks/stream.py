@@ -39,10 +39,10 @@ from aggregates.ids import account_id_for
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.bootstrap import build_app
+from ledger.demo import generate
 from ledger.stream.envelope import KAFKA_CONTENT_TYPE, event_id
 from ledger.stream.relay import Relay, ensure_topic, producer_config
 from ledger.stream.subscriber import Subscriber
-from ledger.workload import generate
 
 ADDRESS = {"line1": "1 Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"}
 PARTY = {"name": "R", "email": "r@r.example", "address": ADDRESS}

@@ -19,7 +19,7 @@ from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.audit.service import Audit, InconsistentCheckpoint, load_signer
 from ledger.config import load_settings
-from ledger.workload import generate
+from ledger.demo import generate
 from replay.audit.merkle import verify_consistency, verify_inclusion
 from replay.audit.note import open_checkpoint
 from replay.audit.verify import Report

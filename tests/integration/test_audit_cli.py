@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ledger.workload import generate
+from ledger.demo import generate
 from tests.kit.audit import Raw
 
 pytestmark = pytest.mark.integration

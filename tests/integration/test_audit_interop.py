@@ -18,7 +18,7 @@ from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.audit.service import Audit, load_signer
 from ledger.config import load_settings
-from ledger.workload import generate
+from ledger.demo import generate
 
 pytestmark = pytest.mark.integration
 

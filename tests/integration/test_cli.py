@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from commands.schema import SCHEMA_PATH, render_schema
-from ledger.workload import seed_example
+from ledger.demo import seed_example
 from tests.kit.cli import LEDGER, apply, event_count, ledger
 from tests.kit.commands import order
 

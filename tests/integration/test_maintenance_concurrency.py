@@ -18,8 +18,8 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import load_settings
+from ledger.demo import generate
 from ledger.readside import live_view, open_read_models, rebuild_views
-from ledger.workload import generate
 from tests.kit.cli import LEDGER, ledger
 from tests.kit.commands import order
 

@@ -9,6 +9,7 @@ import pytest
 
 from aggregates.customer import Customer
 from ledger.app import LedgerApplication
+from ledger.demo import seed_example
 from ledger.jsonvalues import event_data
 from ledger.stream.envelope import (
     EnvelopeError,
@@ -22,7 +23,6 @@ from ledger.stream.envelope import (
     rfc3339,
 )
 from ledger.stream.schemas.models import OrderPlaced, Registered, SpareAccrued
-from ledger.workload import seed_example
 from tests.kit.commands import run
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from aggregates.errors import LedgerError
 from commands.parsing import parse_command
 from ledger.bootstrap import build_app
+from ledger.demo import generate, seed_example
 from ledger.readside import open_read_models
-from ledger.workload import generate, seed_example
 from tests.kit.cli import LEDGER, apply, ledger
 
 pytestmark = pytest.mark.integration

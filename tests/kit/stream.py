@@ -22,7 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from aggregates.customer import Customer
 from aggregates.errors import LedgerError
 from ledger.app import LedgerApplication
-from ledger.workload import generate, seed_example
+from ledger.demo import generate, seed_example
 from tests.kit.app import SECRET
 from tests.kit.commands import run
 

@@ -12,8 +12,8 @@ from aggregates.errors import LedgerError
 from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.bootstrap import build_app
+from ledger.demo import generate, seed_example
 from ledger.jsonvalues import ENVELOPE_FIELDS
-from ledger.workload import generate, seed_example
 
 
 def _outcome(value: dict[str, Any] | LedgerError) -> Any:
