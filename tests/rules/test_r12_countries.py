@@ -1,4 +1,7 @@
-"""R12 country availability: no license in a room where the service is unavailable."""
+"""R12 country availability: no license in a room where the service is unavailable.
+
+Given a customer's rooms, when an assignment, a move or a room, then the events it recorded or its
+refusal (``tests/kit/rules.py``)."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ import pytest
 
 from ledger.app import LedgerApplication
 from ledger.config import ConfigurationError
-from tests.kit.commands import FAR_FUTURE, command, run
+from tests.kit.commands import FAR_FUTURE, command
 from tests.kit.helpers import add_room, assign, customer, place, refused, types
+from tests.kit.rules import Rules
 
 MakeApp = Callable[..., LedgerApplication]
 
@@ -21,17 +25,21 @@ AT = "2026-05-05T09:00:00Z"
 LATER = "2026-05-06T09:00:00Z"
 
 
-def _rooms(app: LedgerApplication, *countries: str) -> tuple[str, list[str]]:
+def _rooms_of(app: LedgerApplication, *countries: str) -> tuple[tuple[str, str], list[str]]:
     result = place(app, po="PO-1", quantity=10)
     cid, aid = result["customer_id"], result["account_id"]
-    return cid, [add_room(app, cid, aid, f"Room {code}", country=code, at=AT) for code in countries]
+    return (cid, aid), [add_room(app, cid, aid, f"Room {code}", country=code, at=AT) for code in countries]
+
+
+def _rooms(app: LedgerApplication, *countries: str) -> tuple[str, list[str]]:
+    (cid, _), rooms = _rooms_of(app, *countries)
+    return cid, rooms
 
 
 @pytest.mark.parametrize("code", ["KP", "IR", "CU", "SY"])
-def test_r12_assignment_refused_where_unavailable(app: LedgerApplication, code: str) -> None:
+def test_r12_assignment_refused_where_unavailable(app: LedgerApplication, rules: Rules, code: str) -> None:
     cid, (room,) = _rooms(app, code)
-    error = refused(
-        app,
+    error = rules.refused(
         command("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1"),
         rule="R12",
         field="room_id",
@@ -42,11 +50,10 @@ def test_r12_assignment_refused_where_unavailable(app: LedgerApplication, code: 
 
 
 @pytest.mark.parametrize("code", ["KP", "SY"])
-def test_r12_move_refused_into_an_unavailable_country(app: LedgerApplication, code: str) -> None:
+def test_r12_move_refused_into_an_unavailable_country(app: LedgerApplication, rules: Rules, code: str) -> None:
     cid, (us, blocked) = _rooms(app, "US", code)
-    assign(app, cid, us, "PO-1", at=LATER)
-    refused(
-        app,
+    rules.given(command("AssignLicense", LATER, customer_id=cid, room_id=us, po_number="PO-1"))
+    rules.refused(
         command("MoveLicense", LATER, customer_id=cid, service="select", from_room_id=us, to_room_id=blocked),
         rule="R12",
         field="to_room_id",
@@ -56,20 +63,27 @@ def test_r12_move_refused_into_an_unavailable_country(app: LedgerApplication, co
 
 
 @pytest.mark.parametrize("code", ["US", "DE", "JP", "BR", "ZA"])
-def test_r12_assignment_accepted_where_available(app: LedgerApplication, code: str) -> None:
+def test_r12_assignment_accepted_where_available(app: LedgerApplication, rules: Rules, code: str) -> None:
     cid, (room,) = _rooms(app, code)
-    assert types(assign(app, cid, room, "PO-1", at=LATER))[-1] == "LicenseAssigned"
+    result = rules.when(command("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1")).then(
+        ("ContractStarted", {"po_number": "PO-1", "reason": "first_assignment"}),
+        ("LicenseAssigned", {"room_id": room, "po_number": "PO-1", "service": "select"}),
+    )
+    assert types(result)[-1] == "LicenseAssigned"
 
 
-def test_r12_room_country_is_recorded_with_its_terms_available(app: LedgerApplication) -> None:
-    cid, (room,) = _rooms(app, "de")
+def test_r12_room_country_is_recorded_with_its_terms_available(app: LedgerApplication, rules: Rules) -> None:
+    (cid, aid), _ = _rooms_of(app)
+    room = rules.when(
+        command("AddRoom", AT, customer_id=cid, account_id=aid, name="Room de", site="HQ", country="de")
+    ).then(("RoomAdded", {"name": "Room de", "site": "HQ", "country": "DE"}))["room_id"]
     recorded = customer(app, cid).rooms[UUID(room)]
     assert recorded.country == "DE"
     terms = app.settings.countries.get(recorded.country)
     assert terms is not None and terms.available and "de" in terms.support_languages
 
 
-def test_r12_room_with_a_code_outside_the_table_refused(app: LedgerApplication) -> None:
+def test_r12_room_with_a_code_outside_the_table_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     raw = command(
         "AddRoom",
@@ -80,7 +94,7 @@ def test_r12_room_with_a_code_outside_the_table_refused(app: LedgerApplication) 
         site="X",
         country="ZZ",
     )
-    refused(app, raw, rule="R9", field="country")
+    rules.refused(raw, rule="R9", field="country")
 
 
 def _with_countries(make_app: MakeApp, tmp_path: Path, rows: dict[str, Any]) -> LedgerApplication:
@@ -110,7 +124,10 @@ def test_r12_countries_override_can_close_a_country(make_app: MakeApp, tmp_path:
 def test_r12_countries_override_can_open_a_country(make_app: MakeApp, tmp_path: Path) -> None:
     app = _with_countries(make_app, tmp_path, {"kp": {"available": True, "rma": "courier"}})
     cid, (room,) = _rooms(app, "KP")
-    assert types(assign(app, cid, room, "PO-1", at=LATER))[-1] == "LicenseAssigned"
+    result = Rules(app).when(command("AssignLicense", LATER, customer_id=cid, room_id=room, po_number="PO-1")).then(
+        ("ContractStarted", {"po_number": "PO-1"}), ("LicenseAssigned", {"room_id": room, "po_number": "PO-1"})
+    )
+    assert types(result)[-1] == "LicenseAssigned"
     kp = app.settings.countries.get("KP")
     assert kp is not None and kp.rma == "courier"
 
@@ -145,7 +162,9 @@ def test_r12_ledger_runs_the_expiry_regardless_of_country(make_app: Callable[...
     # Availability limits assignments, not the recorded lifecycle of existing contracts.
     cid, (us,) = _rooms(app, "US")
     assign(app, cid, us, "PO-1", at=LATER)
-    expiry = run(app, command("ExpireContracts", "2029-05-07T00:00:00Z"))
+    expiry = Rules(app).when(command("ExpireContracts", "2029-05-07T00:00:00Z")).then(
+        ("LicenseReleased", {"po_number": "PO-1", "room_id": us}), ("ContractExpired", {"po_number": "PO-1"})
+    )
     assert expiry["expired"] == ["PO-1"]
 
 
