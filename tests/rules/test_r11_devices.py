@@ -1,4 +1,7 @@
-"""R11 devices: supported products, ledger-wide serial numbers, moves and warranty coverage."""
+"""R11 devices: supported products, ledger-wide serial numbers, moves and warranty coverage.
+
+Given a licensed customer's rooms, when a device is registered or moved, then the events it recorded
+(with their data) or its refusal (``tests/kit/rules.py``)."""
 
 from __future__ import annotations
 
@@ -8,18 +11,18 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.app import LedgerApplication
-from tests.kit.commands import command, run
+from tests.kit.commands import command
 from tests.kit.helpers import (
     add_room,
     assign,
     customer,
     events,
     place,
-    refused,
     register_device,
     ts,
     types,
 )
+from tests.kit.rules import Rules
 
 ROOMS_AT = "2026-05-05T09:00:00Z"
 ASSIGN_AT = "2026-05-20T10:00:00Z"  # a 3-year select term runs to 2029-05-20
@@ -53,10 +56,14 @@ def _move_cmd(cid: str, serial: str, to: str, at: str) -> dict[str, Any]:
     return command("MoveDevice", at, customer_id=cid, serial_number=serial, to_room_id=to)
 
 
-def test_r11_register_device_in_a_room(app: LedgerApplication) -> None:
+def test_r11_register_device_in_a_room(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
-    result = register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT, product="rally bar")
+    result = rules.when(_device_cmd(cid, setup["a"], "SN-0001", product="rally bar")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     assert types(result) == ["DeviceRegistered", "SerialNumber.Reserved"]
     assert events(app, cid, "DeviceRegistered") == [
         {"serial_number": "SN-0001", "product": "Rally Bar", "purchased_on": "2026-01-15", "room_id": setup["a"]}
@@ -67,10 +74,9 @@ def test_r11_register_device_in_a_room(app: LedgerApplication) -> None:
 
 
 @pytest.mark.parametrize("product", ["Rally Bar 9000", "MX Keys", "Webcam"])
-def test_r11_unsupported_product_refused(app: LedgerApplication, product: str) -> None:
+def test_r11_unsupported_product_refused(app: LedgerApplication, rules: Rules, product: str) -> None:
     setup = _licensed(app)
-    refused(
-        app,
+    rules.refused(
         _device_cmd(setup["customer_id"], setup["a"], "SN-0001", product=product),
         rule="R11",
         field="product",
@@ -78,12 +84,11 @@ def test_r11_unsupported_product_refused(app: LedgerApplication, product: str) -
     )
 
 
-def test_r11_serial_unique_within_a_customer(app: LedgerApplication) -> None:
+def test_r11_serial_unique_within_a_customer(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
-    error = refused(
-        app,
+    error = rules.refused(
         _device_cmd(cid, setup["b"], "SN-0001", product="Meetup"),
         rule="R11",
         field="serial_number",
@@ -92,13 +97,12 @@ def test_r11_serial_unique_within_a_customer(app: LedgerApplication) -> None:
     assert "this customer" in error.message
 
 
-def test_r11_serial_unique_across_customers(app: LedgerApplication) -> None:
+def test_r11_serial_unique_across_customers(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT)
     globex = place(app, po="PO-G", company="Globex Ltd", email="hank@globex.example")
     lab = add_room(app, globex["customer_id"], globex["account_id"], "Lab", at=ROOMS_AT)
-    error = refused(
-        app,
+    error = rules.refused(
         _device_cmd(globex["customer_id"], lab, "SN-0001"),
         rule="R11",
         field="serial_number",
@@ -108,48 +112,49 @@ def test_r11_serial_unique_across_customers(app: LedgerApplication) -> None:
     assert customer(app, globex["customer_id"]).devices == {}
 
 
-def test_r11_serial_unique_across_two_other_customers(app: LedgerApplication) -> None:
+def test_r11_serial_unique_across_two_other_customers(app: LedgerApplication, rules: Rules) -> None:
     # Globex and Initech, neither of them the first registrant's customer, cannot share a serial either.
     globex = place(app, po="PO-G", company="Globex Ltd", email="hank@globex.example")
     initech = place(app, po="PO-I", company="Initech LLC", email="bill@initech.example")
     g_room = add_room(app, globex["customer_id"], globex["account_id"], "Lab", at=ROOMS_AT)
     i_room = add_room(app, initech["customer_id"], initech["account_id"], "Lab", at=ROOMS_AT)
     register_device(app, initech["customer_id"], i_room, "SN-7777", at=DEVICE_AT)
-    refused(app, _device_cmd(globex["customer_id"], g_room, "sn-7777"), rule="R11", field="serial_number")
+    rules.refused(_device_cmd(globex["customer_id"], g_room, "sn-7777"), rule="R11", field="serial_number")
 
 
-def test_r11_serial_numbers_compare_without_case(app: LedgerApplication) -> None:
+def test_r11_serial_numbers_compare_without_case(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     register_device(app, setup["customer_id"], setup["a"], "SN-ABC1", at=DEVICE_AT)
-    refused(app, _device_cmd(setup["customer_id"], setup["b"], "sn-abc1"), rule="R11", field="serial_number")
+    rules.refused(_device_cmd(setup["customer_id"], setup["b"], "sn-abc1"), rule="R11", field="serial_number")
 
 
-def test_r11_malformed_serial_refused(app: LedgerApplication) -> None:
+def test_r11_malformed_serial_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
-    refused(app, _device_cmd(setup["customer_id"], setup["a"], "S1"), rule="R11", field="serial_number")
-    refused(app, _device_cmd(setup["customer_id"], setup["a"], "SN 0001"), rule="R11", field="serial_number")
+    rules.refused(_device_cmd(setup["customer_id"], setup["a"], "S1"), rule="R11", field="serial_number")
+    rules.refused(_device_cmd(setup["customer_id"], setup["a"], "SN 0001"), rule="R11", field="serial_number")
 
 
-def test_r11_purchase_date_after_the_command_refused(app: LedgerApplication) -> None:
+def test_r11_purchase_date_after_the_command_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
-    refused(
-        app,
+    rules.refused(
         _device_cmd(setup["customer_id"], setup["a"], "SN-0001", purchased_on="2026-05-22"),
         rule="R11",
         field="purchased_on",
     )
 
 
-def test_r11_device_into_an_unknown_room_refused(app: LedgerApplication) -> None:
+def test_r11_device_into_an_unknown_room_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
-    refused(app, _device_cmd(setup["customer_id"], str(uuid4()), "SN-0001"), rule="R9", field="room_id")
+    rules.refused(_device_cmd(setup["customer_id"], str(uuid4()), "SN-0001"), rule="R9", field="room_id")
 
 
-def test_r11_device_move_is_recorded(app: LedgerApplication) -> None:
+def test_r11_device_move_is_recorded(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
-    moved = run(app, _move_cmd(cid, "SN-0001", setup["b"], "2026-06-01T09:00:00Z"))
+    moved = rules.when(_move_cmd(cid, "SN-0001", setup["b"], "2026-06-01T09:00:00Z")).then(
+        ("DeviceMoved", {"serial_number": "SN-0001", "from_room_id": setup["a"], "to_room_id": setup["b"]})
+    )
     assert types(moved) == ["DeviceMoved"]
     assert events(app, cid, "DeviceMoved") == [
         {"serial_number": "SN-0001", "from_room_id": setup["a"], "to_room_id": setup["b"]}
@@ -160,33 +165,36 @@ def test_r11_device_move_is_recorded(app: LedgerApplication) -> None:
     assert state.rooms[UUID(setup["b"])].devices == ["SN-0001"]
 
 
-def test_r11_device_move_matches_the_serial_without_case(app: LedgerApplication) -> None:
+def test_r11_device_move_matches_the_serial_without_case(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
-    moved = run(app, _move_cmd(cid, "sn-0001", setup["b"], "2026-06-01T09:00:00Z"))
+    moved = rules.when(_move_cmd(cid, "sn-0001", setup["b"], "2026-06-01T09:00:00Z")).then(
+        ("DeviceMoved", {"serial_number": "SN-0001", "from_room_id": setup["a"], "to_room_id": setup["b"]})
+    )
     assert types(moved) == ["DeviceMoved"]
     assert customer(app, cid).devices["SN-0001"].room_id == UUID(setup["b"])
 
 
-def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication) -> None:
+def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
     for to, at in ((setup["b"], "2026-06-01T09:00:00Z"), (setup["a"], "2026-06-02T09:00:00Z")):
-        run(app, command("MoveDevice", at, customer_id=cid, serial_number="SN-0001", to_room_id=to))
+        rules.when(command("MoveDevice", at, customer_id=cid, serial_number="SN-0001", to_room_id=to)).then(
+            ("DeviceMoved", {"serial_number": "SN-0001", "to_room_id": to})
+        )
     rooms = customer(app, cid).rooms
     holding = [r.name for r in rooms.values() if "SN-0001" in r.devices]
     assert holding == ["A"]
     assert len(events(app, cid, "DeviceMoved")) == 2
 
 
-def test_r11_move_to_the_same_room_refused(app: LedgerApplication) -> None:
+def test_r11_move_to_the_same_room_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
-    refused(
-        app,
+    rules.refused(
         command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001", to_room_id=setup["a"]),
         rule="R11",
         field="to_room_id",
@@ -194,10 +202,9 @@ def test_r11_move_to_the_same_room_refused(app: LedgerApplication) -> None:
     )
 
 
-def test_r11_move_of_an_unknown_device_refused(app: LedgerApplication) -> None:
+def test_r11_move_of_an_unknown_device_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
-    refused(
-        app,
+    rules.refused(
         command(
             "MoveDevice",
             "2026-06-01T09:00:00Z",
@@ -210,12 +217,11 @@ def test_r11_move_of_an_unknown_device_refused(app: LedgerApplication) -> None:
     )
 
 
-def test_r11_move_to_an_unknown_room_refused(app: LedgerApplication) -> None:
+def test_r11_move_to_an_unknown_room_refused(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["a"], "SN-0001", at=DEVICE_AT)
-    refused(
-        app,
+    rules.refused(
         command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
             to_room_id=str(uuid4())),
         rule="R9",
@@ -223,50 +229,74 @@ def test_r11_move_to_an_unknown_room_refused(app: LedgerApplication) -> None:
     )
 
 
-def test_r11_warranty_capped_at_contract_end(app: LedgerApplication) -> None:
+def test_r11_warranty_capped_at_contract_end(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app, years=3)
-    result = register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT, purchased_on="2026-04-01")
+    result = rules.when(_device_cmd(setup["customer_id"], setup["a"], "SN-0001", purchased_on="2026-04-01")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     # purchase + 5 years = 2031-04-01, contract end 2029-05-20: the earlier wins.
     assert result["warranty_end"] == "2029-05-20"
 
 
-def test_r11_warranty_capped_at_purchase_plus_five_years(app: LedgerApplication) -> None:
+def test_r11_warranty_capped_at_purchase_plus_five_years(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app, years=5)
-    result = register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT, purchased_on="2022-03-01")
+    result = rules.when(_device_cmd(setup["customer_id"], setup["a"], "SN-0001", purchased_on="2022-03-01")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     # contract end 2031-05-20, but no coverage beyond 2027-03-01.
     assert result["warranty_end"] == "2027-03-01"
     assert customer(app, setup["customer_id"]).warranty_end("SN-0001", ts(DEVICE_AT)).isoformat() == "2027-03-01"
 
 
-def test_r11_warranty_of_a_leap_day_purchase(app: LedgerApplication) -> None:
+def test_r11_warranty_of_a_leap_day_purchase(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app, years=5)
-    result = register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT, purchased_on="2024-02-29")
+    result = rules.when(_device_cmd(setup["customer_id"], setup["a"], "SN-0001", purchased_on="2024-02-29")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     assert result["warranty_end"] == "2029-02-28"
 
 
-def test_r11_extended_warranty_license_covers_devices(app: LedgerApplication) -> None:
+def test_r11_extended_warranty_license_covers_devices(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app, service="extended_warranty", years=2)
-    result = register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT)
+    result = rules.when(_device_cmd(setup["customer_id"], setup["a"], "SN-0001")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     assert result["warranty_end"] == "2028-05-20"
 
 
-def test_r11_syncplus_license_gives_no_warranty(app: LedgerApplication) -> None:
+def test_r11_syncplus_license_gives_no_warranty(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app, service="syncplus")
-    result = register_device(app, setup["customer_id"], setup["a"], "SN-0001", at=DEVICE_AT)
+    result = rules.when(_device_cmd(setup["customer_id"], setup["a"], "SN-0001")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["a"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     assert result["warranty_end"] is None
 
 
-def test_r11_unlicensed_room_gives_no_warranty(app: LedgerApplication) -> None:
+def test_r11_unlicensed_room_gives_no_warranty(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
-    result = register_device(app, setup["customer_id"], setup["b"], "SN-0001", at=DEVICE_AT)
+    result = rules.when(_device_cmd(setup["customer_id"], setup["b"], "SN-0001")).then(
+        ("DeviceRegistered", {"serial_number": "SN-0001", "room_id": setup["b"]}),
+        "SerialNumber.Reserved",
+        only=None,
+    )
     assert result["warranty_end"] is None
 
 
-def test_r11_warranty_follows_the_device_to_its_room(app: LedgerApplication) -> None:
+def test_r11_warranty_follows_the_device_to_its_room(app: LedgerApplication, rules: Rules) -> None:
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["b"], "SN-0001", at=DEVICE_AT, purchased_on="2026-04-01")
     assert customer(app, cid).warranty_end("SN-0001", ts(DEVICE_AT)) is None
-    run(app, command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
-        to_room_id=setup["a"]))
+    rules.when(command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
+        to_room_id=setup["a"])).then(("DeviceMoved", {"from_room_id": setup["b"], "to_room_id": setup["a"]}))
     assert customer(app, cid).warranty_end("SN-0001", ts("2026-06-01T09:00:00Z")).isoformat() == "2029-05-20"
