@@ -1,4 +1,7 @@
-"""R15 portal invitations: first order invites the end customer, 30 days, not forwardable, resend."""
+"""R15 portal invitations: first order invites the end customer, 30 days, not forwardable, resend.
+
+Given a customer's first order, when an invitation is sent or accepted, then the events it recorded
+(with their data) or its refusal (``tests/kit/rules.py``)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from commands.tokens import read_token
 from ledger.app import LedgerApplication
 from tests.kit.app import SECRET
 from tests.kit.commands import DISTRIBUTOR, RESELLER, command, order, run
-from tests.kit.helpers import JANE, MAY, accept, customer, events, history, place, refused, types
+from tests.kit.helpers import JANE, MAY, customer, events, history, place, refused, types
+from tests.kit.rules import Rules
 
 BOB = "bob.smith@acme.example"
 
@@ -57,9 +61,11 @@ def test_r15_token_names_the_customer_and_is_never_recorded(app: LedgerApplicati
     assert "://" in db_url or stored, "the SQLite store was found and scanned"
 
 
-def test_r15_accepting_makes_the_person_an_admin(app: LedgerApplication) -> None:
+def test_r15_accepting_makes_the_person_an_admin(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    accepted = accept(app, result["invitation"]["token"], JANE, at="2026-05-10T09:00:00Z")
+    accepted = rules.when(_accept_cmd(result["invitation"]["token"], JANE, "2026-05-10T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert types(accepted) == ["InvitationAccepted"]
     assert customer(app, result["customer_id"]).users == {JANE: "admin"}
     assert events(app, result["customer_id"], "InvitationAccepted")[0]["email"] == JANE
@@ -67,22 +73,25 @@ def test_r15_accepting_makes_the_person_an_admin(app: LedgerApplication) -> None
     assert rows[0]["actor"] == JANE
 
 
-def test_r15_accept_with_differently_cased_email_accepted(app: LedgerApplication) -> None:
+def test_r15_accept_with_differently_cased_email_accepted(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    accept(app, result["invitation"]["token"], "Jane.Doe@ACME.example", at="2026-05-10T09:00:00Z")
+    rules.when(_accept_cmd(result["invitation"]["token"], "Jane.Doe@ACME.example", "2026-05-10T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert customer(app, result["customer_id"]).users == {JANE: "admin"}
 
 
-def test_r15_accept_on_the_last_valid_moment_accepted(app: LedgerApplication) -> None:
+def test_r15_accept_on_the_last_valid_moment_accepted(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    accept(app, result["invitation"]["token"], JANE, at="2026-06-03T08:59:59Z")
+    rules.when(_accept_cmd(result["invitation"]["token"], JANE, "2026-06-03T08:59:59Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert customer(app, result["customer_id"]).users == {JANE: "admin"}
 
 
-def test_r15_expired_invitation_refused(app: LedgerApplication) -> None:
+def test_r15_expired_invitation_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    refused(
-        app,
+    rules.refused(
         _accept_cmd(result["invitation"]["token"], JANE, "2026-06-03T09:00:00Z"),
         rule="R15",
         field="token",
@@ -91,10 +100,9 @@ def test_r15_expired_invitation_refused(app: LedgerApplication) -> None:
     assert customer(app, result["customer_id"]).users == {}
 
 
-def test_r15_forwarded_invitation_refused(app: LedgerApplication) -> None:
+def test_r15_forwarded_invitation_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    refused(
-        app,
+    rules.refused(
         _accept_cmd(result["invitation"]["token"], BOB, "2026-05-10T09:00:00Z"),
         rule="R15",
         field="actor",
@@ -103,17 +111,17 @@ def test_r15_forwarded_invitation_refused(app: LedgerApplication) -> None:
     assert customer(app, result["customer_id"]).users == {}
 
 
-def test_r15_ops_cannot_accept_an_invitation(app: LedgerApplication) -> None:
+def test_r15_ops_cannot_accept_an_invitation(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    refused(app, _accept_cmd(result["invitation"]["token"], "ops", "2026-05-10T09:00:00Z"), rule="R15", field="actor")
+    rules.refused(_accept_cmd(result["invitation"]["token"], "ops", "2026-05-10T09:00:00Z"), rule="R15", field="actor")
 
 
-def test_r15_forged_token_refused(app: LedgerApplication) -> None:
+def test_r15_forged_token_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     token = result["invitation"]["token"]
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
-    refused(app, _accept_cmd(forged, JANE, "2026-05-10T09:00:00Z"), rule="R15", field="token")
-    refused(app, _accept_cmd("inv_nonsense", JANE, "2026-05-10T09:00:00Z"), rule="R15", field="token")
+    rules.refused(_accept_cmd(forged, JANE, "2026-05-10T09:00:00Z"), rule="R15", field="token")
+    rules.refused(_accept_cmd("inv_nonsense", JANE, "2026-05-10T09:00:00Z"), rule="R15", field="token")
 
 
 def test_r15_token_of_another_ledger_key_refused(make_app: Callable[..., LedgerApplication]) -> None:
@@ -123,11 +131,12 @@ def test_r15_token_of_another_ledger_key_refused(make_app: Callable[..., LedgerA
     refused(other, _accept_cmd(result["invitation"]["token"], JANE, "2026-05-10T09:00:00Z"), rule="R15", field="token")
 
 
-def test_r15_invitation_accepted_only_once(app: LedgerApplication) -> None:
+def test_r15_invitation_accepted_only_once(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    accept(app, result["invitation"]["token"], JANE, at="2026-05-10T09:00:00Z")
-    refused(
-        app,
+    rules.when(_accept_cmd(result["invitation"]["token"], JANE, "2026-05-10T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
+    rules.refused(
         _accept_cmd(result["invitation"]["token"], JANE, "2026-05-11T09:00:00Z"),
         rule="R15",
         field="token",
@@ -135,7 +144,7 @@ def test_r15_invitation_accepted_only_once(app: LedgerApplication) -> None:
     )
 
 
-def test_r15_resend_supersedes_the_old_token(app: LedgerApplication) -> None:
+def test_r15_resend_supersedes_the_old_token(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     cid = result["customer_id"]
     old = result["invitation"]["token"]
@@ -144,42 +153,50 @@ def test_r15_resend_supersedes_the_old_token(app: LedgerApplication) -> None:
     assert new != old
     assert types(resent) == ["InvitationSuperseded", "InvitationSent"]
     assert resent["invitation"]["expires_at"] == "2026-06-19T09:00:00+00:00"
-    refused(
-        app,
+    rules.refused(
         _accept_cmd(old, JANE, "2026-05-21T09:00:00Z"),
         rule="R15",
         field="token",
         code="invitation_superseded",
     )
-    accept(app, new, JANE, at="2026-05-21T09:00:00Z")
+    rules.when(_accept_cmd(new, JANE, "2026-05-21T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert customer(app, cid).users == {JANE: "admin"}
 
 
-def test_r15_resend_after_expiry_gives_a_fresh_30_days(app: LedgerApplication) -> None:
+def test_r15_resend_after_expiry_gives_a_fresh_30_days(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
     cid = result["customer_id"]
     resent = run(app, command("SendInvitation", "2026-07-01T09:00:00Z", customer_id=cid, email=JANE))
-    accept(app, resent["invitation"]["token"], JANE, at="2026-07-30T09:00:00Z")
+    rules.when(_accept_cmd(resent["invitation"]["token"], JANE, "2026-07-30T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert customer(app, cid).users == {JANE: "admin"}
 
 
-def test_r15_additional_person_may_be_invited(app: LedgerApplication) -> None:
+def test_r15_additional_person_may_be_invited(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     cid = result["customer_id"]
-    accept(app, result["invitation"]["token"], JANE, at="2026-05-05T09:00:00Z")
+    rules.when(_accept_cmd(result["invitation"]["token"], JANE, "2026-05-05T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     sent = run(app, command("SendInvitation", "2026-05-06T09:00:00Z", JANE, customer_id=cid, email=BOB))
     assert sent["invitation"]["email"] == BOB
     assert types(sent) == ["InvitationSent"]  # Jane's accepted invitation is not superseded
-    accept(app, sent["invitation"]["token"], BOB, at="2026-05-07T09:00:00Z")
+    rules.when(_accept_cmd(sent["invitation"]["token"], BOB, "2026-05-07T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": BOB})
+    )
     assert customer(app, cid).users == {JANE: "admin", BOB: "admin"}
 
 
-def test_r15_invitation_to_an_existing_user_refused(app: LedgerApplication) -> None:
+def test_r15_invitation_to_an_existing_user_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     cid = result["customer_id"]
-    accept(app, result["invitation"]["token"], JANE, at="2026-05-05T09:00:00Z")
-    refused(
-        app,
+    rules.when(_accept_cmd(result["invitation"]["token"], JANE, "2026-05-05T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
+    rules.refused(
         command("SendInvitation", "2026-05-06T09:00:00Z", customer_id=cid, email=JANE),
         rule="R15",
         field="email",
@@ -187,30 +204,30 @@ def test_r15_invitation_to_an_existing_user_refused(app: LedgerApplication) -> N
     )
 
 
-def test_r15_invitation_for_an_unknown_customer_refused(app: LedgerApplication) -> None:
+def test_r15_invitation_for_an_unknown_customer_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    refused(
-        app,
+    rules.refused(
         command("SendInvitation", MAY, customer_id=str(UUID(int=7)), email=BOB),
         rule="R1",
         field="customer_id",
     )
 
 
-def test_r15_invalid_email_refused(app: LedgerApplication) -> None:
+def test_r15_invalid_email_refused(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
-    refused(
-        app,
+    rules.refused(
         command("SendInvitation", MAY, customer_id=result["customer_id"], email="bob"),
         rule="R15",
         field="email",
     )
 
 
-def test_r15_resubmitted_first_order_returns_a_still_working_token(app: LedgerApplication) -> None:
+def test_r15_resubmitted_first_order_returns_a_still_working_token(app: LedgerApplication, rules: Rules) -> None:
     raw = order(po="PO-1")
     first = run(app, raw)
     again = run(app, raw)
     assert again["invitation"] == first["invitation"]
-    accept(app, again["invitation"]["token"], JANE, at="2026-05-05T09:00:00Z")
+    rules.when(_accept_cmd(again["invitation"]["token"], JANE, "2026-05-05T09:00:00Z")).then(
+        ("InvitationAccepted", {"email": JANE})
+    )
     assert customer(app, first["customer_id"]).users == {JANE: "admin"}
