@@ -1,4 +1,7 @@
-"""R1 customers, R2 accounts, R3 group mailboxes — through the full command path."""
+"""R1 customers, R2 accounts, R3 group mailboxes — through the full command path.
+
+Given the ledger's earlier orders, when an order, then the events it recorded (a new customer's
+Registered and AccountOpened, or none of them) or its refusal (``tests/kit/rules.py``)."""
 
 from __future__ import annotations
 
@@ -16,54 +19,68 @@ from tests.kit.helpers import (
     history,
     place,
     position,
-    refused,
     types,
 )
+from tests.kit.rules import Rules
 
 # ----- R1: matching an order to a customer
 
 
-def test_r1_first_order_registers_the_customer(app: LedgerApplication) -> None:
-    result = place(app, po="PO-1", company="Acme Corp")
+def test_r1_first_order_registers_the_customer(app: LedgerApplication, rules: Rules) -> None:
+    result = rules.when(order(po="PO-1", company="Acme Corp")).then(
+        ("Registered", {"key": "acme", "name": "Acme Corp"}),
+        "AccountOpened",
+        ("OrderPlaced", {"po_number": "PO-1"}),
+        "InvitationSent",
+    )
     assert result["ok"] is True
     assert types(result)[:3] == ["Registered", "AccountOpened", "OrderPlaced"]
     registered = events(app, result["customer_id"], "Registered")
     assert registered == [{"key": "acme", "name": "Acme Corp"}]
 
 
-def test_r1_name_variants_match_one_customer(app: LedgerApplication) -> None:
+def test_r1_name_variants_match_one_customer(app: LedgerApplication, rules: Rules) -> None:
     first = place(app, po="PO-1", company="Acme Corp")
-    second = place(app, po="PO-2", company="ACME, Inc.", at="2026-05-05T09:00:00Z")
-    third = place(app, po="PO-3", company="  acme   corporation ", at="2026-05-06T09:00:00Z")
+    second = rules.when(order(po="PO-2", company="ACME, Inc.", at="2026-05-05T09:00:00Z")).then(
+        ("OrderPlaced", {"po_number": "PO-2", "account_id": first["account_id"]})
+    )
+    third = rules.when(order(po="PO-3", company="  acme   corporation ", at="2026-05-06T09:00:00Z")).then(
+        ("OrderPlaced", {"po_number": "PO-3", "account_id": first["account_id"]})
+    )
     assert first["customer_id"] == second["customer_id"] == third["customer_id"]
     assert "Registered" not in types(second)
     assert "Registered" not in types(third)
     assert set(customer(app, first["customer_id"]).contracts) == {"PO-1", "PO-2", "PO-3"}
 
 
-def test_r1_parent_company_decides_the_customer(app: LedgerApplication) -> None:
+def test_r1_parent_company_decides_the_customer(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-1", company="Acme Corp")
-    subsidiary = place(
-        app,
-        po="PO-2",
-        company="Acme Deutschland GmbH",
-        parent="ACME Corporation",
-        address=DE_SITE,
-        at="2026-05-05T09:00:00Z",
-    )
+    subsidiary = rules.when(
+        order(
+            po="PO-2",
+            company="Acme Deutschland GmbH",
+            parent="ACME Corporation",
+            address=DE_SITE,
+            at="2026-05-05T09:00:00Z",
+        )
+    ).then("AccountOpened", ("OrderPlaced", {"po_number": "PO-2"}))
     assert subsidiary["customer_id"] == hq["customer_id"]
     assert "Registered" not in types(subsidiary)
 
 
-def test_r1_subsidiary_without_parent_is_its_own_customer(app: LedgerApplication) -> None:
+def test_r1_subsidiary_without_parent_is_its_own_customer(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-1", company="Acme Corp")
-    subsidiary = place(app, po="PO-2", company="Acme Deutschland GmbH", address=DE_SITE)
+    subsidiary = rules.when(order(po="PO-2", company="Acme Deutschland GmbH", address=DE_SITE)).then(
+        ("Registered", {"name": "Acme Deutschland GmbH"}), "AccountOpened", "OrderPlaced", "InvitationSent"
+    )
     assert subsidiary["customer_id"] != hq["customer_id"]
     assert "Registered" in types(subsidiary)
 
 
-def test_r1_parent_name_registers_the_customer_under_the_parent(app: LedgerApplication) -> None:
-    result = place(app, po="PO-1", company="Acme UK Ltd", parent="Acme Corp")
+def test_r1_parent_name_registers_the_customer_under_the_parent(app: LedgerApplication, rules: Rules) -> None:
+    result = rules.when(order(po="PO-1", company="Acme UK Ltd", parent="Acme Corp")).then(
+        ("Registered", {"name": "Acme Corp"}), "AccountOpened", "OrderPlaced", "InvitationSent"
+    )
     assert customer(app, result["customer_id"]).name == "Acme Corp"
     later = place(app, po="PO-2", company="Acme", at="2026-05-05T09:00:00Z")
     assert later["customer_id"] == result["customer_id"]
@@ -76,55 +93,58 @@ def test_r1_different_company_is_a_different_customer(app: LedgerApplication) ->
     assert len({acme["customer_id"], industries["customer_id"], globex["customer_id"]}) == 3
 
 
-def test_r1_explicit_customer_id_wins_over_the_name(app: LedgerApplication) -> None:
+def test_r1_explicit_customer_id_wins_over_the_name(app: LedgerApplication, rules: Rules) -> None:
     acme = place(app, po="PO-1", company="Acme Corp")
-    renamed = place(
-        app,
-        po="PO-2",
-        company="Widgets International Ltd",
-        customer_id=acme["customer_id"],
-        at="2026-05-05T09:00:00Z",
-    )
+    renamed = rules.when(
+        order(
+            po="PO-2",
+            company="Widgets International Ltd",
+            customer_id=acme["customer_id"],
+            at="2026-05-05T09:00:00Z",
+        )
+    ).then(("OrderPlaced", {"po_number": "PO-2"}))
     assert renamed["customer_id"] == acme["customer_id"]
     assert "Registered" not in types(renamed)
     assert set(customer(app, acme["customer_id"]).contracts) == {"PO-1", "PO-2"}
 
 
-def test_r1_unknown_customer_id_refused(app: LedgerApplication) -> None:
+def test_r1_unknown_customer_id_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    refused(app, order(po="PO-2", customer_id=str(uuid4())), rule="R1", field="customer_id")
+    rules.refused(order(po="PO-2", customer_id=str(uuid4())), rule="R1", field="customer_id")
 
 
-def test_r1_unknown_customer_id_refused_on_an_empty_ledger(app: LedgerApplication) -> None:
-    refused(app, order(po="PO-1", customer_id=str(uuid4())), rule="R1", field="customer_id")
+def test_r1_unknown_customer_id_refused_on_an_empty_ledger(app: LedgerApplication, rules: Rules) -> None:
+    rules.refused(order(po="PO-1", customer_id=str(uuid4())), rule="R1", field="customer_id")
     assert position(app) == 0
 
 
-def test_r1_customer_id_of_another_kind_of_record_refused(app: LedgerApplication) -> None:
+def test_r1_customer_id_of_another_kind_of_record_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
     not_a_customer = str(purchase_order_id_for("PO-1"))
-    refused(app, order(po="PO-2", customer_id=not_a_customer), rule="R1", field="customer_id")
+    rules.refused(order(po="PO-2", customer_id=not_a_customer), rule="R1", field="customer_id")
 
 
-def test_r1_malformed_customer_id_refused(app: LedgerApplication) -> None:
-    refused(app, order(po="PO-1", customer_id="acme"), rule="R4", field="customer_id")
+def test_r1_malformed_customer_id_refused(app: LedgerApplication, rules: Rules) -> None:
+    rules.refused(order(po="PO-1", customer_id="acme"), rule="R4", field="customer_id")
 
 
-def test_r1_company_without_letters_or_digits_refused(app: LedgerApplication) -> None:
-    refused(app, order(po="PO-1", company="!!! ---"), rule="R1", field="end_customer.company")
+def test_r1_company_without_letters_or_digits_refused(app: LedgerApplication, rules: Rules) -> None:
+    rules.refused(order(po="PO-1", company="!!! ---"), rule="R1", field="end_customer.company")
 
 
-def test_r1_parent_company_without_letters_or_digits_refused(app: LedgerApplication) -> None:
-    refused(app, order(po="PO-1", company="Acme Corp", parent="---"), rule="R1", field="end_customer.parent_company")
+def test_r1_parent_company_without_letters_or_digits_refused(app: LedgerApplication, rules: Rules) -> None:
+    rules.refused(order(po="PO-1", company="Acme Corp", parent="---"), rule="R1", field="end_customer.parent_company")
 
 
 # ----- R2: accounts by address
 
 
-def test_r2_same_address_same_account(app: LedgerApplication) -> None:
+def test_r2_same_address_same_account(app: LedgerApplication, rules: Rules) -> None:
     first = place(app, po="PO-1", address=US_HQ)
     reformatted = {"line1": "1 MAIN ST.", "city": "springfield", "postal_code": "12345", "country": "us"}
-    second = place(app, po="PO-2", address=reformatted, at="2026-05-05T09:00:00Z")
+    second = rules.when(order(po="PO-2", address=reformatted, at="2026-05-05T09:00:00Z")).then(
+        ("OrderPlaced", {"po_number": "PO-2", "account_id": first["account_id"]})
+    )
     assert second["account_id"] == first["account_id"]
     assert "AccountOpened" not in types(second)
     assert len(customer(app, first["customer_id"]).accounts) == 1
@@ -139,9 +159,11 @@ def test_r2_hq_address_everywhere_gives_one_consolidated_account(app: LedgerAppl
     assert second["account_id"] == first["account_id"]
 
 
-def test_r2_different_address_opens_a_separate_account(app: LedgerApplication) -> None:
+def test_r2_different_address_opens_a_separate_account(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-1", address=US_HQ)
-    site = place(app, po="PO-2", address=DE_SITE, at="2026-05-05T09:00:00Z")
+    site = rules.when(order(po="PO-2", address=DE_SITE, at="2026-05-05T09:00:00Z")).then(
+        "AccountOpened", ("OrderPlaced", {"po_number": "PO-2"})
+    )
     assert site["customer_id"] == hq["customer_id"]
     assert site["account_id"] != hq["account_id"]
     assert types(site)[0] == "AccountOpened"
@@ -150,21 +172,22 @@ def test_r2_different_address_opens_a_separate_account(app: LedgerApplication) -
     assert {row["account_id"] for row in opened} == {hq["account_id"], site["account_id"]}
 
 
-def test_r2_contract_belongs_to_the_account_of_its_address(app: LedgerApplication) -> None:
+def test_r2_contract_belongs_to_the_account_of_its_address(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-1", address=US_HQ)
-    site = place(app, po="PO-2", address=DE_SITE, at="2026-05-05T09:00:00Z")
+    site = rules.when(order(po="PO-2", address=DE_SITE, at="2026-05-05T09:00:00Z")).then(
+        "AccountOpened", ("OrderPlaced", {"po_number": "PO-2"})
+    )
     contracts = customer(app, hq["customer_id"]).contracts
     assert str(contracts["PO-1"].account_id) == hq["account_id"]
     assert str(contracts["PO-2"].account_id) == site["account_id"]
 
 
-def test_r2_license_of_account_a_cannot_go_to_a_room_of_account_b(app: LedgerApplication) -> None:
+def test_r2_license_of_account_a_cannot_go_to_a_room_of_account_b(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-US", address=US_HQ)
     site = place(app, po="PO-DE", address=DE_SITE, at="2026-05-05T09:00:00Z")
     cid = hq["customer_id"]
     berlin = add_room(app, cid, site["account_id"], "Berlin Huddle", country="DE", at="2026-05-06T09:00:00Z")
-    refused(
-        app,
+    rules.refused(
         command("AssignLicense", "2026-05-07T09:00:00Z", customer_id=cid, room_id=berlin, po_number="PO-US"),
         rule="R2",
         field="room_id",
@@ -175,10 +198,9 @@ def test_r2_license_of_account_a_cannot_go_to_a_room_of_account_b(app: LedgerApp
     assert types(result) == ["ContractStarted", "LicenseAssigned"]
 
 
-def test_r2_room_in_an_unknown_account_refused(app: LedgerApplication) -> None:
+def test_r2_room_in_an_unknown_account_refused(app: LedgerApplication, rules: Rules) -> None:
     hq = place(app, po="PO-1")
-    refused(
-        app,
+    rules.refused(
         command(
             "AddRoom", MAY, customer_id=hq["customer_id"], account_id=str(uuid4()), name="Lab", site="HQ", country="US"
         ),
@@ -187,11 +209,10 @@ def test_r2_room_in_an_unknown_account_refused(app: LedgerApplication) -> None:
     )
 
 
-def test_r2_room_in_another_customers_account_refused(app: LedgerApplication) -> None:
+def test_r2_room_in_another_customers_account_refused(app: LedgerApplication, rules: Rules) -> None:
     acme = place(app, po="PO-1")
     globex = place(app, po="PO-2", company="Globex Ltd", email="hank@globex.example")
-    refused(
-        app,
+    rules.refused(
         command(
             "AddRoom",
             MAY,
