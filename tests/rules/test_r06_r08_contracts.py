@@ -1,4 +1,8 @@
-"""R6 contract start and status, R7 cancellation window, R8 recorded expiry."""
+"""R6 contract start and status, R7 cancellation window, R8 recorded expiry.
+
+Given an order (and its rooms and assignments), when an assignment, a cancellation or the daily
+expiry run, then the events it recorded (with their data) or its refusal (``tests/kit/rules.py``);
+the status functions are checked on their own."""
 
 from __future__ import annotations
 
@@ -22,10 +26,10 @@ from tests.kit.helpers import (
     history,
     place,
     position,
-    refused,
     ts,
     types,
 )
+from tests.kit.rules import Rules
 
 
 def _contract(**overrides: Any) -> Contract:
@@ -93,11 +97,16 @@ def test_r6_order_creates_a_pending_contract(app: LedgerApplication) -> None:
     assert "ContractStarted" not in types(result)
 
 
-def test_r6_first_assignment_starts_the_term(app: LedgerApplication) -> None:
+def test_r6_first_assignment_starts_the_term(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", years=3)
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "Board Room", at="2026-05-20T09:00:00Z")
-    assigned = assign(app, cid, room, "PO-1", at="2026-05-20T10:00:00Z")
+    assigned = rules.when(
+        command("AssignLicense", "2026-05-20T10:00:00Z", customer_id=cid, room_id=room, po_number="PO-1")
+    ).then(
+        ("ContractStarted", {"po_number": "PO-1", "start": "2026-05-20T10:00:00+00:00", "reason": "first_assignment"}),
+        ("LicenseAssigned", {"room_id": room, "po_number": "PO-1", "service": "select"}),
+    )
     assert types(assigned) == ["ContractStarted", "LicenseAssigned"]
     started = events(app, cid, "ContractStarted")
     assert started == [{"po_number": "PO-1", "start": "2026-05-20T10:00:00+00:00", "reason": "first_assignment"}]
@@ -106,13 +115,17 @@ def test_r6_first_assignment_starts_the_term(app: LedgerApplication) -> None:
     assert c.end_as_of(ts("2026-06-01T00:00:00Z")) == ts("2029-05-20T10:00:00Z")
 
 
-def test_r6_second_assignment_does_not_restart_the_term(app: LedgerApplication) -> None:
+def test_r6_second_assignment_does_not_restart_the_term(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", years=1)
     cid = result["customer_id"]
     a = add_room(app, cid, result["account_id"], "A", at="2026-05-20T09:00:00Z")
     b = add_room(app, cid, result["account_id"], "B", at="2026-05-20T09:00:00Z")
     assign(app, cid, a, "PO-1", at="2026-05-20T10:00:00Z")
-    second = assign(app, cid, b, "PO-1", at="2026-06-20T10:00:00Z")
+    second = rules.when(
+        command("AssignLicense", "2026-06-20T10:00:00Z", customer_id=cid, room_id=b, po_number="PO-1")
+    ).then(
+        ("LicenseAssigned", {"room_id": b, "po_number": "PO-1"})
+    )
     assert types(second) == ["LicenseAssigned"]
     assert contract(app, cid, "PO-1").started_at == ts("2026-05-20T10:00:00Z")
 
@@ -126,31 +139,39 @@ def test_r6_grace_end_starts_the_term_without_assignment(app: LedgerApplication)
     assert c.end_as_of(grace_end) == ts("2028-07-03T09:00:00Z")
 
 
-def test_r6_assignment_after_grace_end_starts_at_grace_end(app: LedgerApplication) -> None:
+def test_r6_assignment_after_grace_end_starts_at_grace_end(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", years=3)
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "Board Room", at="2026-07-10T09:00:00Z")
-    assign(app, cid, room, "PO-1", at="2026-07-13T09:00:00Z")
+    rules.when(
+        command("AssignLicense", "2026-07-13T09:00:00Z", customer_id=cid, room_id=room, po_number="PO-1")
+    ).then(
+        ("ContractStarted", {"po_number": "PO-1", "start": "2026-07-03T09:00:00+00:00",
+                             "reason": "grace_period_ended"}),
+        ("LicenseAssigned", {"room_id": room, "po_number": "PO-1"}),
+    )
     started = events(app, cid, "ContractStarted")[0]
     assert started["reason"] == "grace_period_ended"
     assert started["start"] == "2026-07-03T09:00:00+00:00"
     assert contract(app, cid, "PO-1").end_as_of(ts("2026-08-01T00:00:00Z")) == ts("2029-07-03T09:00:00Z")
 
 
-def test_r6_daily_expiry_records_the_start_at_grace_end(app: LedgerApplication) -> None:
+def test_r6_daily_expiry_records_the_start_at_grace_end(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1")
     run_at = "2026-07-04T00:00:00Z"
-    expiry = run(app, command("ExpireContracts", run_at))
+    expiry = rules.when(command("ExpireContracts", run_at)).then(
+        ("ContractStarted", {"po_number": "PO-1", "reason": "grace_period_ended"})
+    )
     assert expiry["expired"] == []
     assert types(expiry) == ["ContractStarted"]
     started = events(app, result["customer_id"], "ContractStarted")[0]
     assert started == {"po_number": "PO-1", "start": "2026-07-03T09:00:00+00:00", "reason": "grace_period_ended"}
 
 
-def test_r6_daily_expiry_before_grace_end_records_nothing(app: LedgerApplication) -> None:
+def test_r6_daily_expiry_before_grace_end_records_nothing(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
     before = position(app)
-    expiry = run(app, command("ExpireContracts", "2026-07-03T08:59:59Z"))
+    expiry = rules.when(command("ExpireContracts", "2026-07-03T08:59:59Z")).then(only=None)  # nothing
     assert expiry["expired"] == [] and expiry["events"] == []
     assert position(app) == before
 
@@ -181,23 +202,27 @@ def test_r6_unusable_grace_days_setting_refused(make_app: Any, value: str) -> No
 # ----- R7: cancellation within 30 days
 
 
-def test_r7_cancel_on_day_30_accepted(app: LedgerApplication) -> None:
+def test_r7_cancel_on_day_30_accepted(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    cancelled = run(app, command("CancelOrder", "2026-06-03T23:59:59Z", po_number="PO-1"))
+    cancelled = rules.when(command("CancelOrder", "2026-06-03T23:59:59Z", po_number="PO-1")).then(
+        ("OrderCancelled", {"po_number": "PO-1"})
+    )
     assert cancelled["customer_id"] == result["customer_id"]
     assert types(cancelled) == ["OrderCancelled"]
     assert contract(app, result["customer_id"], "PO-1").status(ts("2026-06-04T00:00:00Z")) == "cancelled"
 
 
-def test_r7_cancel_on_the_day_of_the_order_accepted(app: LedgerApplication) -> None:
+def test_r7_cancel_on_the_day_of_the_order_accepted(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    assert types(run(app, command("CancelOrder", "2026-05-04T09:00:00Z", po_number="PO-1"))) == ["OrderCancelled"]
+    cancelled = rules.when(command("CancelOrder", "2026-05-04T09:00:00Z", po_number="PO-1")).then(
+        ("OrderCancelled", {"po_number": "PO-1"})
+    )
+    assert types(cancelled) == ["OrderCancelled"]
 
 
-def test_r7_cancel_after_30_days_rejected(app: LedgerApplication) -> None:
+def test_r7_cancel_after_30_days_rejected(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
-    error = refused(
-        app,
+    error = rules.refused(
         command("CancelOrder", "2026-06-04T00:00:00Z", po_number="PO-1"),
         rule="R7",
         field="at",
@@ -207,26 +232,30 @@ def test_r7_cancel_after_30_days_rejected(app: LedgerApplication) -> None:
     assert contract(app, result["customer_id"], "PO-1").cancelled_at is None
 
 
-def test_r7_cancel_long_after_rejected(app: LedgerApplication) -> None:
+def test_r7_cancel_long_after_rejected(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    refused(app, command("CancelOrder", "2026-12-01T00:00:00Z", po_number="PO-1"), rule="R7", field="at")
+    rules.refused(command("CancelOrder", "2026-12-01T00:00:00Z", po_number="PO-1"), rule="R7", field="at")
 
 
-def test_r7_window_counts_from_the_order_not_the_first_assignment(app: LedgerApplication) -> None:
+def test_r7_window_counts_from_the_order_not_the_first_assignment(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", at="2026-05-04T09:00:00Z")
     cid = result["customer_id"]
     room = add_room(app, cid, result["account_id"], "A", at="2026-05-30T09:00:00Z")
     assign(app, cid, room, "PO-1", at="2026-05-30T09:00:00Z")
-    refused(app, command("CancelOrder", "2026-06-05T09:00:00Z", po_number="PO-1"), rule="R7", field="at")
+    rules.refused(command("CancelOrder", "2026-06-05T09:00:00Z", po_number="PO-1"), rule="R7", field="at")
 
 
-def test_r7_cancellation_releases_licenses(app: LedgerApplication) -> None:
+def test_r7_cancellation_releases_licenses(app: LedgerApplication, rules: Rules) -> None:
     result = place(app, po="PO-1", quantity=5)
     cid = result["customer_id"]
     rooms = [add_room(app, cid, result["account_id"], name, at="2026-05-05T09:00:00Z") for name in ("A", "B")]
     for room in rooms:
         assign(app, cid, room, "PO-1", at="2026-05-06T09:00:00Z")
-    cancelled = run(app, command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    cancelled = rules.when(command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1")).then(
+        ("OrderCancelled", {"po_number": "PO-1"}),
+        ("LicenseReleased", {"po_number": "PO-1", "reason": "cancelled"}),
+        ("LicenseReleased", {"po_number": "PO-1", "reason": "cancelled"}),
+    )
     assert types(cancelled) == ["OrderCancelled", "LicenseReleased", "LicenseReleased"]
     released = events(app, cid, "LicenseReleased")
     assert sorted(r["room_id"] for r in released) == sorted(rooms)
@@ -236,31 +265,34 @@ def test_r7_cancellation_releases_licenses(app: LedgerApplication) -> None:
     assert state.contracts["PO-1"].assigned == 0
 
 
-def test_r7_cancellation_leaves_other_contracts_alone(app: LedgerApplication) -> None:
+def test_r7_cancellation_leaves_other_contracts_alone(app: LedgerApplication, rules: Rules) -> None:
     first = place(app, po="PO-1")
     place(app, po="PO-2", service="syncplus", at="2026-05-04T10:00:00Z")
     cid = first["customer_id"]
     room = add_room(app, cid, first["account_id"], "A", at="2026-05-05T09:00:00Z")
     assign(app, cid, room, "PO-1", at="2026-05-05T09:00:00Z")
     assign(app, cid, room, "PO-2", at="2026-05-05T09:00:00Z")
-    cancelled = run(app, command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1"))
+    cancelled = rules.when(command("CancelOrder", "2026-05-10T09:00:00Z", po_number="PO-1")).then(
+        ("OrderCancelled", {"po_number": "PO-1"}), ("LicenseReleased", {"po_number": "PO-1", "room_id": room})
+    )
     assert types(cancelled) == ["OrderCancelled", "LicenseReleased"]
     assert customer(app, cid).rooms[UUID(room)].licenses == {"syncplus": "PO-2"}
 
 
-def test_r7_cancellation_revokes_spares(app: LedgerApplication) -> None:
+def test_r7_cancellation_revokes_spares(app: LedgerApplication, rules: Rules) -> None:
     first = place(app, po="PO-1", quantity=40, at="2026-05-04T09:00:00Z")
     place(app, po="PO-2", quantity=40, at="2026-05-10T09:00:00Z")
-    cancelled = run(app, command("CancelOrder", "2026-05-11T09:00:00Z", po_number="PO-2"))
+    cancelled = rules.when(command("CancelOrder", "2026-05-11T09:00:00Z", po_number="PO-2")).then(
+        ("OrderCancelled", {"po_number": "PO-2"}), ("SpareRevoked", {"spare_no": 1, "active_select_licenses": 40})
+    )
     assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
     assert events(app, first["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
 
 
-def test_r7_cancel_twice_refused(app: LedgerApplication) -> None:
+def test_r7_cancel_twice_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    run(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
-    refused(
-        app,
+    rules.given(command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-1"))
+    rules.refused(
         command("CancelOrder", "2026-05-06T09:00:00Z", po_number="PO-1"),
         rule="R7",
         field="po_number",
@@ -268,14 +300,14 @@ def test_r7_cancel_twice_refused(app: LedgerApplication) -> None:
     )
 
 
-def test_r7_cancel_unknown_po_refused(app: LedgerApplication) -> None:
+def test_r7_cancel_unknown_po_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    refused(app, command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-404"), rule="R7", field="po_number")
+    rules.refused(command("CancelOrder", "2026-05-05T09:00:00Z", po_number="PO-404"), rule="R7", field="po_number")
 
 
-def test_r7_cancel_without_po_refused(app: LedgerApplication) -> None:
+def test_r7_cancel_without_po_refused(app: LedgerApplication, rules: Rules) -> None:
     place(app, po="PO-1")
-    refused(app, command("CancelOrder", "2026-05-05T09:00:00Z"), rule="R7", field="po_number")
+    rules.refused(command("CancelOrder", "2026-05-05T09:00:00Z"), rule="R7", field="po_number")
 
 
 # ----- R8: the recorded daily expiry
@@ -290,10 +322,13 @@ def _started(app: LedgerApplication, *, years: int = 1, quantity: int = 10, po: 
     return {**result, "room_id": room}
 
 
-def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> None:
+def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication, rules: Rules) -> None:
     started = _started(app, years=1)
     cid = started["customer_id"]
-    expiry = run(app, command("ExpireContracts", "2027-05-10T09:00:00Z"))
+    expiry = rules.when(command("ExpireContracts", "2027-05-10T09:00:00Z")).then(
+        ("LicenseReleased", {"room_id": started["room_id"], "po_number": "PO-1", "reason": "expired"}),
+        ("ContractExpired", {"po_number": "PO-1", "end": "2027-05-10T09:00:00+00:00"}),
+    )
     assert expiry["expired"] == ["PO-1"]
     assert types(expiry) == ["LicenseReleased", "ContractExpired"]
     assert events(app, cid, "ContractExpired") == [{"po_number": "PO-1", "end": "2027-05-10T09:00:00+00:00"}]
@@ -304,10 +339,10 @@ def test_r8_expire_contracts_expires_ended_contracts(app: LedgerApplication) -> 
     assert state.contracts["PO-1"].status(ts("2027-05-10T09:00:00Z")) == "expired"
 
 
-def test_r8_contract_not_yet_ended_is_left_alone(app: LedgerApplication) -> None:
+def test_r8_contract_not_yet_ended_is_left_alone(app: LedgerApplication, rules: Rules) -> None:
     started = _started(app, years=1)
     before = position(app)
-    expiry = run(app, command("ExpireContracts", "2027-05-10T08:59:59Z"))
+    expiry = rules.when(command("ExpireContracts", "2027-05-10T08:59:59Z")).then(only=None)  # nothing
     assert expiry["expired"] == [] and expiry["events"] == []
     assert position(app) == before
     assert contract(app, started["customer_id"], "PO-1").expired_at is None
@@ -376,11 +411,10 @@ def test_r8_cancelled_contract_is_not_expired_again(app: LedgerApplication) -> N
     assert events(app, result["customer_id"], "ContractExpired") == []
 
 
-def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None:
+def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication, rules: Rules) -> None:
     _started(app, years=1)
     run(app, command("ExpireContracts", "2027-05-11T00:00:00Z"))
-    refused(
-        app,
+    rules.refused(
         command("CancelOrder", "2027-05-12T00:00:00Z", po_number="PO-1"),
         rule="R7",
         field="po_number",
@@ -388,6 +422,6 @@ def test_r8_expired_contract_cannot_be_cancelled(app: LedgerApplication) -> None
     )
 
 
-def test_r8_unknown_field_on_expiry_refused(app: LedgerApplication) -> None:
-    refused(app, {**command("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8",
+def test_r8_unknown_field_on_expiry_refused(app: LedgerApplication, rules: Rules) -> None:
+    rules.refused({**command("ExpireContracts", "2027-01-01T00:00:00Z"), "po_number": "PO-1"}, rule="R8",
         field="po_number")
