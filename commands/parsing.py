@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,10 @@ def _bounded(value: object) -> str:
     return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}… ({len(text)} characters)"
 
 
+# Python reads "+00:00:00.000001" as +00:00, silently: an offset with seconds is refused from its text
+_OFFSET_WITH_SECONDS = re.compile(r"[+-](\d{2}:\d{2}:\d{2}|\d{6})(\.\d+)?$")
+
+
 def parse_as_of(value: str, field: str = "as_of") -> datetime:
     """The moment a view or history is asked about (R20), in UTC: ISO 8601 with a time zone or none (UTC),
     a date alone meaning its midnight. Anything else, or a moment outside the calendar once in UTC
@@ -35,6 +40,11 @@ def parse_as_of(value: str, field: str = "as_of") -> datetime:
         raise InvalidInput(
             f"{field}: {_bounded(value)} is not an ISO 8601 date or time (R20)", rule="R20", field=field
         ) from None
+    if _OFFSET_WITH_SECONDS.search(text.partition("T")[2] or text.partition(" ")[2]):
+        raise InvalidInput(
+            f"{field}: {_bounded(value)} has a time zone offset of seconds; ISO 8601 offsets are hours and "
+            "minutes (R20)", rule="R20", field=field,
+        )
     try:
         return as_utc(moment)
     except OverflowError:
