@@ -64,7 +64,7 @@ class OrjsonTranscoder(Transcoder):
         self.names: dict[str, Transcoding] = {}
         self._decoders: dict[str, Any] = {}
         self._fallback = JSONTranscoder()
-        self._walk_dict, self._walk_list = self._walkers()
+        self._walk = self._walker()
 
     def register(self, transcoding: Transcoding) -> None:
         """Registers ``transcoding`` (its ``type`` for encoding, its ``name`` for decoding)."""
@@ -96,53 +96,36 @@ class OrjsonTranscoder(Transcoder):
         if type(obj) is dict:
             if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
                 return self._untag(obj)
-            self._walk_dict(obj, tags)
+            self._walk(obj, tags)
         elif type(obj) is list:
-            self._walk_list(obj, tags)
+            self._walk(obj, tags)
         return obj
 
-    def _walkers(self) -> tuple[Any, Any]:
-        """The in-place walks over a parsed dict and list: each replaces tagged objects and returns
-        how many of the ``tags`` it was given may be left (0: stop, every tag is replaced)."""
+    def _walker(self) -> Any:
+        """The in-place walk over a parsed dict or list: it replaces tagged objects and returns how
+        many of the ``tags`` it was given may be left (0: stop, every tag is replaced)."""
         untag, decoders = self._untag, self._decoders
 
-        def walk_dict(d: dict[str, Any], tags: int) -> int:
-            for key, value in d.items():
+        def walk(container: Any, tags: int) -> int:  # a dict or a list
+            pairs = container.items() if type(container) is dict else enumerate(container)
+            for key, value in pairs:  # replacing a value in place leaves the iteration valid
                 kind = type(value)
                 if kind is dict:
                     if "_type_" in value and "_data_" in value and len(value) == 2:
                         decode, data = decoders.get(value["_type_"]), value["_data_"]
-                        d[key] = decode(data) if type(data) is str and decode is not None else untag(value)
+                        container[key] = decode(data) if type(data) is str and decode is not None else untag(value)
                         tags -= 1
                     else:
-                        tags = walk_dict(value, tags)
+                        tags = walk(value, tags)
                     if tags <= 0:
                         return 0
                 elif kind is list:
-                    tags = walk_list(value, tags)
+                    tags = walk(value, tags)
                     if tags <= 0:
                         return 0
             return tags
 
-        def walk_list(items: list[Any], tags: int) -> int:
-            for i, value in enumerate(items):
-                kind = type(value)
-                if kind is dict:
-                    if "_type_" in value and "_data_" in value and len(value) == 2:
-                        decode, data = decoders.get(value["_type_"]), value["_data_"]
-                        items[i] = decode(data) if type(data) is str and decode is not None else untag(value)
-                        tags -= 1
-                    else:
-                        tags = walk_dict(value, tags)
-                    if tags <= 0:
-                        return 0
-                elif kind is list:
-                    tags = walk_list(value, tags)
-                    if tags <= 0:
-                        return 0
-            return tags
-
-        return walk_dict, walk_list
+        return walk
 
     def _tag(self, value: Any) -> Any:
         """``value`` with every registered type replaced by its tagged object; containers holding
@@ -204,9 +187,9 @@ class OrjsonTranscoder(Transcoder):
             if len(data) == 2 and "_type_" in data and "_data_" in data:
                 data = self._untag(data)
             else:
-                self._walk_dict(data, _ALL)
+                self._walk(data, _ALL)
         elif type(data) is list:
-            self._walk_list(data, _ALL)
+            self._walk(data, _ALL)
         return decode(data)
 
 
