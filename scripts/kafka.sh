@@ -57,6 +57,7 @@ fetch_jars() {
   fi
   ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 || die "the fetch did not bring kafka_2.13-$KAFKA_VERSION.jar"
   rm -rf "$LIBS"
+  mkdir -p "$(dirname "$LIBS")"  # a broker of a test's own (KAFKA_HOME elsewhere) shares the checkout's jars
   mv "$tmp" "$LIBS"
   touch "$LIBS/.complete-$KAFKA_VERSION"
   say "fetched $(ls "$LIBS"/*.jar | wc -l) jars in $((SECONDS - started)) s"
