@@ -10,16 +10,15 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, Select, Table, bindparam, select
+from sqlalchemy import Engine, select
 
 from aggregates.catalog import MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE, CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
 from aggregates.timeutil import add_years_to_date, is_beyond
-from projections.tables import table_set
+from projections.tables import read_rows, table_set
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -128,34 +127,10 @@ def invitation_status(state: str, expires_at: str, at: datetime) -> str:
     return Invitation(UUID(int=0), "", "", at, datetime.fromisoformat(expires_at), state=state).status(at)
 
 
-@lru_cache(maxsize=512)
-def _statement(table: Table, by_customer: bool, after: bool = False, limit: bool = False, of_rooms: bool = False
-               ) -> Select[Any]:
-    """A table's rows in key order: of one customer (``:customer_id``), after a room (``:after``), at most
-    ``:limit``, of some rooms (``:room_ids``). Built once: a statement's cache key costs more than the query."""
-    stmt = select(table)
-    if by_customer:
-        stmt = stmt.where(table.c.customer_id == bindparam("customer_id"))
-    if after:
-        stmt = stmt.where(table.c.room_id > bindparam("after"))
-    if of_rooms:
-        stmt = stmt.where(table.c.room_id.in_(bindparam("room_ids", expanding=True)))
-    stmt = stmt.order_by(*table.primary_key.columns)
-    return stmt.limit(bindparam("limit")) if limit else stmt
-
-
-def _rows(conn: Connection, table: Table, customer_id: str | None) -> Any:
-    """Every row of ``table`` (of one customer if given), in key order, as mappings (a ``Row``'s attribute
-    costs some 40 times a mapping's item)."""
-    if customer_id is None:
-        return conn.execute(_statement(table, False)).mappings().all()
-    return conn.execute(_statement(table, True), {"customer_id": customer_id}).mappings().all()
-
-
 def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     t = table_set("contracts", suffix)["contracts"]
     with engine.connect() as conn:
-        rows = _rows(conn, t, customer_id)
+        rows = read_rows(conn, t, customer_id)
     views = [contract_view(r["customer_id"], contract_from_row(r), r["assigned"], at) for r in rows]
     return sorted(views, key=lambda v: (v["customer_id"], v["po_number"]))
 
@@ -170,25 +145,14 @@ def rooms(
     paged = after is not None or limit is not None
     if paged and customer_id is None:
         raise ValueError("rooms: a page is of one customer's rooms")
-    by_customer = customer_id is not None
-    page: dict[str, Any] = {"customer_id": customer_id, "after": after, "limit": limit}
-    rooms_of = _statement(ts["rooms"], by_customer, after is not None, limit is not None)
-
-    def of_page(conn: Connection, table: Table, ids: list[str]) -> Any:
-        if not paged:
-            return _rows(conn, table, customer_id)
-        return conn.execute(
-            _statement(table, True, of_rooms=True), {"customer_id": customer_id, "room_ids": ids}
-        ).mappings().all()
-
     with engine.connect() as conn:
-        room_rows = conn.execute(rooms_of, {k: v for k, v in page.items() if v is not None}).mappings().all()
+        room_rows = read_rows(conn, ts["rooms"], customer_id, after=after, limit=limit)
         if paged and not room_rows:
             return []
-        ids = [r["room_id"] for r in room_rows]
-        license_rows = of_page(conn, ts["room_licenses"], ids)
-        term_rows = _rows(conn, ts["room_contract_terms"], customer_id)
-        device_rows = of_page(conn, ts["devices"], ids)
+        ids = [r["room_id"] for r in room_rows] if paged else None
+        license_rows = read_rows(conn, ts["room_licenses"], customer_id, room_ids=ids)
+        term_rows = read_rows(conn, ts["room_contract_terms"], customer_id)
+        device_rows = read_rows(conn, ts["devices"], customer_id, room_ids=ids)
     ends: dict[tuple[str, str], datetime | None] = {
         (r["customer_id"], r["po_number"]): contract_from_row(r).end_as_of(at) for r in term_rows
     }
@@ -241,9 +205,9 @@ def room_view(
 def spares(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     ts = table_set("spares", suffix)
     with engine.connect() as conn:
-        orders = _rows(conn, ts["spare_orders"], customer_id)
-        spare_rows = _rows(conn, ts["spares"], customer_id)
-        swap_rows = _rows(conn, ts["spare_swaps"], customer_id)
+        orders = read_rows(conn, ts["spare_orders"], customer_id)
+        spare_rows = read_rows(conn, ts["spares"], customer_id)
+        swap_rows = read_rows(conn, ts["spare_swaps"], customer_id)
     active: dict[str, int] = defaultdict(int)
     for r in orders:
         active[r["customer_id"]] += r["quantity"] if r["live"] else 0
@@ -272,11 +236,11 @@ def swap_row(
 def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     ts = table_set("access", suffix)
     with engine.connect() as conn:
-        customers = _rows(conn, ts["access_customers"], customer_id)
-        users = _rows(conn, ts["users"], customer_id)
-        invitations = _rows(conn, ts["invitations"], customer_id)
-        partners = _rows(conn, ts["delegations"], customer_id)
-        sso = _rows(conn, ts["sso"], customer_id)
+        customers = read_rows(conn, ts["access_customers"], customer_id)
+        users = read_rows(conn, ts["users"], customer_id)
+        invitations = read_rows(conn, ts["invitations"], customer_id)
+        partners = read_rows(conn, ts["delegations"], customer_id)
+        sso = read_rows(conn, ts["sso"], customer_id)
     by: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in users:
         by[r["customer_id"]]["users"].append({"email": r["email"], "role": r["role"]})

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, and_, bindparam, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    select,
+    update,
+)
 
 PROJECTIONS: tuple[str, ...] = ("contracts", "rooms", "spares", "access", "tickets")
 
@@ -220,6 +233,32 @@ def key_of(table: Any, *columns: str) -> Any:
 def update_by_key(table: Any, key: tuple[str, ...], *columns: str) -> Any:
     """An update of ``columns`` (bound as ``v_<column>``) on the row ``key_of(table, *key)``."""
     return update(table).where(key_of(table, *key)).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+@lru_cache(maxsize=512)
+def _rows_statement(table: Table, by_customer: bool, after: bool, limit: bool, of_rooms: bool) -> Select[Any]:
+    """Built once per shape: a statement's cache key costs more than the query it runs."""
+    stmt = select(table)
+    if by_customer:
+        stmt = stmt.where(table.c.customer_id == bindparam("customer_id"))
+    if after:
+        stmt = stmt.where(table.c.room_id > bindparam("after"))
+    if of_rooms:
+        stmt = stmt.where(table.c.room_id.in_(bindparam("room_ids", expanding=True)))
+    stmt = stmt.order_by(*table.primary_key.columns)
+    return stmt.limit(bindparam("limit")) if limit else stmt
+
+
+def read_rows(
+    conn: Connection, table: Table, customer_id: str | None, *, after: str | None = None, limit: int | None = None,
+    room_ids: list[str] | None = None,
+) -> Any:
+    """The rows of a read-model ``table`` in key order, as mappings (a ``Row``'s attribute costs some 40
+    times a mapping's item): of one customer if given; of the rooms whose id sorts after ``after``, at
+    most ``limit``, or of ``room_ids`` (tables with a ``room_id``) when those are given."""
+    params = {"customer_id": customer_id, "after": after, "limit": limit, "room_ids": room_ids}
+    stmt = _rows_statement(table, customer_id is not None, after is not None, limit is not None, room_ids is not None)
+    return conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).mappings().all()
 
 
 @lru_cache(maxsize=64)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, bindparam, insert, select
 from aggregates.customer import Customer
 from aggregates.customer.state import Rma, Ticket
 from aggregates.support import SupportTargets, missed_targets
-from projections.tables import key_of, table_set, update_by_key
+from projections.tables import key_of, read_rows, table_set, update_by_key
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -106,12 +106,11 @@ def tickets(
     """The tickets view from the read model: a list of JSON-ready dicts (SPEC section 7 keys)."""
     ts = table_set("tickets", suffix)
     t, rt = ts["tickets"], ts["ticket_rmas"]
-    stmt, rstmt = select(t), select(rt)
+    rstmt = select(rt)
     if customer_id is not None:
-        stmt = stmt.where(t.c.customer_id == customer_id)
         rstmt = rstmt.where(rt.c.customer_id == customer_id)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).mappings().all()
+        rows = read_rows(conn, t, customer_id)
         rma_rows = conn.execute(rstmt.order_by(rt.c.requested_at, rt.c.serial_number)).mappings().all()
     rmas: dict[tuple[str, str], list[Rma]] = defaultdict(list)
     for r in rma_rows:
