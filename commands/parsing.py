@@ -40,7 +40,7 @@ def parse_as_of(value: str, field: str = "as_of") -> datetime:
         raise InvalidInput(
             f"{field}: {_bounded(value)} is not an ISO 8601 date or time (R20)", rule="R20", field=field
         ) from None
-    if _OFFSET_WITH_SECONDS.search(text.partition("T")[2] or text.partition(" ")[2]):
+    if _OFFSET_WITH_SECONDS.search(text):
         raise InvalidInput(
             f"{field}: {_bounded(value)} has a time zone offset of seconds; ISO 8601 offsets are hours and "
             "minutes (R20)", rule="R20", field=field,

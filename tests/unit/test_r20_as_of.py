@@ -50,7 +50,7 @@ def test_r20_any_parsed_as_of_is_aware_utc_or_a_clear_refusal(local: datetime, o
 
 
 def test_r20_an_offset_of_seconds_is_refused_naming_the_field() -> None:
-    for text in ("2000-01-01T00:00:00+00:00:00.000001", "2026-03-01T12:00:00+05:30:15"):
+    for text in ("2000-01-01T00:00:00+00:00:00.000001", "2026-03-01T12:00:00+05:30:15", "2026-03-01x12:00:00-05:30:15"):
         with pytest.raises(InvalidInput) as refused:
             parse_as_of(text, "as_of")
         assert refused.value.rule == "R20" and refused.value.field == "as_of"
