@@ -1,4 +1,9 @@
-"""R20 bounds on ``at`` at the door, and read paths that survive a far-dated event already stored."""
+"""R20 bounds on ``at`` at the door, and read paths that survive a far-dated event already stored.
+
+Given the ledger's history, when a command dated too far ahead (or before 2000, or not a time), then its
+refusal recording nothing; when one inside the bounds, then the events it recorded
+(``tests/kit/rules.py``). The last test stores far-dated events the way a ledger did before the bound
+and reads every view, the expiry run and the replay over them."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ from aggregates.errors import LedgerError
 from ledger.app import PORTAL_CLOCK_SKEW, LedgerApplication
 from ledger.readside import as_of_view, catch_up, customer_view_as_of, live_view, open_read_models, rebuild_views
 from tests.kit.commands import command, order, run
-from tests.kit.helpers import add_room, place, position, refused
+from tests.kit.helpers import add_room, place, position
+from tests.kit.rules import Rules
 
 VIEWS = ("contracts", "rooms", "spares", "access")
+FIRST_ORDER_OF = ("Registered", "AccountOpened")  # then OrderPlaced, then InvitationSent (R1-R3, R15)
 
 
 def _iso(moment: datetime) -> str:
@@ -26,54 +33,67 @@ def _now() -> datetime:
 
 
 @pytest.mark.parametrize("at", ["9999-12-31T00:00:00Z", "9999-06-01T00:00:00Z", "3000-01-01T00:00:00+05:00"])
-def test_r20_far_future_at_refused_at_the_door(app: LedgerApplication, at: str) -> None:
-    error = refused(app, order(po="PO-FAR", at=at), rule="R20", field="at", code="too_far_in_future")
+def test_r20_far_future_at_refused_at_the_door(app: LedgerApplication, rules: Rules, at: str) -> None:
+    error = rules.refused(order(po="PO-FAR", at=at), rule="R20", field="at", code="too_far_in_future")
     assert "731 days" in error.message
+    assert list(app.customer_ids()) == []
 
 
 def test_r20_max_future_days_bound_is_inclusive_and_configurable(make_app: Any) -> None:
     app = make_app()
+    rules = Rules(app)
     now = _now()
-    refused(app, order(po="PO-732", at=_iso(now + timedelta(days=732))), rule="R20", field="at")
-    assert run(app, order(po="PO-730", at=_iso(now + timedelta(days=730))))["ok"]
+    rules.refused(order(po="PO-732", at=_iso(now + timedelta(days=732))), rule="R20", field="at",
+                  code="too_far_in_future")
+    accepted = rules.when(order(po="PO-730", at=_iso(now + timedelta(days=730)))).then(
+        *FIRST_ORDER_OF, ("OrderPlaced", {"po_number": "PO-730"}), "InvitationSent"
+    )
+    assert accepted["ok"]
     narrow = make_app(LEDGER_MAX_FUTURE_DAYS="10")
-    refused(narrow, order(po="PO-11", company="Other Inc", at=_iso(now + timedelta(days=11))), rule="R20", field="at")
-    assert run(narrow, order(po="PO-9", company="Other Inc", at=_iso(now + timedelta(days=9))))["ok"]
+    narrow_rules = Rules(narrow)
+    narrow_rules.refused(order(po="PO-11", company="Other Inc", at=_iso(now + timedelta(days=11))), rule="R20",
+                         field="at", code="too_far_in_future")
+    nine = narrow_rules.when(order(po="PO-9", company="Other Inc", at=_iso(now + timedelta(days=9)))).then(
+        ("Registered", {"name": "Other Inc"}), "AccountOpened", ("OrderPlaced", {"po_number": "PO-9"}),
+        "InvitationSent",
+    )
+    assert nine["ok"]
 
 
 @pytest.mark.parametrize("at", [12345, 1.7e9, "12345", True])
-def test_r20_numeric_at_refused(app: LedgerApplication, at: Any) -> None:
-    error = refused(app, {**order(po="PO-NUM"), "at": at}, rule="R20", field="at")
+def test_r20_numeric_at_refused(rules: Rules, at: Any) -> None:
+    error = rules.refused({**order(po="PO-NUM"), "at": at}, rule="R20", field="at")
     assert "ISO 8601" in error.message
 
 
 @pytest.mark.parametrize(
     "at", ["1999-12-31T23:59:59Z", "2000-01-01T00:00:00Z", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
 )
-def test_r20_at_outside_the_calendar_or_before_2000_refused(app: LedgerApplication, at: str) -> None:
-    refused(app, order(po="PO-OLD", at=at), rule="R20", field="at")
+def test_r20_at_outside_the_calendar_or_before_2000_refused(rules: Rules, at: str) -> None:
+    rules.refused(order(po="PO-OLD", at=at), rule="R20", field="at")
 
 
-def test_r20_portal_principal_limited_to_clock_skew(app: LedgerApplication) -> None:
+def test_r20_portal_principal_limited_to_clock_skew(app: LedgerApplication, rules: Rules) -> None:
     """A command authorized for a principal other than ops (HTTP, the portal) may lie at most
     ``PORTAL_CLOCK_SKEW`` ahead, alone or in a group commit; ops keeps the long bound."""
     from commands.auth import Principal
     from commands.parsing import parse_command
 
     now = _now()
-    result = place(app, po="PO-1", at=_iso(now - timedelta(days=1)))
+    (result,) = rules.given(order(po="PO-1", at=_iso(now - timedelta(days=1))))
     jane = Principal.user("jane.doe@acme.example")
     room = command("AddRoom", _iso(now + timedelta(minutes=30)), customer_id=result["customer_id"],
                account_id=result["account_id"], name="R", site="HQ", country="US")
     before = position(app)
-    with pytest.raises(LedgerError) as info:
-        app.execute(parse_command(room), principal=jane)
-    assert (info.value.rule, info.value.field, info.value.code) == ("R20", "at", "too_far_in_future")
+    error = rules.when(room, principal=jane).refused(rule="R20", field="at", code="too_far_in_future")
+    assert (error.rule, error.field, error.code) == ("R20", "at", "too_far_in_future")
     assert position(app) == before
     [outcome] = app.execute_many([parse_command(room)], principals=[jane])
     assert isinstance(outcome, LedgerError) and outcome.rule == "R20"
+    assert position(app) == before, "the refused line of the group recorded nothing"
     assert timedelta(minutes=30) > PORTAL_CLOCK_SKEW
-    assert app.execute(parse_command(room), principal=Principal.from_actor("ops"))["ok"]
+    accepted = rules.when(room, principal=Principal.from_actor("ops")).then(("RoomAdded", {"name": "R"}))
+    assert accepted["ok"]
 
 
 def test_r20_far_future_line_in_a_group_commit_refused_alone(app: LedgerApplication) -> None:
@@ -83,6 +103,17 @@ def test_r20_far_future_line_in_a_group_commit_refused_alone(app: LedgerApplicat
     commands.insert(1, parse_command(order(po="PO-GFAR", company="Far Inc", at="9999-12-31T00:00:00Z")))
     outcomes = app.execute_many(commands)
     assert [isinstance(o, LedgerError) for o in outcomes] == [False, True, False, False]
+    refusal = outcomes[1]
+    assert isinstance(refusal, LedgerError)
+    assert (refusal.rule, refusal.field, refusal.code) == ("R20", "at", "too_far_in_future")
+    # The three others recorded their first orders; the far-dated one nothing.
+    placed = [
+        row["data"]["po_number"]
+        for cid in app.customer_ids()
+        for row in app.history(cid)
+        if row["type"] == "OrderPlaced"
+    ]
+    assert sorted(placed) == ["PO-G0", "PO-G1", "PO-G2"]
 
 
 def _poison(app: LedgerApplication) -> dict[str, str]:
@@ -108,11 +139,21 @@ def test_r20_stored_far_future_events_never_break_views_expiry_or_replay(make_ap
     poisoned = _poison(writer)
 
     app = make_app()
+    rules = Rules(app)
     # ExpireContracts for every customer still works and expires the ordinary contract.
-    expiry = run(app, command("ExpireContracts", "2027-05-05T00:00:00Z"))
+    expiry = rules.when(command("ExpireContracts", "2027-05-05T00:00:00Z")).then(
+        ("LicenseReleased", {"po_number": "PO-OK", "room_id": normal_room, "reason": "expired"}),
+        ("ContractExpired", {"po_number": "PO-OK"}),
+    )
+    assert all(e["aggregate_id"] == normal["customer_id"] for e in expiry["events"]), "the poisoned are deferred"
     assert expiry["expired"] == ["PO-OK"]
     # A later unrelated order is recorded and answered (its inline catch-up passes the poison).
-    assert run(app, order(po="PO-NEXT", company="Next Inc", email="n@next.example", at="2026-06-01T00:00:00Z"))["ok"]
+    following = rules.when(order(po="PO-NEXT", company="Next Inc", email="n@next.example",
+                                 at="2026-06-01T00:00:00Z")).then(
+        ("Registered", {"name": "Next Inc"}), "AccountOpened", ("OrderPlaced", {"po_number": "PO-NEXT"}),
+        "InvitationSent",
+    )
+    assert following["ok"]
 
     now = datetime(2027, 6, 1, tzinfo=UTC)
     models = open_read_models(app)
