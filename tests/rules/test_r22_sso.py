@@ -1,4 +1,9 @@
-"""R22 single sign-on per customer: ConfigureSso / RemoveSso, who may, and what the access view shows."""
+"""R22 single sign-on per customer: ConfigureSso / RemoveSso, who may, and what the access view shows.
+
+Given a customer with its admin (and partners, viewers), when ConfigureSso or RemoveSso, then the
+events it recorded (``SsoConfigured`` with issuer, audience and domains, no secret; ``SsoRemoved``) or
+its refusal recording nothing (``tests/kit/rules.py``); what the customer trusts is read from the
+access view (read model and as-of fold alike)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from aggregates.customer import Customer
 from ledger.app import LedgerApplication
 from ledger.readside import as_of_view, catch_up, live_view, open_read_models
 from projections.queries import sso_for_issuer
-from tests.kit.commands import command, run
-from tests.kit.helpers import JANE, accept, acme_with_admin, events, history, position, refused, ts, types
+from tests.kit.commands import command
+from tests.kit.helpers import JANE, accept, acme_with_admin, events, history, position, ts, types
+from tests.kit.rules import Rules
 
 T0 = "2026-05-04T09:00:00Z"
 T1 = "2026-05-05T09:00:00Z"
@@ -20,6 +26,8 @@ T2 = "2026-05-06T09:00:00Z"
 ISSUER = "https://login.acme.example"
 PAT = "pat@avpartner.example"
 VIC = "vic@acme.example"
+DOMAINS = ["acme-labs.example", "acme.example"]  # as recorded: lower case, sorted
+SETTINGS = {"issuer": ISSUER, "audience": "ledger-portal", "allowed_domains": DOMAINS}
 
 
 def configure(cid: str, actor: str = JANE, at: str = T1, **fields: Any) -> dict[str, Any]:
@@ -37,9 +45,14 @@ def _acme(app: LedgerApplication) -> str:
     return str(acme_with_admin(app, at=T0)["customer_id"])
 
 
-def test_r22_an_admin_configures_sso_and_the_event_carries_no_secret(app: LedgerApplication) -> None:
+def _sso(rules: Rules, cid: str, at: str) -> Any:
+    """What the access view (read model, checked equal to the as-of fold) shows as the customer's SSO."""
+    return rules.view("access", cid, ts(at))[0]["sso"]
+
+
+def test_r22_an_admin_configures_sso_and_the_event_carries_no_secret(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    result = run(app, configure(cid))
+    result = rules.when(configure(cid)).then(("SsoConfigured", SETTINGS))
     assert types(result) == ["SsoConfigured"]
     [data] = events(app, cid, "SsoConfigured")
     assert data == {
@@ -48,34 +61,43 @@ def test_r22_an_admin_configures_sso_and_the_event_carries_no_secret(app: Ledger
         "allowed_domains": ["acme-labs.example", "acme.example"],
     }
     assert [row["actor"] for row in history(app, cid) if row["type"] == "SsoConfigured"] == [JANE]
-    assert app.customer(UUID(cid)).sso is not None
+    assert _sso(rules, cid, T1) is not None
+    assert _sso(rules, cid, T1) == SETTINGS
 
 
-def test_r22_ops_may_configure_sso(app: LedgerApplication) -> None:
+def test_r22_ops_may_configure_sso(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    assert types(run(app, configure(cid, actor="ops"))) == ["SsoConfigured"]
+    result = rules.when(configure(cid, actor="ops")).then(("SsoConfigured", SETTINGS))
+    assert types(result) == ["SsoConfigured"]
+    assert [row["actor"] for row in history(app, cid) if row["type"] == "SsoConfigured"] == ["ops"]
 
 
-def test_r17_r22_a_partner_user_even_admin_may_not_configure_or_remove_sso(app: LedgerApplication) -> None:
+def test_r17_r22_a_partner_user_even_admin_may_not_configure_or_remove_sso(
+    app: LedgerApplication, rules: Rules
+) -> None:
     cid = _acme(app)
-    run(app, command("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"))
-    run(app, command("AddPartnerUser", T0, partner_id="avpartner", email=PAT))
-    run(app, command("DelegatePartner", T0, JANE, customer_id=cid, partner_id="avpartner", role="admin"))
-    refused(app, configure(cid, actor=PAT), rule="R17", field="actor")
-    run(app, configure(cid))
-    refused(app, command("RemoveSso", T2, PAT, customer_id=cid), rule="R17", field="actor")
+    rules.given(
+        command("RegisterPartner", T0, partner_id="avpartner", name="AV Partner Inc"),
+        command("AddPartnerUser", T0, partner_id="avpartner", email=PAT),
+        command("DelegatePartner", T0, JANE, customer_id=cid, partner_id="avpartner", role="admin"),
+    )
+    rules.refused(configure(cid, actor=PAT), rule="R17", field="actor")
+    rules.given(configure(cid))
+    rules.refused(command("RemoveSso", T2, PAT, customer_id=cid), rule="R17", field="actor")
+    assert _sso(rules, cid, T2) == SETTINGS
 
 
-def test_r16_r22_a_viewer_may_not_configure_sso(app: LedgerApplication) -> None:
+def test_r16_r22_a_viewer_may_not_configure_sso(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    invited = run(app, command("InviteUser", T1, JANE, customer_id=cid, email=VIC, role="viewer"))
+    (invited,) = rules.given(command("InviteUser", T1, JANE, customer_id=cid, email=VIC, role="viewer"))
     accept(app, invited["invitation"]["token"], VIC, at=T1)
-    refused(app, configure(cid, actor=VIC, at=T2), rule="R17", field="actor")
+    rules.refused(configure(cid, actor=VIC, at=T2), rule="R17", field="actor")
+    assert _sso(rules, cid, T2) is None
 
 
-def test_r22_a_stranger_may_not_configure_sso(app: LedgerApplication) -> None:
+def test_r22_a_stranger_may_not_configure_sso(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    refused(app, configure(cid, actor="someone@else.example"), rule="R17", field="actor")
+    rules.refused(configure(cid, actor="someone@else.example"), rule="R17", field="actor")
 
 
 @pytest.mark.parametrize(
@@ -92,39 +114,46 @@ def test_r22_a_stranger_may_not_configure_sso(app: LedgerApplication) -> None:
     ],
 )
 def test_r22_unusable_sso_settings_are_refused_naming_the_field(
-    app: LedgerApplication, fields: dict[str, Any], field: str
+    app: LedgerApplication, rules: Rules, fields: dict[str, Any], field: str
 ) -> None:
     cid = _acme(app)
-    error = refused(app, configure(cid, **fields), rule="R22", field=field)
+    error = rules.refused(configure(cid, **fields), rule="R22", field=field)
     assert "s3cret" not in error.message
+    assert events(app, cid, "SsoConfigured") == []
 
 
-def test_r22_configuring_the_same_again_records_nothing_and_a_change_records_it(app: LedgerApplication) -> None:
+def test_r22_configuring_the_same_again_records_nothing_and_a_change_records_it(
+    app: LedgerApplication, rules: Rules
+) -> None:
     cid = _acme(app)
-    run(app, configure(cid))
+    rules.given(configure(cid))
     before = position(app)
-    assert types(run(app, configure(cid, allowed_domains=["acme-labs.example", "acme.example"]))) == []
+    same = rules.when(configure(cid, allowed_domains=["acme-labs.example", "acme.example"])).then(only=None)
+    assert types(same) == []
     assert position(app) == before
-    assert types(run(app, configure(cid, audience="another-client", at=T2))) == ["SsoConfigured"]
-    sso = app.customer(UUID(cid)).sso
-    assert sso is not None and sso.audience == "another-client"
+    changed = rules.when(configure(cid, audience="another-client", at=T2)).then(
+        ("SsoConfigured", {**SETTINGS, "audience": "another-client"})
+    )
+    assert types(changed) == ["SsoConfigured"]
+    sso = _sso(rules, cid, T2)
+    assert sso is not None and sso["audience"] == "another-client"
 
 
-def test_r22_remove_sso_and_removing_twice_is_refused(app: LedgerApplication) -> None:
+def test_r22_remove_sso_and_removing_twice_is_refused(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    run(app, configure(cid))
-    assert types(run(app, command("RemoveSso", T2, JANE, customer_id=cid))) == ["SsoRemoved"]
+    rules.given(configure(cid))
+    removed = rules.when(command("RemoveSso", T2, JANE, customer_id=cid)).then(("SsoRemoved", {"issuer": ISSUER}))
+    assert types(removed) == ["SsoRemoved"]
     assert events(app, cid, "SsoRemoved")[0]["issuer"] == ISSUER
-    assert app.customer(UUID(cid)).sso is None
-    error = refused(app, command("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
-                    code="sso_not_configured")
+    assert _sso(rules, cid, T2) is None
+    error = rules.refused(command("RemoveSso", T2, JANE, customer_id=cid), rule="R22", field="customer_id",
+                          code="sso_not_configured")
     assert error.message == "customer_id: this customer has no single sign-on configured (R22)"
 
 
-def test_r22_the_access_view_shows_sso_live_and_as_of(app: LedgerApplication) -> None:
+def test_r22_the_access_view_shows_sso_live_and_as_of(app: LedgerApplication, rules: Rules) -> None:
     cid = _acme(app)
-    run(app, configure(cid))
-    run(app, command("RemoveSso", T2, JANE, customer_id=cid))
+    rules.given(configure(cid), command("RemoveSso", T2, JANE, customer_id=cid))
     models = open_read_models(app)
     catch_up(app, models)
     expected = {"issuer": ISSUER, "audience": "ledger-portal", "allowed_domains": ["acme-labs.example", "acme.example"]}
@@ -134,11 +163,10 @@ def test_r22_the_access_view_shows_sso_live_and_as_of(app: LedgerApplication) ->
     assert as_of_view(app, "access", ts(T2), UUID(cid)) == live_view(app, models, "access", ts(T2), UUID(cid))
 
 
-def test_r22_the_read_side_finds_the_customers_trusting_an_issuer(app: LedgerApplication) -> None:
+def test_r22_the_read_side_finds_the_customers_trusting_an_issuer(app: LedgerApplication, rules: Rules) -> None:
     acme = _acme(app)
     globex = str(acme_with_admin(app, po="PO-GLOBEX-1", at=T0, company="Globex Ltd")["customer_id"])
-    run(app, configure(acme))
-    run(app, configure(globex, actor="ops", allowed_domains=["globex.example"]))
+    rules.given(configure(acme), configure(globex, actor="ops", allowed_domains=["globex.example"]))
     models = open_read_models(app)
     catch_up(app, models)
     found = sorted(sso_for_issuer(models.engine, ISSUER), key=lambda r: r["allowed_domains"])
@@ -151,9 +179,10 @@ def test_r22_the_read_side_finds_the_customers_trusting_an_issuer(app: LedgerApp
     assert live == as_of_view(app, "access", ts(T2), UUID(acme))[0]["sso"]
 
 
-def test_r22_sso_survives_a_snapshot(app: LedgerApplication) -> None:
+def test_r22_sso_survives_a_snapshot(app: LedgerApplication, rules: Rules) -> None:
+    """The snapshot codec over a real customer (what a snapshot restores is state, so this one reads it)."""
     cid = _acme(app)
-    run(app, configure(cid))
+    rules.given(configure(cid))
     customer = app.customer(UUID(cid))
     snapshot = Customer.Snapshot.take(customer)
     restored = snapshot.mutate(None)
