@@ -1,4 +1,7 @@
-"""R25 notifications: the ticket's opener is mailed on each status change; the stream carries tickets."""
+"""R25 notifications: the ticket's opener is mailed on each status change; the stream carries tickets.
+
+Given a set-up customer (``tests/kit/support.py``), when each step of a ticket's life, then the event it
+recorded (``tests/kit/rules.py``); then the mails and the stream's envelopes built from what was recorded."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ from ledger.stream.envelope import build_envelope, is_published, read_event
 from ledger.stream.notifications import SENDER, mails_for
 from ledger.stream.schemas.models import RmaRequested, TicketOpened, TicketStatusChanged
 from tests.kit.app import SECRET
-from tests.kit.commands import command, run
-from tests.kit.support import JANE, open_ticket, support_customer
+from tests.kit.commands import command
+from tests.kit.rules import Rules
+from tests.kit.support import JANE, support_customer, ticket_command
 
 KEY = SECRET.encode()
 
@@ -25,13 +29,28 @@ def stream_events(app: LedgerApplication) -> list[Any]:
 
 
 def _lifecycle(app: LedgerApplication, actor: str) -> tuple[str, str]:
+    rules = Rules(app)
     acme = support_customer(app)
     cid = acme["customer_id"]
-    tid = open_ticket(app, cid, acme["rooms"]["boardroom"], actor=actor, serials=["RB-0001"])["ticket_id"]
-    run(app, command("UpdateTicket", "2026-06-01T09:10:00Z", customer_id=cid, ticket_id=tid, status="in_progress"))
-    run(app, command("RequestRma", "2026-06-01T09:20:00Z", customer_id=cid, ticket_id=tid, serial_number="RB-0001"))
-    run(app, command("UpdateTicket", "2026-06-02T09:00:00Z", customer_id=cid, ticket_id=tid, status="resolved"))
-    run(app, command("ReopenTicket", "2026-06-03T09:00:00Z", JANE, customer_id=cid, ticket_id=tid))
+    tid = rules.when(ticket_command(cid, acme["rooms"]["boardroom"], actor=actor, serials=["RB-0001"])).then(
+        ("TicketOpened", {"room_id": acme["rooms"]["boardroom"], "serial_numbers": ["RB-0001"]})
+    )["ticket_id"]
+    rules.when(command("UpdateTicket", "2026-06-01T09:10:00Z", customer_id=cid, ticket_id=tid,
+                       status="in_progress")).then(
+        ("TicketStatusChanged", {"ticket_id": tid, "status": "in_progress", "previous": "open", "opened_by": actor})
+    )
+    rules.when(command("RequestRma", "2026-06-01T09:20:00Z", customer_id=cid, ticket_id=tid,
+                       serial_number="RB-0001")).then(
+        ("RmaRequested", {"ticket_id": tid, "serial_number": "RB-0001", "due": "2026-06-02"})
+    )
+    rules.when(command("UpdateTicket", "2026-06-02T09:00:00Z", customer_id=cid, ticket_id=tid,
+                       status="resolved")).then(
+        ("TicketStatusChanged", {"ticket_id": tid, "status": "resolved", "previous": "in_progress",
+                                 "opened_by": actor})
+    )
+    rules.when(command("ReopenTicket", "2026-06-03T09:00:00Z", JANE, customer_id=cid, ticket_id=tid)).then(
+        ("TicketReopened", {"ticket_id": tid, "opened_by": actor})
+    )
     return cid, tid
 
 
