@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from aggregates.customer import (
     STATE_CLASSES,
@@ -17,9 +17,12 @@ from aggregates.customer import (
     Spare,
 )
 from aggregates.packing import STATE_FORMAT, StateCodec, pack, unpack
+from commands.parsing import parse_command
 from ledger.app import LedgerApplication
 from ledger.readside import customer_at, version_at
 from tests.kit.big_customer import build_big_customer
+from tests.kit.commands import command, run
+from tests.kit.support import open_ticket, support_customer
 
 
 def _state(aggregate: object) -> dict[str, object]:
@@ -115,3 +118,52 @@ def test_r18_latest_versions_reads_every_aggregate_in_one_query(app: LedgerAppli
     found = app.latest_versions([customer_id, absent])
     assert found == {customer_id: app.customer(customer_id).version}
     assert app.latest_versions([]) == {}
+
+
+# ----- support state (tickets, RMAs, spare swaps, imported-room links; moved from tests/rules)
+
+
+def test_r26_snapshot_of_a_customer_with_tickets_equals_the_full_fold(app: LedgerApplication) -> None:
+    acme = support_customer(app)
+    cid = acme["customer_id"]
+    at = "2026-06-01T09:00:00Z"
+    ticket = open_ticket(app, cid, acme["rooms"]["boardroom"], serials=["RB-0001"], at=at)["ticket_id"]
+    run(app, command("SwapWithSpare", at, customer_id=cid, ticket_id=ticket, serial_number="RB-0001", spare_no=1,
+                     new_serial_number="RB-0002"))
+    run(app, command("RequestRma", at, customer_id=cid, ticket_id=ticket, serial_number="TAP-0001"))
+    run(app, command("ImportRooms", at, customer_id=cid, account_id=acme["account_id"],
+                     rooms=[{"external_id": "sync-1", "name": "Zoom A", "site": "HQ", "country": "US"}]))
+    for i in range(100):  # enough events for a snapshot (every 100 versions)
+        run(app, command("CommentOnTicket", at, customer_id=cid, ticket_id=ticket, text=f"note {i}"))
+    customer_id = UUID(cid)
+    assert app.snapshots is not None and list(app.snapshots.get(customer_id))
+    folded = None
+    for domain_event in app.events.get(customer_id):
+        folded = domain_event.mutate(folded)
+    fresh = LedgerApplication(app.settings)
+    try:
+        from_snapshot = fresh.repository.get(customer_id)
+        assert _state(from_snapshot) == _state(folded)
+        assert from_snapshot.tickets[next(iter(from_snapshot.tickets))].comments == 100  # type: ignore[attr-defined]
+    finally:
+        fresh.close()
+
+
+def test_r20_each_save_crossing_the_interval_leaves_one_snapshot_as_saved(app: LedgerApplication) -> None:
+    acme = support_customer(app)
+    cid = UUID(acme["customer_id"])
+    at = "2026-06-01T09:00:00Z"
+    ticket = open_ticket(app, acme["customer_id"], acme["rooms"]["boardroom"], at=at)["ticket_id"]
+    start = app.customer(cid).version
+    comments = [command("CommentOnTicket", at, customer_id=acme["customer_id"], ticket_id=ticket, text=f"n{i}")
+                for i in range(250)]
+    app.execute_many([parse_command(raw) for raw in comments])  # one group: crosses two or three multiples
+    end = app.customer(cid).version
+    assert end == start + 250
+    assert app.snapshots is not None
+    assert [s.originator_version for s in app.snapshots.get(cid)] == [end]
+    for version in (start, start + 99, end):
+        folded = None
+        for domain_event in app.events.get(cid, lte=version):
+            folded = domain_event.mutate(folded)
+        assert _state(app.repository.get(cid, version=version)) == _state(folded)
