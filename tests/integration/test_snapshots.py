@@ -11,6 +11,7 @@ from aggregates.customer import (
     STATE_CODEC,
     Account,
     Contract,
+    Customer,
     Device,
     Invitation,
     Room,
@@ -22,6 +23,7 @@ from ledger.app import LedgerApplication
 from ledger.readside import customer_at, version_at
 from tests.kit.big_customer import build_big_customer
 from tests.kit.commands import command, run
+from tests.kit.helpers import JANE, acme_with_admin
 from tests.kit.support import open_ticket, support_customer
 
 
@@ -167,3 +169,15 @@ def test_r20_each_save_crossing_the_interval_leaves_one_snapshot_as_saved(app: L
         for domain_event in app.events.get(cid, lte=version):
             folded = domain_event.mutate(folded)
         assert _state(app.repository.get(cid, version=version)) == _state(folded)
+
+
+def test_r22_sso_survives_a_snapshot(app: LedgerApplication) -> None:
+    """The snapshot codec over a real customer with single sign-on (moved from tests/rules/test_r22_sso.py)."""
+    cid = str(acme_with_admin(app)["customer_id"])
+    run(app, command("ConfigureSso", "2026-05-05T09:00:00Z", JANE, customer_id=cid, issuer="https://login.acme.example",
+                     audience="ledger-portal", allowed_domains=["ACME.example", "acme-labs.example"]))
+    customer = app.customer(UUID(cid))
+    snapshot = Customer.Snapshot.take(customer)
+    restored = snapshot.mutate(None)
+    assert restored.sso == customer.sso
+    assert isinstance(restored.sso.allowed_domains, tuple)
