@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from aggregates.customer import Customer
-from aggregates.support import jumpstart_end
-from aggregates.timeutil import add_days, add_years
+from aggregates.customer.rules import term_end
+from aggregates.timeutil import add_days
 from projections.tables import TableSet, key_of, table_set, update_by_key
 from projections.tickets import projector as tickets_projector
 from projections.tickets import statements as ticket_statements
@@ -199,12 +199,8 @@ def _c_expired(w: Writer, e: Customer.ContractExpired) -> None:
 
 def _c_started(w: Writer, e: Customer.ContractStarted) -> None:
     years = w.scalar("years", k_customer_id=_cid(e), k_po_number=e.po_number)
-    if years is None:
-        ends_at = None
-    elif years == 0:  # Jumpstart (R27): stored without years, 90 days from the order
-        ends_at = _t(jumpstart_end(e.start))
-    else:
-        ends_at = _t(add_years(e.start, years))
+    # A Jumpstart contract (R27) is stored without years (0 here).
+    ends_at = None if years is None else _t(term_end(e.start, years, "jumpstart" if years == 0 else ""))
     w.add("started", k_customer_id=_cid(e), k_po_number=e.po_number, v_started_at=_t(e.start), v_ends_at=ends_at)
 
 

@@ -15,9 +15,10 @@ from uuid import UUID
 
 from sqlalchemy import Engine, select
 
-from aggregates.catalog import MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE, CountryTable
+from aggregates.catalog import CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
-from aggregates.timeutil import add_years_to_date, is_beyond
+from aggregates.customer.rules import entitled_spares, warranty_end
+from aggregates.timeutil import is_beyond
 from projections.tables import read_rows, table_set
 
 
@@ -81,13 +82,6 @@ def contract_view(customer_id: str, contract: Contract, assigned: int, at: datet
     return unrepresentable(row, start=start, end=end)
 
 
-def warranty_end(purchased_on: date, coverage_ends: list[datetime | None]) -> date | None:
-    ends = [end for end in coverage_ends if end is not None]
-    if not ends:
-        return None
-    return min(max(ends).date(), add_years_to_date(purchased_on, MAX_WARRANTY_YEARS))
-
-
 def terms_of(countries: CountryTable, code: str) -> dict[str, Any]:
     terms = countries.get(code)
     if terms is None:
@@ -103,7 +97,7 @@ def spares_view(
     return {
         "customer_id": customer_id,
         "active_select_licenses": active,
-        "entitled": active // SELECT_LICENSES_PER_SPARE,
+        "entitled": entitled_spares(active),
         "accrued": len(spares),
         "revoked": sum(1 for s in spares if s["revoked_at"] is not None),
         "allocations": [

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from aggregates.catalog import CountryTable
 from aggregates.customer import WARRANTY_SERVICES, Customer
+from aggregates.customer.rules import warranty_end
 from aggregates.support import SupportTargets
 from projections.queries import (
     _iso,
@@ -23,7 +24,6 @@ from projections.queries import (
     sso_view,
     swap_row,
     unrepresentable,
-    warranty_end,
 )
 from projections.tickets import sort_key, ticket_view
 

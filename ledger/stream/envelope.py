@@ -39,8 +39,8 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from aggregates.catalog import SELECT_LICENSES_PER_SPARE
 from aggregates.customer import Customer
+from aggregates.customer.rules import entitled_spares
 from ledger.jsonvalues import ENVELOPE_FIELDS, event_data, json_default
 from ledger.stream.schemas.envelope import (
     DATACONTENTTYPE,
@@ -108,7 +108,7 @@ def is_published(domain_event: object) -> TypeGuard[Customer.Event]:
 def published_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
     """The stored event's data in the shape of the type's current stream version."""
     if event in ("SpareAccrued", "SpareRevoked"):
-        return {**data, "entitled": data["active_select_licenses"] // SELECT_LICENSES_PER_SPARE}
+        return {**data, "entitled": entitled_spares(data["active_select_licenses"])}
     return data
 
 
