@@ -235,9 +235,8 @@ class Audit:
     def proof(self, aggregate_id: UUID, version: int, signer: Signer) -> Proof:
         """A tlog-proof@v1 bundle for one event against the latest checkpoint (signed now if none
         covers the event yet)."""
-        with self.reading() as curs:  # one read transaction: entry, checkpoint, O(log n) nodes
-            row = self.log.find(curs, aggregate_id, version, erasures=False)
-            last = self.log.last_checkpoint(curs)
+        with self.reading() as curs:  # one read transaction, two statements: entry and checkpoint, then nodes
+            row, last = self.log.find_with_checkpoint(curs, aggregate_id, version)
             if row is not None and last is not None and last.size > row.seq:
                 path = hashes_for(inclusion_ranges(row.seq, last.size),
                                   lambda wanted: self.log.read_nodes(curs, wanted))

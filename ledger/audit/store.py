@@ -334,20 +334,26 @@ class AuditLog:
     # -- reads ---------------------------------------------------------------------------------
 
     def read_nodes(self, curs: Any, wanted: set[Node]) -> dict[Node, bytes]:
-        """The stored hashes of ``wanted`` complete subtrees (leaves from the log), two queries."""
+        """The stored hashes of ``wanted`` complete subtrees (leaves from the log), one statement."""
         found: dict[Node, bytes] = {}
         leaves = [index for level, index in wanted if level == 0]
         inner = [node_key(n) for n in wanted if n[0] > 0]
+        parts = []
         if leaves:
-            curs.execute(f"SELECT seq, leaf FROM {self.t.log} WHERE seq IN ({self.t.marks(len(leaves))})", leaves)
-            for row in curs.fetchall():
-                found[(0, int(row["seq"]))] = bytes(row["leaf"])
+            parts.append(f"SELECT 0 AS inner_node, seq AS k, leaf AS h FROM {self.t.log} "
+                         f"WHERE seq IN ({self.t.marks(len(leaves))})")
         if inner:
-            curs.execute(f"SELECT node, hash FROM {self.t.nodes} WHERE node IN ({self.t.marks(len(inner))})", inner)
+            parts.append(f"SELECT 1 AS inner_node, node AS k, hash AS h FROM {self.t.nodes} "
+                         f"WHERE node IN ({self.t.marks(len(inner))})")
+        if parts:
+            curs.execute(" UNION ALL ".join(parts), leaves + inner)
             mask = (1 << NODE_SHIFT) - 1
             for row in curs.fetchall():
-                key = int(row["node"])
-                found[(key >> NODE_SHIFT, key & mask)] = bytes(row["hash"])
+                key = int(row["k"])
+                if row["inner_node"]:
+                    found[(key >> NODE_SHIFT, key & mask)] = bytes(row["h"])
+                else:
+                    found[(0, key)] = bytes(row["h"])
         missing = wanted - set(found)
         if missing:
             raise LookupError(f"the audit tree lacks stored nodes {sorted(missing)[:4]} (deleted or never written)")
@@ -372,6 +378,32 @@ class AuditLog:
             return None
         found = _log_row(row)
         return self._with_erasures(curs, [found])[0] if erasures else found
+
+    def find_with_checkpoint(
+        self, curs: Any, aggregate_id: UUID, version: int
+    ) -> tuple[LogRow | None, StoredCheckpoint | None]:
+        """The log row of one event (without erasure records) and the latest checkpoint, in one
+        statement (a proof's first read; ``(None, None)`` when the event is not logged)."""
+        p = self.t.p
+        curs.execute(
+            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
+            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts, "
+            f"c.number AS cp_number, c.size AS cp_size, c.root AS cp_root, c.note AS cp_note, "
+            f"c.signed_at AS cp_signed_at "
+            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
+            f"LEFT JOIN (SELECT number, size, root, note, signed_at FROM {self.t.checkpoints} "
+            f"ORDER BY number DESC LIMIT 1) c ON 1 = 1 "
+            f"WHERE l.originator_id = {p} AND l.originator_version = {p}",
+            [_db_id(self.t.kind, aggregate_id), version],
+        )
+        row = curs.fetchone()
+        if row is None:
+            return None, None
+        checkpoint = None
+        if row["cp_number"] is not None:
+            checkpoint = StoredCheckpoint(int(row["cp_number"]), int(row["cp_size"]), bytes(row["cp_root"]),
+                                          str(row["cp_note"]), str(row["cp_signed_at"]))
+        return _log_row(row), checkpoint
 
     def _with_erasures(self, curs: Any, rows: list[LogRow]) -> list[LogRow]:
         """``rows`` (in ``seq`` order) with the erasure records of their values attached."""
