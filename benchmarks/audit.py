@@ -10,7 +10,10 @@
   the audit tables for N synthetic entries are written directly, with the real entry format,
   leaf and node hashes (``AuditLog._append``).
 
-    python -m benchmarks.audit [--quick] [--leaves N]
+    python -m benchmarks.audit [--quick] [--leaves N] [--only commands|verify|proofs] [--postgres]
+                                  [--folder DIR]
+
+``--postgres`` adds the commands rounds on PostgreSQL (``LEDGER_TEST_PG_URL``).
 """
 
 from __future__ import annotations
@@ -42,26 +45,49 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def _apply(url: str, lines: list[str], audit: bool) -> float:
+def _apply(url: str, lines: list[str], audit: bool) -> tuple[float, float]:
+    """Wall and CPU seconds (this process: the whole of SQLite's work, the client's of PostgreSQL)
+    of applying ``lines`` to a fresh store."""
     env = {"LEDGER_SECRET_KEY": "bench", "LEDGER_AUDIT": "y" if audit else "n"}
     app = LedgerApplication(load_settings(url, env))
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         apply_lines(app, lines, io.StringIO(), GROUP)
-        return len(lines) / (time.perf_counter() - started)
+        return time.perf_counter() - started, time.process_time() - cpu
     finally:
         app.close()
 
 
 def measure_commands(customers: int, rounds: int, fresh: Callable[[], str]) -> dict[str, float]:
-    """Median commands/s with the log on and off, alternating which goes first."""
+    """Commands/s with the log on and off in ``rounds`` short rounds, each an on and an off run
+    back to back on fresh stores (which goes first alternates). On a shared, noisy machine the
+    figure to trust is the median of the per-round ratios (both runs of a round see about the
+    same load), with the ratio of CPU seconds beside it (the load barely changes that one)."""
     lines = [json.dumps(c) for c in generate(customers=customers, expiry_days=0)]
     on: list[float] = []
     off: list[float] = []
+    ratios: list[float] = []
+    cpu_ratios: list[float] = []
+    _apply(fresh(), lines, True)  # warm-up (imports, caches), not counted
     for r in range(rounds):
+        seconds: dict[bool, tuple[float, float]] = {}
         for audit in ((True, False) if r % 2 == 0 else (False, True)):
-            (on if audit else off).append(_apply(fresh(), lines, audit))
-    return {"on": statistics.median(on), "off": statistics.median(off), "commands": float(len(lines))}
+            seconds[audit] = _apply(fresh(), lines, audit)
+        (wall_on, cpu_on), (wall_off, cpu_off) = seconds[True], seconds[False]
+        on.append(len(lines) / wall_on)
+        off.append(len(lines) / wall_off)
+        ratios.append(wall_off / wall_on)
+        cpu_ratios.append(cpu_off / cpu_on)
+    return {
+        "on": statistics.median(on),
+        "off": statistics.median(off),
+        "ratio": statistics.median(ratios),
+        "cpu_ratio": statistics.median(cpu_ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "rounds": float(rounds),
+        "commands": float(len(lines)),
+    }
 
 
 def _verify_once(url: str, env: dict[str, str]) -> tuple[int, float]:
@@ -109,14 +135,19 @@ def measure_verify(url: str, rounds: int, key_file: Path) -> dict[str, float]:
         Audit(app).checkpoint(load_signer(app.settings))
     finally:
         app.close()
-    verify, decode = [], []
+    verify, decode, ratios = [], [], []
     events = 0
     for r in range(rounds):
+        rates: dict[str, float] = {}
         for mode in (("verify", "decode") if r % 2 == 0 else ("decode", "verify")):
             n, seconds = (_verify_once if mode == "verify" else _decode_once)(url, env)
             events = n
-            (verify if mode == "verify" else decode).append(n / seconds)
-    return {"verify": statistics.median(verify), "decode": statistics.median(decode), "events": float(events)}
+            rates[mode] = n / seconds
+        verify.append(rates["verify"])
+        decode.append(rates["decode"])
+        ratios.append(rates["verify"] / rates["decode"])
+    return {"verify": statistics.median(verify), "decode": statistics.median(decode),
+            "ratio": statistics.median(ratios), "events": float(events)}
 
 
 def build_synthetic(url: str, leaves: int, key_file: Path) -> tuple[LedgerApplication, list[tuple[uuid.UUID, int]]]:
@@ -194,38 +225,82 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.audit", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--leaves", type=int, default=None, help="synthetic log size for proofs (1,000,000)")
+    parser.add_argument("--only", choices=("commands", "verify", "proofs"), help="one figure only")
+    parser.add_argument("--postgres", action="store_true", help="also the commands rounds on PostgreSQL")
+    parser.add_argument("--folder", metavar="DIR", help="work here; a verify.db left by an earlier run is reused")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="ledger-audit-bench-"))
+    if args.folder:
+        folder = Path(args.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("c*.db*"):
+            old.unlink()
+        for old in folder.glob("proofs.*"):
+            old.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="ledger-audit-bench-"))
     counter = iter(range(1_000_000))
-    figures = run(folder, args.quick, args.leaves, lambda: str(folder / f"c{next(counter)}.db"))
+    figures = run(folder, args.quick, args.leaves, lambda: str(folder / f"c{next(counter)}.db"), args.only)
+    if args.postgres and args.only in (None, "commands"):
+        from tests.kit.pg import fresh_database_url
+
+        c = measure_commands(8 if args.quick else 20, 3 if args.quick else 9, fresh_database_url)
+        figures["postgres_audit_commands_per_s_on"] = c["on"]
+        figures["postgres_audit_commands_per_s_off"] = c["off"]
+        figures["postgres_audit_on_over_off_median_round_ratio"] = c["ratio"]
+        figures["postgres_audit_on_over_off_client_cpu_ratio"] = c["cpu_ratio"]
+        figures["postgres_audit_on_over_off_ratio_range"] = [c["ratio_min"], c["ratio_max"]]
     print(json.dumps(figures, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0
 
 
-def run(folder: Path, quick: bool, leaves: int | None, fresh: Callable[[], str]) -> dict[str, Any]:
-    """Every audit figure on SQLite (the caller adds PostgreSQL rounds through ``fresh``)."""
+def run(
+    folder: Path, quick: bool, leaves: int | None, fresh: Callable[[], str], only: str | None = None
+) -> dict[str, Any]:
+    """Every audit figure on SQLite (or the ``only`` one)."""
+    figures: dict[str, Any] = {}
+    if only in (None, "commands"):
+        _commands(figures, quick, fresh)
+    if only in (None, "verify"):
+        _verify(figures, folder, quick)
+    if only in (None, "proofs"):
+        _proofs(figures, folder, quick, leaves)
+    figures["load_average_at_end"] = list(os.getloadavg())
+    return figures
+
+
+def _commands(figures: dict[str, Any], quick: bool, fresh: Callable[[], str]) -> None:
+    c = measure_commands(8 if quick else 20, 3 if quick else 9, fresh)
+    figures["audit_commands_per_s_on"] = c["on"]
+    figures["audit_commands_per_s_off"] = c["off"]
+    figures["audit_on_over_off_median_round_ratio"] = c["ratio"]
+    figures["audit_on_over_off_cpu_ratio"] = c["cpu_ratio"]
+    figures["audit_on_over_off_ratio_range"] = [c["ratio_min"], c["ratio_max"]]
+    figures["audit_commands_per_round"] = c["commands"]
+
+
+def _verify(figures: dict[str, Any], folder: Path, quick: bool) -> None:
     import subprocess
     import sys
 
-    figures: dict[str, Any] = {}
-    c = measure_commands(8 if quick else 60, 1 if quick else 3, fresh)
-    figures["audit_commands_per_s_on"] = c["on"]
-    figures["audit_commands_per_s_off"] = c["off"]
     big = folder / "verify.db"
-    subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", str(big), "--customers",
-                    "30" if quick else "1500", "--expiry-days", "30" if quick else "730"],
-                   check=True, capture_output=True, env={**os.environ, "LEDGER_SECRET_KEY": "bench"})
+    if not big.exists():  # (a --folder of an earlier run keeps its ledger)
+        subprocess.run([sys.executable, "-m", "benchmarks.loader", "--db", str(big), "--customers",
+                        "30" if quick else "1500", "--expiry-days", "30" if quick else "730"],
+                       check=True, capture_output=True, env={**os.environ, "LEDGER_SECRET_KEY": "bench"})
     v = measure_verify(str(big), 1 if quick else 3, folder / "verify.key")
     figures["verify_events_per_s"] = v["verify"]
     figures["ceiling_verify_read_decode_events_per_s"] = v["decode"]
     figures["verify_events"] = v["events"]
+    figures["verify_over_ceiling"] = v["ratio"]
+
+
+def _proofs(figures: dict[str, Any], folder: Path, quick: bool, leaves: int | None) -> None:
     p = measure_proofs(str(folder / "proofs.db"), leaves or (50_000 if quick else 1_000_000),
                        100 if quick else 1000, folder / "proofs.key")
     figures.update({f"proof_{k}" if not k.startswith("proof") else k: val for k, val in p.items()})
-    return figures
 
 
 if __name__ == "__main__":
