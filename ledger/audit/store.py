@@ -104,19 +104,25 @@ class AuditTables:
         self._nid_index = q("audit_log_notification").split(".")[-1] if schema else '"audit_log_notification"'
 
     def create_statements(self) -> list[str]:
-        blob = "BLOB" if self.kind == "sqlite" else "BYTEA"
-        agg = "TEXT" if self.kind == "sqlite" else "UUID"
-        boolean = "INTEGER" if self.kind == "sqlite" else "BOOLEAN"
+        sqlite = self.kind == "sqlite"
+        blob = "BLOB" if sqlite else "BYTEA"
+        agg = "TEXT" if sqlite else "UUID"
+        boolean = "INTEGER" if sqlite else "BOOLEAN"
+        # SQLite: ``seq INTEGER PRIMARY KEY`` is the table's rowid (one B-tree search per row, not an
+        # index search and then the table's), and the nodes table is its primary key's B-tree
+        # (WITHOUT ROWID). Databases made before keep their tables; the statements read both.
+        key = "INTEGER" if sqlite else "BIGINT"
+        without_rowid = " WITHOUT ROWID" if sqlite else ""
         return [
-            f"CREATE TABLE IF NOT EXISTS {self.log} (seq BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL, "
+            f"CREATE TABLE IF NOT EXISTS {self.log} (seq {key} PRIMARY KEY, notification_id BIGINT NOT NULL, "
             f"originator_id {agg} NOT NULL, originator_version INTEGER NOT NULL, entry {blob} NOT NULL, "
             f"leaf {blob} NOT NULL)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self._index} ON {self.log} (originator_id, originator_version)",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {self._nid_index} ON {self.log} (notification_id)",
-            f"CREATE TABLE IF NOT EXISTS {self.salts} (seq BIGINT PRIMARY KEY, salts TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.salts} (seq {key} PRIMARY KEY, salts TEXT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.erasures} (seq BIGINT NOT NULL, pointer TEXT NOT NULL, "
             f"note TEXT NOT NULL, PRIMARY KEY (seq, pointer))",
-            f"CREATE TABLE IF NOT EXISTS {self.nodes} (node BIGINT PRIMARY KEY, hash {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.nodes} (node BIGINT PRIMARY KEY, hash {blob} NOT NULL){without_rowid}",
             f"CREATE TABLE IF NOT EXISTS {self.head} (id INTEGER PRIMARY KEY, size BIGINT NOT NULL, "
             f"frontier {blob} NOT NULL, complete {boolean} NOT NULL, checkpoints BIGINT NOT NULL)",
             f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (number BIGINT PRIMARY KEY, size BIGINT NOT NULL, "
