@@ -221,6 +221,15 @@ def missed_targets(
     return missed
 
 
+def ticket_targets(
+    targets: SupportTargets, opened_at: datetime, tier: str, severity: str, first_response_at: datetime | None,
+    resolved_at: datetime | None, moment: datetime,
+) -> tuple[dict[str, datetime], list[str]]:
+    """R25: a ticket's due times (from the targets table) and the targets it has missed as of ``moment``."""
+    due = targets.due(opened_at, tier, severity)
+    return due, missed_targets(due, first_response_at, resolved_at, moment)
+
+
 def rma_due(requested_at: datetime, rma_terms: str | None, calendar: BusinessCalendar) -> date:
     """The date a replacement is due by on the room country's RMA terms (R12, R26)."""
     count = RMA_BUSINESS_DAYS.get(rma_terms or "", DEFAULT_RMA_BUSINESS_DAYS)

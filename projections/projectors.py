@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from aggregates.customer import Customer
-from aggregates.customer.rules import term_end
-from aggregates.timeutil import add_days
+from aggregates.customer.rules import grace_end, term_end
 from projections.tables import TableSet, key_of, table_set, update_by_key
 from projections.tickets import projector as tickets_projector
 from projections.tickets import statements as ticket_statements
@@ -186,7 +185,7 @@ def _c_order(w: Writer, e: Customer.OrderPlaced) -> None:
     w.add("contract", customer_id=_cid(e), po_number=e.po_number, account_id=str(e.account_id), service=e.service,
           years=e.years or 0, quantity=e.quantity, placed_at=_t(e.at), grace_days=e.grace_days, assigned=0,
           started_at=None, cancelled_at=None, expired_at=None, ends_at=None,
-          grace_ends_at=_t(add_days(e.at, e.grace_days)))
+          grace_ends_at=_t(grace_end(e.at, e.grace_days)))
 
 
 def _c_cancelled(w: Writer, e: Customer.OrderCancelled) -> None:

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Engine, select
 
 from aggregates.catalog import CountryTable
-from aggregates.customer import WARRANTY_SERVICES, Contract, Invitation
-from aggregates.customer.rules import entitled_spares, warranty_end
+from aggregates.customer.rules import WARRANTY_SERVICES, entitled_spares, invitation_status, term_as_of, warranty_end
 from aggregates.timeutil import is_beyond
 from projections.tables import read_rows, table_set
 
@@ -43,41 +41,26 @@ def unrepresentable(row: dict[str, Any], **values: datetime | date | None) -> di
     return row
 
 
-def contract_from_row(row: Mapping[Any, Any]) -> Contract:
-    placed = datetime.fromisoformat(row["placed_at"])
-    return Contract(
-        po_number=row["po_number"],
-        account_id=UUID(row.get("account_id", "00000000-0000-0000-0000-000000000000")),
-        service=row.get("service", ""),
-        years=row["years"] or None,
-        quantity=row.get("quantity", 0),
-        placed_at=placed,
-        grace_days=row["grace_days"],
-        end_customer={},
-        reseller={},
-        distributor={},
-        warnings=[],
-        started_at=_dt(row["started_at"]),
-        cancelled_at=_dt(row.get("cancelled_at")),
-        expired_at=_dt(row.get("expired_at")),
-    )
-
-
-def contract_view(customer_id: str, contract: Contract, assigned: int, at: datetime) -> dict[str, Any]:
-    start, end = contract.start_as_of(at), contract.end_as_of(at)
+def contract_view(
+    customer_id: str, *, account_id: str, po_number: str, service: str, years: int | None, quantity: int,
+    placed_at: datetime, grace_days: int, started_at: datetime | None, cancelled_at: datetime | None,
+    expired_at: datetime | None, assigned: int, at: datetime,
+) -> dict[str, Any]:
+    """One contract as the contracts view shows it at ``at`` (its term from ``rules.term_as_of``)."""
+    start, end, status = term_as_of(placed_at, grace_days, started_at, years, service, at, cancelled_at, expired_at)
     row = {
         "customer_id": customer_id,
-        "account_id": str(contract.account_id),
-        "po_number": contract.po_number,
-        "service": contract.service,
-        "years": contract.years,
-        "quantity": contract.quantity,
+        "account_id": account_id,
+        "po_number": po_number,
+        "service": service,
+        "years": years,
+        "quantity": quantity,
         "start": _iso(start),
         "end": _iso(end),
-        "status": contract.status(at),
+        "status": status,
         "assigned": assigned,
-        "free": contract.quantity - assigned,
-        "placed_at": contract.placed_at.isoformat(),
+        "free": quantity - assigned,
+        "placed_at": placed_at.isoformat(),
     }
     return unrepresentable(row, start=start, end=end)
 
@@ -117,15 +100,19 @@ def spares_view(
     }
 
 
-def invitation_status(state: str, expires_at: str, at: datetime) -> str:
-    return Invitation(UUID(int=0), "", "", at, datetime.fromisoformat(expires_at), state=state).status(at)
-
-
 def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
     t = table_set("contracts", suffix)["contracts"]
     with engine.connect() as conn:
         rows = read_rows(conn, t, customer_id)
-    views = [contract_view(r["customer_id"], contract_from_row(r), r["assigned"], at) for r in rows]
+    views = [
+        contract_view(
+            r["customer_id"], account_id=r["account_id"], po_number=r["po_number"], service=r["service"],
+            years=r["years"] or None, quantity=r["quantity"], placed_at=datetime.fromisoformat(r["placed_at"]),
+            grace_days=r["grace_days"], started_at=_dt(r["started_at"]), cancelled_at=_dt(r["cancelled_at"]),
+            expired_at=_dt(r["expired_at"]), assigned=r["assigned"], at=at,
+        )
+        for r in rows
+    ]
     return sorted(views, key=lambda v: (v["customer_id"], v["po_number"]))
 
 
@@ -148,7 +135,10 @@ def rooms(
         term_rows = read_rows(conn, ts["room_contract_terms"], customer_id)
         device_rows = read_rows(conn, ts["devices"], customer_id, room_ids=ids)
     ends: dict[tuple[str, str], datetime | None] = {
-        (r["customer_id"], r["po_number"]): contract_from_row(r).end_as_of(at) for r in term_rows
+        (r["customer_id"], r["po_number"]): term_as_of(
+            datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None, "", at
+        ).end
+        for r in term_rows
     }
     licenses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     coverage: dict[str, list[datetime | None]] = defaultdict(list)
@@ -239,10 +229,11 @@ def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
     for r in users:
         by[r["customer_id"]]["users"].append({"email": r["email"], "role": r["role"]})
     for r in invitations:
+        expires_at = datetime.fromisoformat(r["expires_at"])
         by[r["customer_id"]]["invitations"].append({
             "invitation_id": r["invitation_id"], "email": r["email"], "role": r["role"],
-            "status": invitation_status(r["state"], r["expires_at"], at),
-            "sent_at": r["sent_at"], "expires_at": _iso(_dt(r["expires_at"])),
+            "status": invitation_status(r["state"], expires_at, at),
+            "sent_at": r["sent_at"], "expires_at": _iso(expires_at),
         })
     for r in partners:
         by[r["customer_id"]]["partners"].append({"partner_id": r["partner_id"], "role": r["role"]})

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import Engine, bindparam, insert, select
 
 from aggregates.customer import Customer
-from aggregates.customer.state import Rma, Ticket
-from aggregates.support import SupportTargets, missed_targets
+from aggregates.support import SupportTargets, ticket_targets
 from projections.tables import key_of, read_rows, table_set, update_by_key
 
 
@@ -32,68 +29,58 @@ def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def ticket_view(customer_id: str, ticket: Ticket, targets: SupportTargets, at: datetime) -> dict[str, Any]:
-    """One ticket as the tickets view shows it at ``at`` (due times and missed targets for ``at``)."""
-    due = targets.due(ticket.opened_at, ticket.support, ticket.severity)
+def ticket_view(
+    customer_id: str, *, ticket_id: str, room_id: str, external_room_id: str | None, severity: str, summary: str,
+    source: str, support: str, status: str, opened_at: datetime, opened_by: str,
+    first_response_at: datetime | None, resolved_at: datetime | None, closed_at: datetime | None, comments: int,
+    serial_numbers: list[str], room: dict[str, Any], rmas: list[dict[str, Any]], targets: SupportTargets,
+    at: datetime,
+) -> dict[str, Any]:
+    """One ticket as the tickets view shows it at ``at`` (due times and missed targets from
+    ``aggregates.support.ticket_targets`` for ``at``); ``rmas`` are :func:`rma_view` rows."""
+    due, missed = ticket_targets(targets, opened_at, support, severity, first_response_at, resolved_at, at)
     return {
         "customer_id": customer_id,
-        "ticket_id": str(ticket.ticket_id),
-        "room_id": str(ticket.room_id),
-        "external_room_id": ticket.external_room_id,
-        "severity": ticket.severity,
-        "summary": ticket.summary,
-        "source": ticket.source,
-        "support": ticket.support,
-        "status": ticket.status,
-        "opened_at": ticket.opened_at.isoformat(),
-        "opened_by": ticket.opened_by,
-        "first_response_at": _iso(ticket.first_response_at),
-        "resolved_at": _iso(ticket.resolved_at),
-        "closed_at": _iso(ticket.closed_at),
-        "comments": ticket.comments,
+        "ticket_id": ticket_id,
+        "room_id": room_id,
+        "external_room_id": external_room_id,
+        "severity": severity,
+        "summary": summary,
+        "source": source,
+        "support": support,
+        "status": status,
+        "opened_at": opened_at.isoformat(),
+        "opened_by": opened_by,
+        "first_response_at": _iso(first_response_at),
+        "resolved_at": _iso(resolved_at),
+        "closed_at": _iso(closed_at),
+        "comments": comments,
         "due": {name: moment.isoformat() for name, moment in due.items()},
-        "missed": missed_targets(due, ticket.first_response_at, ticket.resolved_at, at),
-        "serial_numbers": list(ticket.serial_numbers),
-        "room": ticket.room,
-        "rma": [
-            {
-                "serial_number": r.serial_number,
-                "status": r.status,
-                "requested_at": r.requested_at.isoformat(),
-                "due": _iso(r.due),
-                "new_serial_number": r.new_serial_number,
-                "spare_no": r.spare_no,
-                "done_at": _iso(r.done_at),
-            }
-            for r in ticket.rmas
-        ],
+        "missed": missed,
+        "serial_numbers": serial_numbers,
+        "room": room,
+        "rma": rmas,
+    }
+
+
+def rma_view(
+    serial_number: str, status: str, requested_at: datetime, due: date | None, new_serial_number: str | None,
+    spare_no: int | None, done_at: datetime | None,
+) -> dict[str, Any]:
+    """One failed unit of a ticket in the tickets view: its RMA or spare swap."""
+    return {
+        "serial_number": serial_number,
+        "status": status,
+        "requested_at": requested_at.isoformat(),
+        "due": _iso(due),
+        "new_serial_number": new_serial_number,
+        "spare_no": spare_no,
+        "done_at": _iso(done_at),
     }
 
 
 def sort_key(view: dict[str, Any]) -> tuple[str, str, str]:
     return (view["customer_id"], view["opened_at"], view["ticket_id"])
-
-
-def _ticket_from_row(r: Mapping[Any, Any], rmas: list[Rma]) -> Ticket:
-    return Ticket(
-        ticket_id=UUID(r["ticket_id"]),
-        room_id=UUID(r["room_id"]),
-        severity=r["severity"],
-        summary=r["summary"],
-        source=r["source"],
-        support=r["support"],
-        opened_at=datetime.fromisoformat(r["opened_at"]),
-        opened_by=r["opened_by"],
-        room=json.loads(r["room"]),
-        serial_numbers=json.loads(r["serial_numbers"]),
-        external_room_id=r["external_room_id"],
-        status=r["status"],
-        first_response_at=_dt(r["first_response_at"]),
-        resolved_at=_dt(r["resolved_at"]),
-        closed_at=_dt(r["closed_at"]),
-        comments=r["comments"],
-        rmas=rmas,
-    )
 
 
 def tickets(
@@ -112,16 +99,23 @@ def tickets(
     with engine.connect() as conn:
         rows = read_rows(conn, t, customer_id)
         rma_rows = conn.execute(rstmt.order_by(rt.c.requested_at, rt.c.serial_number)).mappings().all()
-    rmas: dict[tuple[str, str], list[Rma]] = defaultdict(list)
+    rmas: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in rma_rows:
         rmas[(r["customer_id"], r["ticket_id"])].append(
-            Rma(r["serial_number"], datetime.fromisoformat(r["requested_at"]), r["status"],
-                date.fromisoformat(r["due"]) if r["due"] else None, r["new_serial_number"], r["spare_no"],
-                _dt(r["done_at"]))
+            rma_view(r["serial_number"], r["status"], datetime.fromisoformat(r["requested_at"]),
+                     date.fromisoformat(r["due"]) if r["due"] else None, r["new_serial_number"], r["spare_no"],
+                     _dt(r["done_at"]))
         )
     views = [
-        ticket_view(r["customer_id"], _ticket_from_row(r, rmas.get((r["customer_id"], r["ticket_id"]), [])),
-                    targets, at)
+        ticket_view(
+            r["customer_id"], ticket_id=r["ticket_id"], room_id=r["room_id"], external_room_id=r["external_room_id"],
+            severity=r["severity"], summary=r["summary"], source=r["source"], support=r["support"],
+            status=r["status"], opened_at=datetime.fromisoformat(r["opened_at"]), opened_by=r["opened_by"],
+            first_response_at=_dt(r["first_response_at"]), resolved_at=_dt(r["resolved_at"]),
+            closed_at=_dt(r["closed_at"]), comments=r["comments"], serial_numbers=json.loads(r["serial_numbers"]),
+            room=json.loads(r["room"]), rmas=rmas.get((r["customer_id"], r["ticket_id"]), []), targets=targets,
+            at=at,
+        )
         for r in rows
     ]
     return sorted(views, key=sort_key)

@@ -12,8 +12,9 @@ from typing import Any
 from uuid import UUID
 
 from aggregates.catalog import CountryTable
-from aggregates.customer import WARRANTY_SERVICES, Customer
-from aggregates.customer.rules import warranty_end
+from aggregates.customer import Customer
+from aggregates.customer.rules import WARRANTY_SERVICES, warranty_end
+from aggregates.customer.state import Ticket
 from aggregates.support import SupportTargets
 from projections.queries import (
     _iso,
@@ -25,12 +26,19 @@ from projections.queries import (
     swap_row,
     unrepresentable,
 )
-from projections.tickets import sort_key, ticket_view
+from projections.tickets import rma_view, sort_key, ticket_view
 
 
 def contracts(customer: Customer, at: datetime) -> list[dict[str, Any]]:
     cid = str(customer.id)
-    views = [contract_view(cid, c, c.assigned, at) for c in customer.contracts.values()]
+    views = [
+        contract_view(
+            cid, account_id=str(c.account_id), po_number=c.po_number, service=c.service, years=c.years,
+            quantity=c.quantity, placed_at=c.placed_at, grace_days=c.grace_days, started_at=c.started_at,
+            cancelled_at=c.cancelled_at, expired_at=c.expired_at, assigned=c.assigned, at=at,
+        )
+        for c in customer.contracts.values()
+    ]
     return sorted(views, key=lambda v: v["po_number"])
 
 
@@ -91,9 +99,21 @@ def spares(customer: Customer, at: datetime) -> list[dict[str, Any]]:
     return [spares_view(str(customer.id), customer.active_select_licenses, history, swaps)]
 
 
+def _ticket(cid: str, t: Ticket, targets: SupportTargets, at: datetime) -> dict[str, Any]:
+    return ticket_view(
+        cid, ticket_id=str(t.ticket_id), room_id=str(t.room_id), external_room_id=t.external_room_id,
+        severity=t.severity, summary=t.summary, source=t.source, support=t.support, status=t.status,
+        opened_at=t.opened_at, opened_by=t.opened_by, first_response_at=t.first_response_at,
+        resolved_at=t.resolved_at, closed_at=t.closed_at, comments=t.comments, serial_numbers=list(t.serial_numbers),
+        room=t.room, targets=targets, at=at,
+        rmas=[rma_view(r.serial_number, r.status, r.requested_at, r.due, r.new_serial_number, r.spare_no, r.done_at)
+              for r in t.rmas],
+    )
+
+
 def tickets(customer: Customer, at: datetime, targets: SupportTargets) -> list[dict[str, Any]]:
     cid = str(customer.id)
-    return sorted((ticket_view(cid, t, targets, at) for t in customer.tickets.values()), key=sort_key)
+    return sorted((_ticket(cid, t, targets, at) for t in customer.tickets.values()), key=sort_key)
 
 
 def access(customer: Customer, at: datetime) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import NamedTuple
 
 from aggregates.catalog import CANCELLATION_WINDOW_DAYS, MAX_WARRANTY_YEARS, SELECT_LICENSES_PER_SPARE
 from aggregates.support import jumpstart_end
@@ -50,6 +51,31 @@ def contract_status(
     if end is None:
         return "pending"
     return "expired" if end <= moment else "active"
+
+
+class Term(NamedTuple):
+    """R6–R8: a contract's start, end and status as known at one moment."""
+
+    start: datetime | None
+    end: datetime | None
+    status: str
+
+
+def term_as_of(
+    placed_at: datetime,
+    grace_days: int,
+    started_at: datetime | None,
+    years: int | None,
+    service: str,
+    moment: datetime,
+    cancelled_at: datetime | None = None,
+    expired_at: datetime | None = None,
+) -> Term:
+    """R6–R8, R27: a contract's term at ``moment``, from its recorded facts (the aggregate's state record
+    and the read models' rows alike)."""
+    start = term_start(placed_at, grace_days, started_at, moment)
+    end = term_end(start, years, service)
+    return Term(start, end, contract_status(cancelled_at, expired_at, end, moment))
 
 
 def days_since_order(placed_at: datetime, moment: datetime) -> int:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from aggregates.customer.rules import contract_status, grace_end, invitation_status, term_end, term_start
+from aggregates.customer.rules import Term, grace_end, invitation_status, term_as_of, term_start
 
 
 @dataclass
@@ -49,11 +49,15 @@ class Contract:
     def start_as_of(self, moment: datetime) -> datetime | None:
         return term_start(self.placed_at, self.grace_days, self.started_at, moment)
 
+    def term(self, moment: datetime) -> Term:
+        return term_as_of(self.placed_at, self.grace_days, self.started_at, self.years, self.service, moment,
+                          self.cancelled_at, self.expired_at)
+
     def end_as_of(self, moment: datetime) -> datetime | None:
-        return term_end(self.start_as_of(moment), self.years, self.service)
+        return self.term(moment).end
 
     def status(self, moment: datetime) -> str:
-        return contract_status(self.cancelled_at, self.expired_at, self.end_as_of(moment), moment)
+        return self.term(moment).status
 
     @property
     def is_live(self) -> bool:

@@ -115,6 +115,33 @@ def test_the_write_path_does_not_read_the_read_models() -> None:
     assert not wrong, f"ExpireContracts' candidates are injected at bootstrap: {sorted(wrong)}"
 
 
+STATE_RECORDS = frozenset(
+    {"Account", "Contract", "Room", "Device", "Spare", "Invitation", "Rma", "Ticket", "SpareSwap"}
+)
+
+
+def state_records_named(path: Path) -> set[str]:
+    """The customer's state records ``path`` imports (from ``aggregates.customer`` or its ``state`` module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module in ("aggregates.customer", "aggregates.customer.state"):
+            found.update(alias.name for alias in node.names if alias.name in STATE_RECORDS or alias.name == "*")
+        elif isinstance(node, ast.Import) and any(a.name == "aggregates.customer.state" for a in node.names):
+            found.add("aggregates.customer.state")
+    return found
+
+
+def test_the_read_models_rebuild_no_domain_object_to_reuse_its_rules() -> None:
+    """Issue 10: the queries and projectors call the pure rule functions with row values; they never build
+    a stand-in ``Contract``, ``Invitation`` or ``Ticket`` to borrow its methods."""
+    wrong = {
+        (module_name(path), name)
+        for path in sorted((ROOT / "projections").rglob("*.py"))
+        for name in state_records_named(path)
+    }
+    assert not wrong, sorted(wrong)
+
+
 def test_the_domain_uses_no_infrastructure() -> None:
     infrastructure = ("sqlalchemy", "psycopg", "kafka", "fastapi", "eventsourcing.postgres", "eventsourcing.sqlite",
                       "eventsourcing.persistence", "eventsourcing.application", "requests", "httpx", "sqlite3")

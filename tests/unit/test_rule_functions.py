@@ -1,0 +1,73 @@
+"""The pure rule functions the aggregate's state records and the read side share (R6–R8, R25, R27)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aggregates.customer.rules import Term, term_as_of
+from aggregates.customer.state import Contract
+from aggregates.support import SupportTargets, missed_targets, ticket_targets
+
+PLACED = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _contract(**fields: object) -> Contract:
+    base: dict[str, object] = dict(po_number="PO-1", account_id=UUID(int=1), service="select", years=1, quantity=10,
+                                   placed_at=PLACED, grace_days=45, end_customer={}, reseller={}, distributor={},
+                                   warnings=[])
+    return Contract(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_r6_term_as_of_pending_then_active_then_expired() -> None:
+    assert term_as_of(PLACED, 45, None, 1, "select", PLACED) == Term(None, None, "pending")
+    grace = PLACED + timedelta(days=45)
+    assert term_as_of(PLACED, 45, None, 1, "select", grace) == Term(grace, grace.replace(year=2027), "active")
+    assert term_as_of(PLACED, 45, None, 1, "select", grace.replace(year=2027)).status == "expired"
+
+
+def test_r27_term_as_of_jumpstart_is_90_days() -> None:
+    start = PLACED + timedelta(days=1)
+    assert term_as_of(PLACED, 45, start, None, "jumpstart", start).end == start + timedelta(days=90)
+
+
+def test_r7_r8_term_as_of_cancelled_or_expired_from_the_recorded_moment() -> None:
+    start, later = PLACED + timedelta(days=1), PLACED + timedelta(days=10)
+    assert term_as_of(PLACED, 45, start, 1, "select", later, cancelled_at=later).status == "cancelled"
+    assert term_as_of(PLACED, 45, start, 1, "select", later - timedelta(days=1), cancelled_at=later).status == "active"
+    assert term_as_of(PLACED, 45, start, 1, "select", later, expired_at=later).status == "expired"
+
+
+moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2032, 1, 1), timezones=st.just(UTC))
+
+
+@given(
+    moment=moments,
+    started=st.one_of(st.none(), moments),
+    cancelled=st.one_of(st.none(), moments),
+    expired=st.one_of(st.none(), moments),
+    years=st.sampled_from([None, 1, 3, 5]),
+    service=st.sampled_from(["select", "extended_warranty", "jumpstart"]),
+    grace=st.integers(0, 120),
+)
+def test_r6_the_contract_record_answers_with_the_one_rule_function(
+    moment: datetime, started: datetime | None, cancelled: datetime | None, expired: datetime | None,
+    years: int | None, service: str, grace: int,
+) -> None:
+    contract = _contract(service=service, years=years, grace_days=grace, started_at=started, cancelled_at=cancelled,
+                         expired_at=expired)
+    term = term_as_of(PLACED, grace, started, years, service, moment, cancelled, expired)
+    assert (contract.start_as_of(moment), contract.end_as_of(moment), contract.status(moment)) == term
+
+
+def test_r25_ticket_targets_are_the_due_times_and_the_missed_ones() -> None:
+    targets = SupportTargets.default()
+    opened = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    later = opened + timedelta(days=30)
+    due, missed = ticket_targets(targets, opened, "select", "critical", None, None, later)
+    assert due == targets.due(opened, "select", "critical")
+    assert missed == missed_targets(due, None, None, later) == ["first_response", "resolution"]
+    assert ticket_targets(targets, opened, "select", "critical", None, None, opened)[1] == []
