@@ -1,10 +1,14 @@
 """What a user of the ledger sees of one customer, keyed for rule tests: the views of ``Rules.view``
-(read models, checked equal to the as-of fold) by purchase order, room id, serial number or email."""
+(read models, checked equal to the as-of fold) by purchase order, room id, serial number or email.
+``at`` is at or after the customer's last event; a view of an earlier time is the as-of view
+(``as_of``: folded from the events up to ``at``, as ``ledger history``/the as-of views show it)."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+from ledger.readside import customer_view_as_of
 from tests.kit.helpers import ts
 from tests.kit.rules import Rules
 
@@ -48,3 +52,9 @@ def access(rules: Rules, customer_id: str, at: str) -> dict[str, Any]:
 def users(rules: Rules, customer_id: str, at: str) -> dict[str, str]:
     """The customer's users at ``at`` from the access view: email → role."""
     return {user["email"]: user["role"] for user in access(rules, customer_id, at)["users"]}
+
+
+def as_of(rules: Rules, name: str, customer_id: str, at: str) -> list[dict[str, Any]]:
+    """One customer's view ``name`` as it was at ``at`` (earlier than its last event), folded from
+    the events effective up to ``at``."""
+    return customer_view_as_of(rules.app, name, UUID(customer_id), ts(at))
