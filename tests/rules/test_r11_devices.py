@@ -1,12 +1,13 @@
 """R11 devices: supported products, ledger-wide serial numbers, moves and warranty coverage.
 
 Given a licensed customer's rooms, when a device is registered or moved, then the events it recorded
-(with their data) or its refusal (``tests/kit/rules.py``)."""
+(with their data) or its refusal (``tests/kit/rules.py``); where a device is and its warranty end
+afterwards are read from the rooms view (read model = as-of fold), not from the aggregate."""
 
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 
@@ -15,14 +16,13 @@ from tests.kit.commands import command
 from tests.kit.helpers import (
     add_room,
     assign,
-    customer,
     events,
     place,
     register_device,
-    ts,
     types,
 )
 from tests.kit.rules import Rules
+from tests.kit.views import devices, rooms
 
 ROOMS_AT = "2026-05-05T09:00:00Z"
 ASSIGN_AT = "2026-05-20T10:00:00Z"  # a 3-year select term runs to 2029-05-20
@@ -52,6 +52,11 @@ def _device_cmd(cid: str, room: str, serial: str, **fields: Any) -> dict[str, An
     )
 
 
+def _serials(rules: Rules, cid: str, room_id: str, at: str) -> list[str]:
+    """The serial numbers of a room's devices in the rooms view at ``at``."""
+    return [d["serial_number"] for d in rooms(rules, cid, at)[room_id]["devices"]]
+
+
 def _move_cmd(cid: str, serial: str, to: str, at: str) -> dict[str, Any]:
     return command("MoveDevice", at, customer_id=cid, serial_number=serial, to_room_id=to)
 
@@ -68,9 +73,8 @@ def test_r11_register_device_in_a_room(app: LedgerApplication, rules: Rules) -> 
     assert events(app, cid, "DeviceRegistered") == [
         {"serial_number": "SN-0001", "product": "Rally Bar", "purchased_on": "2026-01-15", "room_id": setup["a"]}
     ]
-    state = customer(app, cid)
-    assert state.devices["SN-0001"].room_id == UUID(setup["a"])
-    assert state.rooms[UUID(setup["a"])].devices == ["SN-0001"]
+    assert devices(rules, cid, DEVICE_AT)["SN-0001"]["room_id"] == setup["a"]
+    assert _serials(rules, cid, setup["a"], DEVICE_AT) == ["SN-0001"]
 
 
 @pytest.mark.parametrize("product", ["Rally Bar 9000", "MX Keys", "Webcam"])
@@ -109,7 +113,7 @@ def test_r11_serial_unique_across_customers(app: LedgerApplication, rules: Rules
         code="duplicate_serial",
     )
     assert "another customer" in error.message
-    assert customer(app, globex["customer_id"]).devices == {}
+    assert devices(rules, globex["customer_id"], ROOMS_AT) == {}
 
 
 def test_r11_serial_unique_across_two_other_customers(app: LedgerApplication, rules: Rules) -> None:
@@ -159,10 +163,9 @@ def test_r11_device_move_is_recorded(app: LedgerApplication, rules: Rules) -> No
     assert events(app, cid, "DeviceMoved") == [
         {"serial_number": "SN-0001", "from_room_id": setup["a"], "to_room_id": setup["b"]}
     ]
-    state = customer(app, cid)
-    assert state.devices["SN-0001"].room_id == UUID(setup["b"])
-    assert state.rooms[UUID(setup["a"])].devices == []
-    assert state.rooms[UUID(setup["b"])].devices == ["SN-0001"]
+    assert devices(rules, cid, "2026-06-01T09:00:00Z")["SN-0001"]["room_id"] == setup["b"]
+    assert _serials(rules, cid, setup["a"], "2026-06-01T09:00:00Z") == []
+    assert _serials(rules, cid, setup["b"], "2026-06-01T09:00:00Z") == ["SN-0001"]
 
 
 def test_r11_device_move_matches_the_serial_without_case(app: LedgerApplication, rules: Rules) -> None:
@@ -173,7 +176,7 @@ def test_r11_device_move_matches_the_serial_without_case(app: LedgerApplication,
         ("DeviceMoved", {"serial_number": "SN-0001", "from_room_id": setup["a"], "to_room_id": setup["b"]})
     )
     assert types(moved) == ["DeviceMoved"]
-    assert customer(app, cid).devices["SN-0001"].room_id == UUID(setup["b"])
+    assert devices(rules, cid, "2026-06-01T09:00:00Z")["SN-0001"]["room_id"] == setup["b"]
 
 
 def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication, rules: Rules) -> None:
@@ -184,8 +187,8 @@ def test_r11_device_is_in_one_room_at_a_time(app: LedgerApplication, rules: Rule
         rules.when(command("MoveDevice", at, customer_id=cid, serial_number="SN-0001", to_room_id=to)).then(
             ("DeviceMoved", {"serial_number": "SN-0001", "to_room_id": to})
         )
-    rooms = customer(app, cid).rooms
-    holding = [r.name for r in rooms.values() if "SN-0001" in r.devices]
+    by_id = rooms(rules, cid, "2026-06-02T09:00:00Z")
+    holding = [r["name"] for r in by_id.values() if "SN-0001" in {d["serial_number"] for d in r["devices"]}]
     assert holding == ["A"]
     assert len(events(app, cid, "DeviceMoved")) == 2
 
@@ -249,7 +252,7 @@ def test_r11_warranty_capped_at_purchase_plus_five_years(app: LedgerApplication,
     )
     # contract end 2031-05-20, but no coverage beyond 2027-03-01.
     assert result["warranty_end"] == "2027-03-01"
-    assert customer(app, setup["customer_id"]).warranty_end("SN-0001", ts(DEVICE_AT)).isoformat() == "2027-03-01"
+    assert devices(rules, setup["customer_id"], DEVICE_AT)["SN-0001"]["warranty_end"] == "2027-03-01"
 
 
 def test_r11_warranty_of_a_leap_day_purchase(app: LedgerApplication, rules: Rules) -> None:
@@ -296,7 +299,7 @@ def test_r11_warranty_follows_the_device_to_its_room(app: LedgerApplication, rul
     setup = _licensed(app)
     cid = setup["customer_id"]
     register_device(app, cid, setup["b"], "SN-0001", at=DEVICE_AT, purchased_on="2026-04-01")
-    assert customer(app, cid).warranty_end("SN-0001", ts(DEVICE_AT)) is None
+    assert devices(rules, cid, DEVICE_AT)["SN-0001"]["warranty_end"] is None
     rules.when(command("MoveDevice", "2026-06-01T09:00:00Z", customer_id=cid, serial_number="SN-0001",
         to_room_id=setup["a"])).then(("DeviceMoved", {"from_room_id": setup["b"], "to_room_id": setup["a"]}))
-    assert customer(app, cid).warranty_end("SN-0001", ts("2026-06-01T09:00:00Z")).isoformat() == "2029-05-20"
+    assert devices(rules, cid, "2026-06-01T09:00:00Z")["SN-0001"]["warranty_end"] == "2029-05-20"
