@@ -1,7 +1,8 @@
 """R13 onsite-spare entitlement at the customer level, R14 allocation to a deployed product.
 
 Given the commands of a customer's history, when one command, then the events it recorded (in order,
-with their data) or its refusal (``tests/kit/rules.py``)."""
+with their data) or its refusal (``tests/kit/rules.py``); the entitlement, the live spares and their
+allocations afterwards are read from the spares view (read model = as-of fold), not from the aggregate."""
 
 from __future__ import annotations
 
@@ -11,19 +12,26 @@ from ledger.app import LedgerApplication
 from tests.kit.commands import DE_SITE, command, order, run
 from tests.kit.helpers import (
     add_room,
-    customer,
     events,
+    history,
     place,
     register_device,
+    ts,
     types,
 )
 from tests.kit.rules import Rules
+from tests.kit.views import spares
 
 MAY = "2026-05-04T09:00:00Z"
 NOVEMBER = "2026-11-04T09:00:00Z"
 LATER = "2027-02-01T09:00:00Z"
 # What a new customer's first order records (R1-R3, R15: the end customer's admin is invited).
 FIRST_ORDER = ("Registered", "AccountOpened", "OrderPlaced", "InvitationSent")
+
+
+def _live(rules: Rules, cid: str, at: str) -> list[dict[str, Any]]:
+    """The spares not revoked at ``at``, from the spares view's history (in spare number order)."""
+    return [s for s in spares(rules, cid, at)["history"] if s["revoked_at"] is None]
 
 
 def _allocate(cid: str, product: str, ship_to: str = "Springfield HQ", at: str = LATER) -> dict[str, Any]:
@@ -37,14 +45,14 @@ def test_r13_seed_example_40_then_40_then_20(app: LedgerApplication, rules: Rule
     may = rules.when(order(po="PO-MAY", quantity=40, at=MAY)).then(*FIRST_ORDER)
     assert "SpareAccrued" not in types(may)
     cid = may["customer_id"]
-    assert customer(app, cid).entitled_spares == 0
+    assert spares(rules, cid, MAY)["entitled"] == 0
 
     november = rules.when(order(po="PO-NOV", quantity=40, at=NOVEMBER)).then(
         "OrderPlaced", ("SpareAccrued", {"spare_no": 1, "active_select_licenses": 80})
     )
     assert types(november).count("SpareAccrued") == 1
     assert events(app, cid, "SpareAccrued") == [{"spare_no": 1, "active_select_licenses": 80}]
-    accrued_at = [row["effective_at"] for row in app.history(customer(app, cid).id) if row["type"] == "SpareAccrued"]
+    accrued_at = [row["effective_at"] for row in history(app, cid) if row["type"] == "SpareAccrued"]
     assert accrued_at == ["2026-11-04T09:00:00+00:00"]
 
     later = rules.when(order(po="PO-LATER", quantity=20, at=LATER)).then(
@@ -52,8 +60,8 @@ def test_r13_seed_example_40_then_40_then_20(app: LedgerApplication, rules: Rule
     )
     assert types(later).count("SpareAccrued") == 1
     assert events(app, cid, "SpareAccrued")[-1] == {"spare_no": 2, "active_select_licenses": 100}
-    assert customer(app, cid).entitled_spares == 2
-    assert len(customer(app, cid).live_spares) == 2
+    assert spares(rules, cid, LATER)["entitled"] == 2
+    assert len(_live(rules, cid, LATER)) == 2
 
 
 def test_r13_49_licenses_give_no_spare_50_give_one(rules: Rules) -> None:
@@ -104,7 +112,9 @@ def test_r13_only_select_licenses_count(app: LedgerApplication, rules: Rules) ->
         order(po="PO-2", quantity=60, service="extended_warranty", at="2026-05-05T09:00:00Z")
     ).then("OrderPlaced")
     assert "SpareAccrued" not in types(sync) + types(warranty)
-    assert customer(app, sync["customer_id"]).active_select_licenses == 0
+    # A customer without select licenses has no row in the spares view: none counts.
+    rows = rules.view("spares", sync["customer_id"], ts("2026-05-05T09:00:00Z"))
+    assert sum(row["active_select_licenses"] for row in rows) == 0
 
 
 def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication, rules: Rules) -> None:
@@ -114,7 +124,7 @@ def test_r13_cancellation_of_one_order_revokes_a_spare(app: LedgerApplication, r
     )
     assert types(cancelled) == ["OrderCancelled", "SpareRevoked"]
     assert events(app, may["customer_id"], "SpareRevoked") == [{"spare_no": 1, "active_select_licenses": 40}]
-    assert customer(app, may["customer_id"]).live_spares == []
+    assert _live(rules, may["customer_id"], "2026-11-20T09:00:00Z") == []
 
 
 def test_r13_cancellation_that_keeps_the_entitlement_revokes_nothing(rules: Rules) -> None:
@@ -134,7 +144,7 @@ def test_r13_new_spare_after_revocation_gets_a_new_number(app: LedgerApplication
     )
     accrued = events(app, first["customer_id"], "SpareAccrued")
     assert [e["spare_no"] for e in accrued] == [1, 2]
-    assert [s.spare_no for s in customer(app, first["customer_id"]).live_spares] == [2]
+    assert [s["spare_no"] for s in _live(rules, first["customer_id"], "2026-05-06T09:00:00Z")] == [2]
 
 
 def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication, rules: Rules) -> None:
@@ -149,8 +159,8 @@ def test_r13_revocation_prefers_an_unallocated_spare(app: LedgerApplication, rul
         "OrderCancelled", ("SpareRevoked", {"spare_no": 2, "active_select_licenses": 50})
     )
     assert events(app, cid, "SpareRevoked") == [{"spare_no": 2, "active_select_licenses": 50}]
-    live = customer(app, cid).live_spares
-    assert [(s.spare_no, s.product) for s in live] == [(1, "Rally Bar")]
+    live = _live(rules, cid, "2026-05-07T09:00:00Z")
+    assert [(s["spare_no"], s["product"]) for s in live] == [(1, "Rally Bar")]
 
 
 # ----- R14: allocation to a deployed product and a ship-to site
@@ -174,8 +184,8 @@ def test_r14_allocate_spare_to_a_deployed_product(app: LedgerApplication, rules:
     assert events(app, cid, "SpareAllocated") == [
         {"spare_no": 1, "product": "Rally Bar", "ship_to": "Springfield HQ, dock 4"}
     ]
-    spare = customer(app, cid).spares[0]
-    assert (spare.product, spare.ship_to) == ("Rally Bar", "Springfield HQ, dock 4")
+    spare = spares(rules, cid, LATER)["history"][0]
+    assert (spare["product"], spare["ship_to"]) == ("Rally Bar", "Springfield HQ, dock 4")
 
 
 def test_r14_product_not_deployed_refused(app: LedgerApplication, rules: Rules) -> None:
