@@ -1,4 +1,9 @@
-"""R1, R2, R9 matching is Unicode-aware; Latin-script keys are exactly what they were; no control characters."""
+"""R1, R2, R9 matching is Unicode-aware; Latin-script keys are exactly what they were; no control characters.
+
+The normalisation itself is checked as pure functions; through the application: given earlier orders
+(and rooms), when an order or AddRoom, then the events it recorded (a new customer's ``Registered``
+with its name, ``AccountOpened``, ``OrderPlaced`` on the matched account, ``RoomAdded``) or its
+refusal recording nothing (``tests/kit/rules.py``); names and rooms are read from the views."""
 
 from __future__ import annotations
 
@@ -12,11 +17,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.catalog import _ADDRESS_WORDS, LEGAL_SUFFIXES, normalise_address, normalise_company, normalise_name
-from ledger.app import LedgerApplication
-from tests.kit.commands import command, order, run
-from tests.kit.helpers import add_room, customer, place, refused
+from tests.kit.commands import command, order
+from tests.kit.helpers import ts
+from tests.kit.rules import Rules
 
 MAY = "2026-05-04T09:00:00Z"
+
+
+def _new_customer(rules: Rules, raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """When ``raw`` (an order): it registered a new customer named ``name`` with its account and admin."""
+    return rules.when(raw).then(
+        ("Registered", {"name": name}), "AccountOpened", ("OrderPlaced", {"po_number": raw["po_number"]}),
+        "InvitationSent",
+    )
+
+
+def _room(cid: str, aid: str, name: str) -> dict[str, Any]:
+    return command("AddRoom", MAY, customer_id=cid, account_id=aid, name=name, site="HQ", country="US")
 
 
 # ----- the normalisation used before it was Unicode-aware (the reference for Latin-script text)
@@ -118,17 +135,17 @@ def test_r1_existing_latin_script_matches_still_match(one: str, other: str) -> N
         ("삼성전자", "엘지전자"),
     ],
 )
-def test_r1_non_latin_companies_are_different_customers(app: LedgerApplication, first: str, second: str) -> None:
-    a = place(app, po="PO-A", company=first, email="a@one.example", at=MAY)
-    b = place(app, po="PO-B", company=second, email="b@two.example", at=MAY)
+def test_r1_non_latin_companies_are_different_customers(rules: Rules, first: str, second: str) -> None:
+    a = _new_customer(rules, order(po="PO-A", company=first, email="a@one.example", at=MAY), first)
+    b = _new_customer(rules, order(po="PO-B", company=second, email="b@two.example", at=MAY), second)
     assert a["customer_id"] != b["customer_id"]
     assert "invitation" in b and b["invitation"]["email"] == "b@two.example", "R15: the second admin is invited"
-    assert customer(app, b["customer_id"]).name == second
+    assert rules.view("access", b["customer_id"], ts(MAY))[0]["name"] == second
 
 
 @pytest.mark.parametrize("company", ["株式会社トヨタ", "سامسونج", "中国移动", "हिन्दी कंपनी"])
-def test_r1_names_in_any_script_accepted(app: LedgerApplication, company: str) -> None:
-    assert place(app, po="PO-1", company=company, at=MAY)["ok"]
+def test_r1_names_in_any_script_accepted(rules: Rules, company: str) -> None:
+    assert _new_customer(rules, order(po="PO-1", company=company, at=MAY), company)["ok"]
 
 
 @pytest.mark.parametrize(
@@ -142,32 +159,37 @@ def test_r1_names_in_any_script_accepted(app: LedgerApplication, company: str) -
         ("קוקה קולה בע\"מ", "קוקה קולה"),
     ],
 )
-def test_r1_same_non_latin_company_in_other_forms_matches(app: LedgerApplication, one: str, other: str) -> None:
-    a = place(app, po="PO-A", company=one, at=MAY)
-    b = place(app, po="PO-B", company=other, at=MAY)
+def test_r1_same_non_latin_company_in_other_forms_matches(rules: Rules, one: str, other: str) -> None:
+    a = _new_customer(rules, order(po="PO-A", company=one, at=MAY), one)
+    b = rules.when(order(po="PO-B", company=other, at=MAY)).then(
+        ("OrderPlaced", {"po_number": "PO-B", "account_id": a["account_id"]})
+    )
     assert a["customer_id"] == b["customer_id"]
 
 
-def test_r2_non_latin_addresses_are_different_accounts(app: LedgerApplication) -> None:
+def test_r2_non_latin_addresses_are_different_accounts(rules: Rules) -> None:
     def moscow(line1: str) -> dict[str, str]:
         return {"line1": line1, "city": "Москва", "postal_code": "125009", "country": "RU"}
 
-    a = place(app, po="PO-A", company="Яндекс", address=moscow("ул. Тверская, 7"), at=MAY)
-    b = place(app, po="PO-B", company="Яндекс", address=moscow("ул. Моховая, 7"), at=MAY)
-    c = place(app, po="PO-C", company="Яндекс", address=moscow("УЛ ТВЕРСКАЯ 7"), at=MAY)
+    a = _new_customer(rules, order(po="PO-A", company="Яндекс", address=moscow("ул. Тверская, 7"), at=MAY), "Яндекс")
+    b = rules.when(order(po="PO-B", company="Яндекс", address=moscow("ул. Моховая, 7"), at=MAY)).then(
+        "AccountOpened", ("OrderPlaced", {"po_number": "PO-B"})
+    )
+    c = rules.when(order(po="PO-C", company="Яндекс", address=moscow("УЛ ТВЕРСКАЯ 7"), at=MAY)).then(
+        ("OrderPlaced", {"po_number": "PO-C", "account_id": a["account_id"]})
+    )
     assert a["customer_id"] == b["customer_id"] == c["customer_id"]
     assert a["account_id"] != b["account_id"]
     assert a["account_id"] == c["account_id"]
 
 
-def test_r9_non_latin_room_names_are_different_rooms(app: LedgerApplication) -> None:
-    setup = place(app, po="PO-A", company="Яндекс", at=MAY)
+def test_r9_non_latin_room_names_are_different_rooms(rules: Rules) -> None:
+    (setup,) = rules.given(order(po="PO-A", company="Яндекс", at=MAY))
     cid, aid = setup["customer_id"], setup["account_id"]
-    add_room(app, cid, aid, "Зал 1", at=MAY)
-    add_room(app, cid, aid, "Комната 1", at=MAY)
-    refused(app, command("AddRoom", MAY, customer_id=cid, account_id=aid, name="КОМНАТА 1", site="HQ", country="US"),
-            rule="R9", field="name")
-    assert len(customer(app, cid).rooms) == 2
+    rules.when(_room(cid, aid, "Зал 1")).then(("RoomAdded", {"account_id": aid, "name": "Зал 1"}))
+    rules.when(_room(cid, aid, "Комната 1")).then(("RoomAdded", {"account_id": aid, "name": "Комната 1"}))
+    rules.when(_room(cid, aid, "КОМНАТА 1")).refused(rule="R9", field="name", code="duplicate_room")
+    assert len(rules.view("rooms", cid, ts(MAY))) == 2
 
 
 @pytest.mark.parametrize(
@@ -180,21 +202,19 @@ def test_r9_non_latin_room_names_are_different_rooms(app: LedgerApplication) -> 
         (("reseller", "name"), "AV\x1b Reseller"),
     ],
 )
-def test_r1_control_characters_in_names_and_emails_refused(app: LedgerApplication, path: tuple[str, ...],
-                                                           value: str) -> None:
+def test_r1_control_characters_in_names_and_emails_refused(rules: Rules, path: tuple[str, ...], value: str) -> None:
     raw = order(po="PO-CTL", at=MAY)
     target: dict[str, Any] = raw
     for key in path[:-1]:
         target[key] = dict(target[key])
         target = target[key]
     target[path[-1]] = value
-    error = refused(app, raw, rule="R1", field=".".join(path))
+    error = rules.when(raw).refused(rule="R1", field=".".join(path), code="invalid_input")
     assert "control character" in error.message
 
 
-def test_r1_control_characters_in_room_names_refused(app: LedgerApplication) -> None:
-    setup = place(app, po="PO-A", at=MAY)
-    raw = command("AddRoom", MAY, customer_id=setup["customer_id"], account_id=setup["account_id"], name="Room\x00 1",
-              site="HQ", country="US")
-    refused(app, raw, rule="R1", field="name")
-    assert run(app, {**raw, "name": "Room 1"})["ok"]
+def test_r1_control_characters_in_room_names_refused(rules: Rules) -> None:
+    (setup,) = rules.given(order(po="PO-A", at=MAY))
+    raw = _room(setup["customer_id"], setup["account_id"], "Room\x00 1")
+    rules.when(raw).refused(rule="R1", field="name", code="invalid_input")
+    assert rules.when({**raw, "name": "Room 1"}).then(("RoomAdded", {"name": "Room 1"}))["ok"]
