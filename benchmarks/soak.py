@@ -10,7 +10,9 @@ without ``actor``; invitation acceptances left out, they need the invitee's own 
 per second, on a fixed schedule. Every 2 s it scrapes each consumer's ``ledger_consumer_lag_seconds``
 and reads every process's RSS. Prints p50/p99 command latency, each consumer's lag in seconds (p50,
 p99, max; target p99 < 2 s) and RSS at start and end (target: flat), with RSS at each quarter of the run
-and its slope over the second half (KiB/min), which tells a warm-up from a leak. Not in the test command.
+and its slope over the second half (KiB/min), which tells a warm-up from a leak. The server's slope is
+mostly the ledger's data: every accepted command adds state to a cached customer (README, "Memory";
+``benchmarks.serve_memory`` shows where it goes). Not in the test command.
 """
 
 from __future__ import annotations
