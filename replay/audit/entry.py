@@ -96,6 +96,47 @@ def _refuse_float(text: str) -> float:
 
 # Made once: json.loads with hooks builds a decoder on every call.
 _decode_typed = json.JSONDecoder(object_hook=_unwrap, parse_float=_refuse_float).decode
+_orjson_loads = orjson.loads
+_orjson_refused = orjson.JSONDecodeError
+
+
+def _unwrap_in_place(value: Any) -> Any:
+    """``value`` (fresh from orjson) with every typed value replaced by its ``_data_``, the
+    result ``_decode_typed`` gives for the same text; ``_FloatFound`` for a float anywhere."""
+    t = type(value)
+    if t is dict:
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            return _unwrap_in_place(value["_data_"])
+        for k, v in value.items():
+            tv = type(v)
+            if tv is dict or tv is list:
+                value[k] = _unwrap_in_place(v)
+            elif tv is float:
+                raise _FloatFound(k)
+        return value
+    if t is list:
+        for i, v in enumerate(value):
+            tv = type(v)
+            if tv is dict or tv is list:
+                value[i] = _unwrap_in_place(v)
+            elif tv is float:
+                raise _FloatFound(str(i))
+        return value
+    if t is float:
+        raise _FloatFound("")
+    return value
+
+
+def _decode_plain(state: bytes) -> Any:
+    """The fast path's decoding of an ASCII state with no escapes: ``_decode_typed``'s result
+    (typed values unwrapped, ``_FloatFound`` for a float), by orjson and one walk in place (about
+    half the CPU of the stdlib decoder calling a hook per object); what orjson refuses (an integer
+    beyond 64 bits, NaN) goes to ``_decode_typed``."""
+    try:
+        decoded = _orjson_loads(state)
+    except _orjson_refused:
+        return _decode_typed(state.decode("ascii"))
+    return _unwrap_in_place(decoded)
 
 
 def decode_state(state: bytes) -> dict[str, Any]:
@@ -286,7 +327,7 @@ def _body(
         # No personal key anywhere and every string ASCII: decode with the typed values unwrapped
         # by the C decoder's hook, and the result is plain JSON (a float leaves for the full walk).
         try:
-            decoded = _decode_typed(state.decode("ascii"))
+            decoded = _decode_plain(state)
         except _FloatFound:
             decoded = None
         if type(decoded) is dict:
