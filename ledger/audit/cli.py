@@ -169,6 +169,8 @@ def cmd_proof(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 0:
+        raise _Usage(f"--workers: {args.workers} is not a number of processes (0: rebuild entries in this one)")
     external = []
     for name in args.checkpoint or []:
         path = Path(name)
@@ -186,11 +188,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         head = audit.head()
         total = head.size if head else 0
         if args.json or (not sys.stderr.isatty() and total < 50_000):
-            report = audit.verify(verifier, external)
+            report = audit.verify(verifier, external, workers=args.workers)
         else:
             with _bar(total, "verify") as bar:
                 task = bar.add_task("verifying entries", total=total)
-                report = audit.verify(verifier, external, progress=lambda n: bar.update(task, completed=n))
+                report = audit.verify(verifier, external, progress=lambda n: bar.update(task, completed=n),
+                                      workers=args.workers)
     finally:
         app.close()
     if verifier is None:

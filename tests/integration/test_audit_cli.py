@@ -93,6 +93,8 @@ def test_s8_verify_json_names_the_altered_event_and_exits_1(run: Any, db_url: st
     report = json.loads(proc.stdout)
     assert not report["ok"] and [f["kind"] for f in report["findings"]] == ["altered"]
     assert "data.site" in report["findings"][0]["detail"] and report["findings"][0]["type"] == "Customer.RoomAdded"
+    pooled = run("verify", "--json", "--workers", "2")  # the entries rebuilt in two worker processes
+    assert pooled.returncode == 1 and json.loads(pooled.stdout)["findings"] == report["findings"]
 
 
 def test_s8_verify_against_an_exported_checkpoint_file(run: Any, tmp_path: Path) -> None:
@@ -134,6 +136,8 @@ def test_s8_bad_input_names_the_field_without_a_traceback(run: Any, tmp_path: Pa
     assert proc.returncode == 2 and "--customer" in proc.stderr
     proc = run("audit", "entry", "--customer", "00000000-0000-0000-0000-000000000000", "--version", "1")
     assert proc.returncode == 1 and "--version" in proc.stderr
+    proc = run("verify", "--workers", "-1")
+    assert proc.returncode == 2 and "--workers" in proc.stderr
     missing = run("verify-proof", str(tmp_path / "nope"), "--public-key", "x+00+AA==")
     assert missing.returncode == 2
     (tmp_path / "p").write_text("c2sp.org/tlog-proof@v1\nindex 0\n\nx\n")
