@@ -24,6 +24,7 @@ import os
 import queue
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -213,6 +214,9 @@ def main() -> None:
         smtp.stop()
     report = {
         "duration_s": round(elapsed, 1), "rate_target": args.rate, "commands": sent,
+        # the workload of --customers is finite (about 44 commands a customer): a run longer than it
+        # lasts at --rate ends early; raise --customers for a longer soak
+        "workload_exhausted": sent >= len(commands),
         "rate_achieved": round(sent / elapsed, 2), "senders": args.senders, "outcomes": outcomes, "mails": sink.count,
         "latency_ms": {"p50": round(1000 * statistics.median(latencies), 2),
                        "p99": round(1000 * pct(latencies, 0.99), 2), "max": round(1000 * max(latencies), 2)},
@@ -222,6 +226,9 @@ def main() -> None:
         "logs": str(folder),
     }
     print(json.dumps(report, indent=2))
+    if sent >= len(commands) and elapsed < args.duration:
+        print(f"soak: the workload of {args.customers} customers ran out after {sent} commands ({elapsed:.0f} s of "
+              f"{args.duration:.0f}); give more --customers for a longer run", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
