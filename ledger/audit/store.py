@@ -148,6 +148,11 @@ class AuditLog:
 
     def __init__(self, tables: AuditTables) -> None:
         self.t = tables
+        # A log row with its salts (``_log_row`` reads these names), for the reads of one or many rows.
+        self._row_columns = ("l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
+                             "l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, "
+                             "s.salts AS salts")
+        self._row_from = f"FROM {tables.log} l LEFT JOIN {tables.salts} s ON s.seq = l.seq"
 
     # -- the write path (inside the events transaction) ---------------------------------------
 
@@ -373,10 +378,7 @@ class AuditLog:
         """The log row of one event (with its erasure records unless ``erasures`` is false)."""
         p = self.t.p
         curs.execute(
-            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
-            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts "
-            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
-            f"WHERE l.originator_id = {p} AND l.originator_version = {p}",
+            f"SELECT {self._row_columns} {self._row_from} WHERE l.originator_id = {p} AND l.originator_version = {p}",
             [_db_id(self.t.kind, aggregate_id), version],
         )
         row = curs.fetchone()
@@ -392,11 +394,8 @@ class AuditLog:
         statement (a proof's first read; ``(None, None)`` when the event is not logged)."""
         p = self.t.p
         curs.execute(
-            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
-            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts, "
-            f"c.number AS cp_number, c.size AS cp_size, c.root AS cp_root, c.note AS cp_note, "
-            f"c.signed_at AS cp_signed_at "
-            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
+            f"SELECT {self._row_columns}, c.number AS cp_number, c.size AS cp_size, c.root AS cp_root, "
+            f"c.note AS cp_note, c.signed_at AS cp_signed_at {self._row_from} "
             f"LEFT JOIN (SELECT number, size, root, note, signed_at FROM {self.t.checkpoints} "
             f"ORDER BY number DESC LIMIT 1) c ON 1 = 1 "
             f"WHERE l.originator_id = {p} AND l.originator_version = {p}",
@@ -440,10 +439,7 @@ class AuditLog:
     def rows(self, curs: Any, start: int, limit: int) -> list[LogRow]:
         p = self.t.p
         curs.execute(
-            f"SELECT l.seq AS seq, l.notification_id AS notification_id, l.originator_id AS originator_id, "
-            f"l.originator_version AS originator_version, l.entry AS entry, l.leaf AS leaf, s.salts AS salts "
-            f"FROM {self.t.log} l LEFT JOIN {self.t.salts} s ON s.seq = l.seq "
-            f"WHERE l.seq >= {p} ORDER BY l.seq LIMIT {p}",
+            f"SELECT {self._row_columns} {self._row_from} WHERE l.seq >= {p} ORDER BY l.seq LIMIT {p}",
             [start, limit],
         )
         return self._with_erasures(curs, [_log_row(r) for r in curs.fetchall()])
