@@ -325,7 +325,8 @@ def _body(
     and the salts used."""
     if fast and type(state) is bytes and state.isascii() and _unmarked(state):
         # No personal key anywhere and every string ASCII: decode with the typed values unwrapped
-        # by the C decoder's hook, and the result is plain JSON (a float leaves for the full walk).
+        # in one walk over orjson's result (`_decode_plain`), and the result is plain JSON (a float
+        # leaves for the full walk).
         try:
             decoded = _decode_plain(state)
         except _FloatFound:
