@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -203,6 +203,24 @@ def latest_versions(recorder: Any, aggregate_ids: list[UUID]) -> dict[UUID, int]
         if last:
             found[aggregate_id] = last[0].originator_version
     return found
+
+
+def last_position_sql(recorder: Any) -> tuple[str, Callable[[UUID], Any]]:
+    """A scalar SQL subquery, for a statement on the events' own database (the read engine's), that
+    gives the notification id (the log position) of an aggregate's last event, NULL when it has none;
+    the aggregate id is the bound parameter ``:aggregate_id``, as the returned function makes it.
+
+    Reads the recorders' events table directly (``datastore``, ``events_table_name``): its primary
+    key (originator id, version) finds the last version, and a customer's versions are in log order."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        schema = recorder.datastore.schema
+        table = f'"{schema}"."{recorder.events_table_name}"' if schema else f'"{recorder.events_table_name}"'
+        return (f"(SELECT notification_id FROM {table} WHERE originator_id = :aggregate_id "
+                "ORDER BY originator_version DESC LIMIT 1)"), lambda aggregate_id: aggregate_id
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        return (f'(SELECT rowid FROM "{recorder.events_table_name}" WHERE originator_id = :aggregate_id '
+                "ORDER BY originator_version DESC LIMIT 1)"), lambda aggregate_id: aggregate_id.hex
+    raise TypeError(f"no events table for {type(recorder).__name__}")
 
 
 def raw_notification_rows(recorder: Any, start: int, limit: int) -> int:

@@ -129,24 +129,32 @@ def catch_up(app: LedgerApplication, models: ReadModels, progress: Progress | No
 
 
 PAGED_IN_QUERY = frozenset({"rooms"})  # views whose pages (after a key, at most n rows) are read as pages
+# views that say when their time-dependent values change (``changes``); spares has none
+TIMED_VIEWS = frozenset({"contracts", "rooms", "spares", "access"})
 
 
 def live_view(
     app: LedgerApplication, models: ReadModels, name: str, at: datetime, customer_id: UUID | None = None,
-    *, after: str | None = None, limit: int | None = None,
+    *, after: str | None = None, limit: int | None = None, changes: list[datetime] | None = None,
 ) -> list[dict[str, Any]]:
     """A view from the read models, with time-dependent values computed for ``at``.
 
     ``after``/``limit`` (views of :data:`PAGED_IN_QUERY`, one customer): only the rows whose key sorts
-    after ``after``, at most ``limit``, read from the tables as a page.
+    after ``after``, at most ``limit``, read from the tables as a page. ``changes`` (views of
+    :data:`TIMED_VIEWS`): the moments at which the time-dependent values may change are added to it.
     """
     cid = str(customer_id) if customer_id is not None else None
     if (after is not None or limit is not None) and name not in PAGED_IN_QUERY:
         raise ValueError(f"live_view: the {name} view is not paged in its query")
+    if changes is not None and name not in TIMED_VIEWS:
+        raise ValueError(f"live_view: the {name} view does not say when its values change")
     if name == "rooms":
-        return queries.rooms(models.engine, at, app.settings.countries, cid, after=after, limit=limit)
+        return queries.rooms(models.engine, at, app.settings.countries, cid, after=after, limit=limit,
+                             changes=changes)
     if name == "tickets":
         return tickets.tickets(models.engine, at, app.settings.support_targets, cid)
+    if name in ("contracts", "access"):
+        return queries.VIEWS[name](models.engine, at, cid, changes=changes)
     return queries.VIEWS[name](models.engine, at, cid)
 
 

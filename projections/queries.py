@@ -1,7 +1,10 @@
 """Plain query functions: the contracts, rooms, spares and access views of SPEC section 3.
 
 Each returns a list of JSON-ready dicts with the keys of SPEC section 4. Time-dependent values
-(a contract's start, end and status; coverage and warranty ends) are computed for ``at``.
+(a contract's start, end and status; coverage and warranty ends) are computed for ``at``. Given a
+``changes`` list, the contracts, rooms and access queries add to it the moments at which those values
+may change (from the rule functions' ``*_changes``): the view read at ``at`` is the view at any moment
+from ``at`` up to the first of them (the spares view does not depend on the time).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from aggregates.catalog import CountryTable
-from aggregates.customer.rules import WARRANTY_SERVICES, entitled_spares, invitation_status, term_as_of, warranty_end
+from aggregates.customer.rules import (
+    WARRANTY_SERVICES,
+    entitled_spares,
+    invitation_changes,
+    invitation_status,
+    term_as_of,
+    term_changes,
+    warranty_end,
+)
 from aggregates.timeutil import is_beyond
 from projections.tables import read_rows, table_set
 
@@ -100,10 +111,19 @@ def spares_view(
     }
 
 
-def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+def contracts(
+    engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "",
+    changes: list[datetime] | None = None,
+) -> list[dict[str, Any]]:
     t = table_set("contracts", suffix)["contracts"]
     with engine.connect() as conn:
         rows = read_rows(conn, t, customer_id)
+    if changes is not None:
+        for r in rows:
+            changes.extend(term_changes(
+                datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None,
+                r["service"], _dt(r["cancelled_at"]), _dt(r["expired_at"]),
+            ))
     views = [
         contract_view(
             r["customer_id"], account_id=r["account_id"], po_number=r["po_number"], service=r["service"],
@@ -118,7 +138,7 @@ def contracts(engine: Engine, at: datetime, customer_id: str | None = None, suff
 
 def rooms(
     engine: Engine, at: datetime, countries: CountryTable, customer_id: str | None = None, suffix: str = "",
-    *, after: str | None = None, limit: int | None = None,
+    *, after: str | None = None, limit: int | None = None, changes: list[datetime] | None = None,
 ) -> list[dict[str, Any]]:
     """The rooms view; with ``after``/``limit`` (one customer only) just the rooms whose id sorts after
     ``after``, at most ``limit`` of them, read as such from the tables (a page, not a slice of all)."""
@@ -140,6 +160,11 @@ def rooms(
         ).end
         for r in term_rows
     }
+    if changes is not None:
+        for r in term_rows:
+            changes.extend(term_changes(
+                datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None, ""
+            ))
     licenses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     coverage: dict[str, list[datetime | None]] = defaultdict(list)
     for r in license_rows:
@@ -217,7 +242,10 @@ def swap_row(
             "new_serial_number": new_serial_number, "used_at": used_at, "replenished_at": replenished_at}
 
 
-def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+def access(
+    engine: Engine, at: datetime, customer_id: str | None = None, suffix: str = "",
+    changes: list[datetime] | None = None,
+) -> list[dict[str, Any]]:
     ts = table_set("access", suffix)
     with engine.connect() as conn:
         customers = read_rows(conn, ts["access_customers"], customer_id)
@@ -230,6 +258,8 @@ def access(engine: Engine, at: datetime, customer_id: str | None = None, suffix:
         by[r["customer_id"]]["users"].append({"email": r["email"], "role": r["role"]})
     for r in invitations:
         expires_at = datetime.fromisoformat(r["expires_at"])
+        if changes is not None:
+            changes.extend(invitation_changes(r["state"], expires_at))
         by[r["customer_id"]]["invitations"].append({
             "invitation_id": r["invitation_id"], "email": r["email"], "role": r["role"],
             "status": invitation_status(r["state"], expires_at, at),

@@ -73,10 +73,12 @@ def _swap(models: ReadModels, projection: str, suffix: str) -> None:
         for key, table in shadow.tables.items():
             conn.execute(text(f'ALTER TABLE "{table.name}" RENAME TO "{live[key].name}"'))
         found = conn.execute(select(tracking.c.name).where(tracking.c.name == projection)).first()
+        # The live row names the rebuild its tables came from (their generation): a reader that cached
+        # an answer from the tables before sees that they were replaced (ledger.http.viewcache).
         if found is None:
-            conn.execute(insert(tracking).values(name=projection, position=position))
+            conn.execute(insert(tracking).values(name=projection, position=position, suffix=suffix))
         else:
-            conn.execute(update(tracking).where(tracking.c.name == projection).values(position=position))
+            conn.execute(update(tracking).where(tracking.c.name == projection).values(position=position, suffix=suffix))
         conn.execute(delete(tracking).where(tracking.c.name == rebuild_name(projection)))
 
 

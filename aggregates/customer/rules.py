@@ -78,6 +78,29 @@ def term_as_of(
     return Term(start, end, contract_status(cancelled_at, expired_at, end, moment))
 
 
+def term_changes(
+    placed_at: datetime,
+    grace_days: int,
+    started_at: datetime | None,
+    years: int | None,
+    service: str,
+    cancelled_at: datetime | None = None,
+    expired_at: datetime | None = None,
+) -> list[datetime]:
+    """R6–R8, R27: the moments at which :func:`term_as_of` of these facts may answer differently than
+    just before (it answers the same from one such moment up to the next): the grace end while the term
+    has not started, the term's end, a cancellation, an expiry."""
+    start = started_at if started_at is not None else grace_end(placed_at, grace_days)
+    moments = [start, term_end(start, years, service), cancelled_at, expired_at]
+    return [m for m in moments if m is not None]
+
+
+def next_change(moments: Iterable[datetime], moment: datetime) -> datetime | None:
+    """The first of ``moments`` after ``moment`` (None: none): a value that changes only at those moments
+    is the same from ``moment`` up to it."""
+    return min((m for m in moments if m > moment), default=None)
+
+
 def days_since_order(placed_at: datetime, moment: datetime) -> int:
     """R7: calendar days from the order's effective date to ``moment``'s."""
     return (moment.date() - placed_at.date()).days
@@ -106,3 +129,8 @@ def invitation_status(state: str, expires_at: datetime, moment: datetime) -> str
     if state != "pending":
         return state
     return "pending" if moment < expires_at else "expired"
+
+
+def invitation_changes(state: str, expires_at: datetime) -> list[datetime]:
+    """R15: the moments at which :func:`invitation_status` may change: a pending invitation's expiry."""
+    return [expires_at] if state == "pending" else []

@@ -26,11 +26,13 @@ from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
 import anyio.to_thread
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from aggregates.customer.rules import next_change
 from aggregates.errors import InvalidInput, LedgerError
 from aggregates.timeutil import as_utc
 from commands.auth import Principal
@@ -53,6 +55,7 @@ from ledger.http.access import CustomerAccess, visible_customers, visible_role
 from ledger.http.committer import Committer
 from ledger.http.idempotency import IdempotencyStore, fingerprint
 from ledger.http.problems import Refusal, customer_not_found, problem_response, refusal_body
+from ledger.http.viewcache import Page, ViewCache
 
 VIEWS = ("contracts", "rooms", "spares", "access", "tickets")
 CLOCK_SKEW = timedelta(minutes=5)
@@ -89,6 +92,9 @@ class ServerState:
     api_keys: ApiKeyStore
     idempotency: IdempotencyStore
     authenticator: Authenticator
+    views: ViewCache | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The moment a live view is computed for (the time now; tests move it across a view's changes)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,12 +161,15 @@ class ServerState:
         the principal may not see, exactly as for one that does not exist. ``after``/``limit``: one
         page of a live view of :data:`ledger.readside.PAGED_IN_QUERY`, read as a page.
         """
-        from ledger.readside import customer_view_as_of, live_view
+        from ledger.readside import TIMED_VIEWS, customer_view_as_of, live_view
 
+        if as_of is None and after is None and limit is None and name in TIMED_VIEWS:
+            rows: list[dict[str, Any]] = orjson.loads(self.view_page(principal, customer_id, name).body)
+            return rows
         if after is not None or limit is not None:
             if self.visible_customer(principal, customer_id) is None:
                 raise _not_visible(customer_id)
-            return live_view(self.app, self.committer.models, name, datetime.now(UTC), customer_id,
+            return live_view(self.app, self.committer.models, name, self.clock(), customer_id,
                              after=after, limit=limit)
 
         if name not in VIEWS:
@@ -169,7 +178,41 @@ class ServerState:
             raise _not_visible(customer_id)
         if as_of is not None:
             return customer_view_as_of(self.app, name, customer_id, as_of)
-        return live_view(self.app, self.committer.models, name, datetime.now(UTC), customer_id)
+        return live_view(self.app, self.committer.models, name, self.clock(), customer_id)
+
+    def view_page(
+        self, principal: Principal, customer_id: UUID, name: str, *, after: str | None = None,
+        limit: int | None = None,
+    ) -> Page:
+        """One customer's live view ``name`` (of :data:`ledger.readside.TIMED_VIEWS`) as its JSON body, or
+        the page of at most ``limit`` rows after ``after`` (views paged in their query) with the key of its
+        last row when more follow. Visibility first (404 as :meth:`view`), then the view cache
+        (:mod:`ledger.http.viewcache`: an answer served from it is the answer a fresh read gives)."""
+        from ledger.readside import PAGED_IN_QUERY, TIMED_VIEWS, live_view
+
+        if name not in TIMED_VIEWS or ((after is not None or limit is not None) and name not in PAGED_IN_QUERY):
+            raise ValueError(f"view_page: no cached answers of the {name} view with after/limit")
+        if self.visible_customer(principal, customer_id) is None:
+            raise _not_visible(customer_id)
+        key = (customer_id, name, after, limit)
+        cache = self.views
+        stamp = cache.stamp(name, customer_id) if cache is not None else None
+        now = self.clock()
+        if cache is not None:
+            found = cache.get(key, stamp, now)
+            if found is not None:
+                return found
+        changes: list[datetime] = []
+        rows = live_view(self.app, self.committer.models, name, now, customer_id, after=after,
+                         limit=None if limit is None else limit + 1, changes=changes)
+        next_key = None
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_key = PAGE_KEYS[name](rows[-1])
+        page = Page(orjson.dumps(rows), next_key)
+        if cache is not None:
+            cache.put(key, stamp, now, next_change(changes, now), page)
+        return page
 
     def history(self, principal: Principal, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """Every event of one customer in order (up to ``as_of``), as ``ledger history --json``; 404 as :meth:`view`."""
@@ -368,7 +411,7 @@ def _open_state(
         idempotency = IdempotencyStore(models.engine, settings.secret_key)
         state = ServerState(
             settings=settings, app=app, committer=committer, api_keys=api_keys, idempotency=idempotency,
-            authenticator=Authenticator(NoIdTokens(), api_keys),
+            authenticator=Authenticator(NoIdTokens(), api_keys), views=ViewCache(models.engine, app.recorder),
         )
         if verifier is not None:
             state.authenticator.verifier = verifier if hasattr(verifier, "verify") else verifier(state)  # type: ignore[operator]
@@ -501,10 +544,22 @@ def create_app(
         def read_view(
             request: Request, customer_id: UUID, principal: PrincipalDep,
             as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
-        ) -> JSONResponse:
-            from ledger.readside import PAGED_IN_QUERY
+        ) -> Response:
+            from ledger.readside import PAGED_IN_QUERY, TIMED_VIEWS
 
             moment = _parse_as_of(as_of)
+            if moment is None and name in TIMED_VIEWS and (
+                (limit is None and cursor is None) or (limit is not None and name in PAGED_IN_QUERY)
+            ):
+                after = _decode_cursor(cursor)
+                if after is not None and not isinstance(after, str):
+                    raise InvalidInput("cursor: not a cursor of this list", field="cursor")
+                page = _state(request).view_page(principal, customer_id, name, after=after, limit=limit)
+                headers = {}
+                if page.next_key is not None:
+                    next_url = request.url.include_query_params(cursor=_encode_cursor(page.next_key), limit=limit)
+                    headers["Link"] = f'<{next_url}>; rel="next"'
+                return Response(page.body, media_type="application/json", headers=headers)
             if moment is None and limit is not None and name in PAGED_IN_QUERY:
                 after = _decode_cursor(cursor)
                 if after is not None and not isinstance(after, str):
