@@ -107,7 +107,8 @@ def test_r11_view_cache_serves_a_repeat_and_a_write_of_the_customer_is_seen_at_o
     assert room in {r["room_id"] for r in after}
     assert after == s.fresh(cid, "rooms")
 
-    s.post(ops, command("AssignLicense", T1, customer_id=cid, room_id=room, po_number=s.fresh(cid, "contracts")[0]["po_number"]))
+    po = s.fresh(cid, "contracts")[0]["po_number"]
+    s.post(ops, command("AssignLicense", T1, customer_id=cid, room_id=room, po_number=po))
     s.post(ops, command("RegisterDevice", T1, customer_id=cid, room_id=room, serial_number="SN-CACHE-1",
                         product="Rally Bar", purchased_on="2026-01-01"))
     for name in ("rooms", "contracts", "spares", "access"):
@@ -200,7 +201,7 @@ def test_r17_r23_view_cache_after_a_revoked_partner_or_key_is_indistinguishable_
     assert missing(stranger, cid) == missing(ops, nobody)
     s.post(ops, command("RevokePartner", T1, customer_id=cid, partner_id="cache-av"))
     assert missing(partner, cid) == missing(partner, nobody)
-    assert missing(partner, cid, ) == missing(ops, nobody)
+    assert missing(partner, cid) == missing(ops, nobody)
     s.keys.revoke(admin_name)
     response = s.client.get(f"/v1/customers/{cid}/rooms", headers=admin)
     assert response.status_code == 401, response.text
@@ -212,7 +213,7 @@ def test_view_cache_after_a_rebuild_swap_reads_the_new_tables(served: Served) ->
     cid, aid = _customer(s, ops, "Cache Rebuild Corp")
     _room(s, ops, cid, aid, "Before rebuild")
     before = s.get(ops, cid, "rooms")
-    stamp = s.cache.stamp("rooms", cid and UUID(cid))
+    stamp = s.cache.stamp("rooms", UUID(cid))
     rebuild_views(s.other, s.state.committer.models, ("rooms",))
     after_stamp = s.cache.stamp("rooms", UUID(cid))
     assert stamp is not None and after_stamp is not None and after_stamp.generation != stamp.generation

@@ -8,7 +8,14 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregates.customer.rules import Term, term_as_of
+from aggregates.customer.rules import (
+    Term,
+    invitation_changes,
+    invitation_status,
+    next_change,
+    term_as_of,
+    term_changes,
+)
 from aggregates.customer.state import Contract
 from aggregates.support import SupportTargets, missed_targets, ticket_targets
 
@@ -71,3 +78,47 @@ def test_r25_ticket_targets_are_the_due_times_and_the_missed_ones() -> None:
     assert due == targets.due(opened, "select", "critical")
     assert missed == missed_targets(due, None, None, later) == ["first_response", "resolution"]
     assert ticket_targets(targets, opened, "select", "critical", None, None, opened)[1] == []
+
+
+_moments = st.integers(min_value=0, max_value=6 * 365 * 24).map(lambda h: PLACED + timedelta(hours=h))
+
+
+@given(
+    grace_days=st.integers(min_value=0, max_value=120),
+    started=st.none() | _moments,
+    years=st.integers(min_value=1, max_value=5),
+    service=st.sampled_from(["select", "syncplus", "extended_warranty", "jumpstart", ""]),
+    cancelled=st.none() | _moments,
+    expired=st.none() | _moments,
+    moment=_moments,
+    later=st.integers(min_value=0, max_value=6 * 365 * 24 * 60),
+)
+def test_r6_r8_r27_term_as_of_stays_the_same_until_its_next_change(
+    grace_days: int, started: datetime | None, years: int, service: str, cancelled: datetime | None,
+    expired: datetime | None, moment: datetime, later: int,
+) -> None:
+    """What the view cache relies on: between two of ``term_changes`` the term is the same."""
+    changes = term_changes(PLACED, grace_days, started, years, service, cancelled, expired)
+    until = next_change(changes, moment)
+    after = moment + timedelta(minutes=later)
+    if until is not None:
+        after = min(after, until - timedelta(microseconds=1))
+    assert after >= moment
+    term = term_as_of(PLACED, grace_days, started, years, service, moment, cancelled, expired)
+    assert term_as_of(PLACED, grace_days, started, years, service, after, cancelled, expired) == term
+
+
+@given(state=st.sampled_from(["pending", "accepted", "superseded"]), moment=_moments, later=st.integers(0, 10**7))
+def test_r15_invitation_status_stays_the_same_until_its_next_change(state: str, moment: datetime, later: int) -> None:
+    expires = PLACED + timedelta(days=14)
+    until = next_change(invitation_changes(state, expires), moment)
+    after = moment + timedelta(seconds=later)
+    if until is not None:
+        after = min(after, until - timedelta(microseconds=1))
+    assert invitation_status(state, expires, after) == invitation_status(state, expires, moment)
+
+
+def test_next_change_is_the_first_moment_after() -> None:
+    assert next_change([PLACED, PLACED + timedelta(days=2), PLACED + timedelta(days=1)], PLACED) == PLACED + timedelta(
+        days=1)
+    assert next_change([PLACED], PLACED) is None
