@@ -188,7 +188,38 @@ class ServerState:
         the page of at most ``limit`` rows after ``after`` (views paged in their query) with the key of its
         last row when more follow. Visibility first (404 as :meth:`view`), then the view cache
         (:mod:`ledger.http.viewcache`: an answer served from it is the answer a fresh read gives)."""
-        from ledger.readside import PAGED_IN_QUERY, TIMED_VIEWS, live_view
+        from ledger.readside import live_view
+
+        key, stamp, now, found = self._cached_page(principal, customer_id, name, after, limit)
+        if found is not None:
+            return found
+        changes: list[datetime] = []
+        rows = live_view(self.app, self.committer.models, name, now, customer_id, after=after,
+                         limit=None if limit is None else limit + 1, changes=changes)
+        next_key = None
+        if limit is not None and len(rows) > limit:
+            rows = rows[:limit]
+            next_key = PAGE_KEYS[name](rows[-1])
+        page = Page(orjson.dumps(rows), next_key)
+        if self.views is not None:
+            self.views.put(key, stamp, now, next_change(changes, now), page)
+        return page
+
+    def cached_view_page(
+        self, principal: Principal, customer_id: UUID, name: str, *, after: str | None = None,
+        limit: int | None = None,
+    ) -> Page | None:
+        """:meth:`view_page`'s answer if the view cache holds it (visibility checked first), else None.
+
+        Two primary-key reads (the customer's access facts, the cache's stamp) and no computation:
+        the JSON route calls it on the event loop and goes to a worker thread only when it is None.
+        """
+        return self._cached_page(principal, customer_id, name, after, limit)[3]
+
+    def _cached_page(
+        self, principal: Principal, customer_id: UUID, name: str, after: str | None, limit: int | None
+    ) -> tuple[tuple[Any, ...], Any, datetime, Page | None]:
+        from ledger.readside import PAGED_IN_QUERY, TIMED_VIEWS
 
         if name not in TIMED_VIEWS or ((after is not None or limit is not None) and name not in PAGED_IN_QUERY):
             raise ValueError(f"view_page: no cached answers of the {name} view with after/limit")
@@ -198,21 +229,7 @@ class ServerState:
         cache = self.views
         stamp = cache.stamp(name, customer_id) if cache is not None else None
         now = self.clock()
-        if cache is not None:
-            found = cache.get(key, stamp, now)
-            if found is not None:
-                return found
-        changes: list[datetime] = []
-        rows = live_view(self.app, self.committer.models, name, now, customer_id, after=after,
-                         limit=None if limit is None else limit + 1, changes=changes)
-        next_key = None
-        if limit is not None and len(rows) > limit:
-            rows = rows[:limit]
-            next_key = PAGE_KEYS[name](rows[-1])
-        page = Page(orjson.dumps(rows), next_key)
-        if cache is not None:
-            cache.put(key, stamp, now, next_change(changes, now), page)
-        return page
+        return key, stamp, now, cache.get(key, stamp, now) if cache is not None else None
 
     def history(self, principal: Principal, customer_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """Every event of one customer in order (up to ``as_of``), as ``ledger history --json``; 404 as :meth:`view`."""
@@ -541,7 +558,7 @@ def create_app(
         return _page(request, "customers", _state(request).customers(principal), limit, cursor)
 
     def view_route(name: str) -> None:
-        def read_view(
+        async def read_view(
             request: Request, customer_id: UUID, principal: PrincipalDep,
             as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
         ) -> Response:
@@ -554,12 +571,26 @@ def create_app(
                 after = _decode_cursor(cursor)
                 if after is not None and not isinstance(after, str):
                     raise InvalidInput("cursor: not a cursor of this list", field="cursor")
-                page = _state(request).view_page(principal, customer_id, name, after=after, limit=limit)
+                state = _state(request)
+                # A cached answer is two primary-key reads away (as an API key's check, on the event
+                # loop); the view itself is computed on a worker thread.
+                page = state.cached_view_page(principal, customer_id, name, after=after, limit=limit)
+                if page is None:
+                    page = await run_in_threadpool(state.view_page, principal, customer_id, name, after=after,
+                                                   limit=limit)
                 headers = {}
                 if page.next_key is not None:
                     next_url = request.url.include_query_params(cursor=_encode_cursor(page.next_key), limit=limit)
                     headers["Link"] = f'<{next_url}>; rel="next"'
                 return Response(page.body, media_type="application/json", headers=headers)
+            return await run_in_threadpool(_read_rows, request, customer_id, principal, moment, limit, cursor)
+
+        def _read_rows(
+            request: Request, customer_id: UUID, principal: Principal, moment: datetime | None, limit: int | None,
+            cursor: str | None,
+        ) -> JSONResponse:
+            from ledger.readside import PAGED_IN_QUERY
+
             if moment is None and limit is not None and name in PAGED_IN_QUERY:
                 after = _decode_cursor(cursor)
                 if after is not None and not isinstance(after, str):

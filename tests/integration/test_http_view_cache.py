@@ -217,9 +217,9 @@ def test_view_cache_after_a_rebuild_swap_reads_the_new_tables(served: Served) ->
     rebuild_views(s.other, s.state.committer.models, ("rooms",))
     after_stamp = s.cache.stamp("rooms", UUID(cid))
     assert stamp is not None and after_stamp is not None and after_stamp.generation != stamp.generation
-    misses = s.cache.misses
+    hits = s.cache.hits
     assert s.get(ops, cid, "rooms") == before == s.fresh(cid, "rooms")
-    assert s.cache.misses == misses + 1  # not served from the tables the rebuild replaced
+    assert s.cache.hits == hits  # not served from the tables the rebuild replaced
 
 
 def test_view_cache_is_bounded_by_bytes_least_recently_used_first_out(served: Served) -> None:
