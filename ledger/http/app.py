@@ -205,17 +205,6 @@ class ServerState:
             self.views.put(key, stamp, now, next_change(changes, now), page)
         return page
 
-    def cached_view_page(
-        self, principal: Principal, customer_id: UUID, name: str, *, after: str | None = None,
-        limit: int | None = None,
-    ) -> Page | None:
-        """:meth:`view_page`'s answer if the view cache holds it (visibility checked first), else None.
-
-        Two primary-key reads (the customer's access facts, the cache's stamp) and no computation:
-        the JSON route calls it on the event loop and goes to a worker thread only when it is None.
-        """
-        return self._cached_page(principal, customer_id, name, after, limit)[3]
-
     def _cached_page(
         self, principal: Principal, customer_id: UUID, name: str, after: str | None, limit: int | None
     ) -> tuple[tuple[Any, ...], Any, datetime, Page | None]:
@@ -268,6 +257,22 @@ async def authenticate(request: Request, authorization: Authorization = None) ->
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def bearer(authorization: Authorization = None) -> str:
+    """The request's bearer credential, its shape checked (401 when missing or not Bearer, as
+    :func:`authenticate`); the route verifies it on its worker thread (:func:`_principal`)."""
+    return bearer_credential(authorization)
+
+
+CredentialDep = Annotated[str, Depends(bearer)]
+
+
+def _principal(state: ServerState, credential: str) -> Principal:
+    """The principal of a bearer credential (R21, R23), blocking: an ID token verified, or an API key read."""
+    if looks_like_id_token(credential):
+        return state.authenticator.id_token_principal(credential)
+    return state.authenticator.api_keys.principal_for(credential)
 
 
 async def _command_principal(
@@ -558,12 +563,15 @@ def create_app(
         return _page(request, "customers", _state(request).customers(principal), limit, cursor)
 
     def view_route(name: str) -> None:
-        async def read_view(
-            request: Request, customer_id: UUID, principal: PrincipalDep,
+        def read_view(
+            request: Request, customer_id: UUID, credential: CredentialDep,
             as_of: AsOf = None, limit: Limit = None, cursor: Cursor = None,
         ) -> Response:
             from ledger.readside import PAGED_IN_QUERY, TIMED_VIEWS
 
+            # On a worker thread, all of it (one hop): the credential's check (an API key's read, or an
+            # ID token's verification), visibility, the view cache's stamp and the view.
+            principal = _principal(_state(request), credential)
             moment = _parse_as_of(as_of)
             if moment is None and name in TIMED_VIEWS and (
                 (limit is None and cursor is None) or (limit is not None and name in PAGED_IN_QUERY)
@@ -571,26 +579,12 @@ def create_app(
                 after = _decode_cursor(cursor)
                 if after is not None and not isinstance(after, str):
                     raise InvalidInput("cursor: not a cursor of this list", field="cursor")
-                state = _state(request)
-                # A cached answer is two primary-key reads away (as an API key's check, on the event
-                # loop); the view itself is computed on a worker thread.
-                page = state.cached_view_page(principal, customer_id, name, after=after, limit=limit)
-                if page is None:
-                    page = await run_in_threadpool(state.view_page, principal, customer_id, name, after=after,
-                                                   limit=limit)
+                page = _state(request).view_page(principal, customer_id, name, after=after, limit=limit)
                 headers = {}
                 if page.next_key is not None:
                     next_url = request.url.include_query_params(cursor=_encode_cursor(page.next_key), limit=limit)
                     headers["Link"] = f'<{next_url}>; rel="next"'
                 return Response(page.body, media_type="application/json", headers=headers)
-            return await run_in_threadpool(_read_rows, request, customer_id, principal, moment, limit, cursor)
-
-        def _read_rows(
-            request: Request, customer_id: UUID, principal: Principal, moment: datetime | None, limit: int | None,
-            cursor: str | None,
-        ) -> JSONResponse:
-            from ledger.readside import PAGED_IN_QUERY
-
             if moment is None and limit is not None and name in PAGED_IN_QUERY:
                 after = _decode_cursor(cursor)
                 if after is not None and not isinstance(after, str):
