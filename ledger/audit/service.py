@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 from aggregates.errors import Conflict, LedgerError, NotFound
-from ledger.audit.store import AuditLog, LogRow, StoredCheckpoint, iter_rows
+from ledger.audit.store import AuditLog, LogRow, StoredCheckpoint, iter_pages
 from ledger.config import ConfigurationError, Settings
 from replay.audit.merkle import EMPTY_ROOT, consistency_ranges, hashes_for, inclusion_ranges
 from replay.audit.note import Checkpoint, NoteError, ProofBundle, Signer, Verifier, erasure_text
@@ -288,22 +288,13 @@ class Audit:
         if workers is None:
             workers = min(4, os.cpu_count() or 1) if head is not None and head.size > 20_000 else 0
 
-        def events() -> Iterator[Any]:
-            start = 1
-            while True:
-                batch = self.recorder.select_notifications(start, page)
-                yield from batch
-                if len(batch) < page:
-                    return
-                start = batch[-1].id + 1
-
         def stored_root(size: int) -> bytes:
             with self.reading() as curs:
                 return self.log.stored_root(curs, size)
 
         return verify(
-            events(),
-            iter_rows(self.log, self.reading, page),
+            iter_pages(self.log.event_tuples, self.reading, 0, page),
+            iter_pages(self.log.verify_tuples, self.reading, 0, page),
             list(checkpoints),
             verifier=verifier,
             recorded_checkpoints=head.checkpoints if head else 0,

@@ -444,6 +444,67 @@ class AuditLog:
         )
         return self._with_erasures(curs, [_log_row(r) for r in curs.fetchall()])
 
+    # -- the verifier's reads: plain tuples, aggregate ids as canonical text from the database --
+
+    def _tuples(self, curs: Any) -> Any:
+        """A cursor on ``curs``' connection (same transaction) whose rows are plain tuples."""
+        if self.t.kind == "sqlite":
+            plain = getattr(curs, "sqlite_cursor", curs).connection.cursor()  # (the library's wrapper)
+            plain.row_factory = None
+            return plain
+        from psycopg.rows import tuple_row
+
+        return curs.connection.cursor(row_factory=tuple_row)
+
+    def _aggregate_text_sql(self, column: str) -> str:
+        """SQL of an aggregate id column as its canonical text (``8-4-4-4-12`` lowercase hex;
+        SQLite keeps 32 hex digits, PostgreSQL a ``uuid``); :func:`aggregate_text` in the database."""
+        if self.t.kind == "postgres":
+            return f"{column}::text"
+        parts = "||'-'||".join(f"substr({column},{a},{n})" for a, n in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12)))
+        return f"CASE WHEN length({column}) = 32 THEN lower({parts}) ELSE {column} END"
+
+    def event_tuples(self, curs: Any, start: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` events from notification id ``start``: ``(notification id, aggregate id
+        text, version, topic, state)``, nothing decoded (``ledger verify``)."""
+        p, col = self.t.p, self.t.event_id_column
+        plain = self._tuples(curs)
+        try:
+            plain.execute(
+                f"SELECT {col}, {self._aggregate_text_sql('originator_id')}, originator_version, topic, state "
+                f"FROM {self.t.events} WHERE {col} >= {p} ORDER BY {col} LIMIT {p}",
+                [start, limit],
+            )
+            return list(plain.fetchall())
+        finally:
+            plain.close()
+
+    def verify_tuples(self, curs: Any, start: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` log rows from ``seq`` ``start``: ``(seq, notification id, aggregate id
+        text, version, entry, leaf, salts JSON or None, erasure records or None)`` (``ledger verify``)."""
+        p = self.t.p
+        plain = self._tuples(curs)
+        try:
+            plain.execute(
+                f"SELECT l.seq, l.notification_id, {self._aggregate_text_sql('l.originator_id')}, "
+                f"l.originator_version, l.entry, l.leaf, s.salts, NULL {self._row_from} "
+                f"WHERE l.seq >= {p} ORDER BY l.seq LIMIT {p}",
+                [start, limit],
+            )
+            rows = list(plain.fetchall())
+            if not rows:
+                return rows
+            plain.execute(f"SELECT seq, pointer, note FROM {self.t.erasures} WHERE seq BETWEEN {p} AND {p}",
+                          [rows[0][0], rows[-1][0]])
+            erased: dict[int, dict[str, str]] = {}
+            for seq, pointer, note in plain.fetchall():
+                erased.setdefault(int(seq), {})[str(pointer)] = str(note)
+        finally:
+            plain.close()
+        if erased:
+            rows = [(*r[:7], erased[r[0]]) if r[0] in erased else r for r in rows]
+        return rows
+
     def by_notification(self, curs: Any, first: int, last: int) -> dict[int, tuple[int, bytes]]:
         """``notification id → (seq, leaf hash)`` for the logged events in ``[first, last]``."""
         p = self.t.p
@@ -490,6 +551,19 @@ def _log_row(r: Mapping[str, Any]) -> LogRow:
     salts = json.loads(r["salts"]) if r["salts"] is not None else None
     return LogRow(r["seq"], r["notification_id"], aggregate_text(r["originator_id"]), r["originator_version"],
                   bytes(r["entry"]), bytes(r["leaf"]), salts)
+
+
+def iter_pages(read: Any, open_cursor: Any, key: int, page: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Every row ``read(curs, start, page)`` gives, a page per read transaction, the next page
+    starting after the last row's column ``key`` (a notification id or a ``seq``)."""
+    start = 0
+    while True:
+        with open_cursor() as curs:
+            rows = read(curs, start, page)
+        yield from rows
+        if len(rows) < page:
+            return
+        start = rows[-1][key] + 1
 
 
 def iter_rows(log: AuditLog, open_cursor: Any, page: int = 5000) -> Iterator[LogRow]:

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
-from uuid import UUID
+
+import orjson
 
 from replay.audit.entry import (
     COMMITMENT,
@@ -43,48 +44,17 @@ from replay.audit.entry import (
 from replay.audit.merkle import Frontier, leaf_hash
 from replay.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint, open_erasure
 
-
-class EventRow(Protocol):
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def originator_id(self) -> Any: ...
-
-    @property
-    def originator_version(self) -> int: ...
-
-    @property
-    def topic(self) -> str: ...
-
-    @property
-    def state(self) -> bytes: ...
+_loads = orjson.loads
 
 
-class AuditRow(Protocol):
-    @property
-    def seq(self) -> int: ...
+EventRow = tuple[int, str, int, str, bytes]
+"""An event as the verifier reads it: ``(notification id, aggregate id as canonical text, version,
+topic, stored state)``."""
 
-    @property
-    def notification_id(self) -> int: ...
-
-    @property
-    def aggregate_id(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def entry(self) -> bytes: ...
-
-    @property
-    def leaf(self) -> bytes: ...
-
-    @property
-    def salts(self) -> dict[str, str] | None: ...
-
-    @property
-    def erased(self) -> dict[str, str] | None: ...
+AuditRow = tuple[int, int, str, int, bytes, bytes, "str | None", "dict[str, str] | None"]
+"""A log row as the verifier reads it: ``(seq, notification id, aggregate id as canonical text,
+version, entry, leaf, salts as JSON text or None, erasure records (JSON pointer → signed note) or
+None)``. Plain tuples: the verifier's pass over a log touches each field of each row once."""
 
 
 class SignedCheckpoint(Protocol):
@@ -148,11 +118,11 @@ class Report:
         }
 
 
-def _key(aggregate_id: Any, version: int) -> tuple[str, int]:
-    return (str(aggregate_id) if type(aggregate_id) is UUID else aggregate_text(aggregate_id), version)
+def _text(aggregate_id: str) -> str:
+    return aggregate_id if len(aggregate_id) == 36 else aggregate_text(aggregate_id)
 
 
-Job = tuple[int, str, int, str, bytes, "bytes | None", "dict[str, str] | None", bytes, "tuple[str, ...]"]
+Job = tuple[int, str, int, str, bytes, "bytes | None", "str | None", bytes, "tuple[str, ...]"]
 Outcome = tuple[str, int, str, int, str, str]
 CHUNK = 2000
 
@@ -170,9 +140,25 @@ def _logged_commitments(logged: bytes, pointers: tuple[str, ...]) -> dict[str, A
     return found
 
 
+class _BadSalts(Exception):
+    """An entry's stored salts that are not a JSON object of strings."""
+
+
+def _salts(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        salts = _loads(text)
+    except ValueError as exc:
+        raise _BadSalts(str(exc)) from None
+    if type(salts) is not dict or not all(type(v) is str for v in salts.values()):
+        raise _BadSalts("not an object of hex strings")
+    return salts
+
+
 def check_chunk(jobs: list[Job]) -> list[Outcome]:
-    """Rebuild the entries of ``jobs`` ``(seq, aggregate, version, topic, state, prev, salts, logged
-    entry, erased pointers)``; return ``(kind, seq, aggregate, version, type, detail)``: ``altered``
+    """Rebuild the entries of ``jobs`` ``(seq, aggregate, version, topic, state, prev, salts (JSON
+    text), logged entry, erased pointers)``; return ``(kind, seq, aggregate, version, type, detail)``: ``altered``
     for each that is not the logged one, ``erased`` for each erased value of an entry that is.
     Runs in the verifier or in worker processes (pure: no database)."""
     out: list[Outcome] = []
@@ -185,7 +171,11 @@ def check_chunk(jobs: list[Job]) -> list[Outcome]:
                         f"an erasure record names {exc.args[0]}, where the logged entry holds no commitment"))
             continue
         try:
-            entry, _ = build_entry(seq, aggregate, version, topic, state, prev, salts or {}, erased=erased)
+            given = _salts(salts)
+            entry, _ = build_entry(seq, aggregate, version, topic, state, prev, given, erased=erased)
+        except _BadSalts as exc:
+            out.append(("altered", seq, aggregate, version, kind, f"the stored salts are not readable: {exc}"))
+            continue
         except MissingSalt as missing:
             out.append(("altered", seq, aggregate, version, kind,
                         f"no stored salt for the personal value {missing.path} (and no erasure record of it)"))
@@ -225,49 +215,49 @@ class LedgerVerifier:
 
     def _entry_row(self, row: AuditRow) -> bytes | None:
         """Account for one log row in sequence order; return the prev hash its entry must carry."""
-        if row.seq != self.expected_seq:
-            if row.seq > self.expected_seq:
-                missing = f"{self.expected_seq}" + (f"..{row.seq - 1}" if row.seq - 1 > self.expected_seq else "")
+        seq, _, aggregate, version, entry, leaf = row[:6]
+        if seq != self.expected_seq:
+            if seq > self.expected_seq:
+                missing = f"{self.expected_seq}" + (f"..{seq - 1}" if seq - 1 > self.expected_seq else "")
                 self.add(Finding("deleted", f"log positions {missing} are missing", position=self.expected_seq))
-            self.expected_seq = row.seq
+            self.expected_seq = seq
         self.expected_seq += 1
-        recomputed = leaf_hash(row.entry)
-        if recomputed != row.leaf:
-            self.add(Finding("altered", "the logged entry does not hash to its stored leaf", row.seq,
-                             str(row.aggregate_id), row.version))
+        recomputed = leaf_hash(entry)
+        if recomputed != leaf:
+            self.add(Finding("altered", "the logged entry does not hash to its stored leaf", seq, aggregate, version))
         # The tree is rebuilt from the entries' own hashes: that is what checkpoints signed.
         self.frontier.append(recomputed)
         self.report.entries += 1
-        aggregate = str(row.aggregate_id)
         last = self.chain.get(aggregate)
         expected_version = last[0] + 1 if last else 1
-        if row.version != expected_version:
-            self.add(Finding("chain", f"version {row.version} follows version {expected_version - 1} in the log "
-                             f"(entries between are missing)", row.seq, aggregate, row.version))
-        self.chain[aggregate] = (row.version, recomputed)
-        return last[1] if last and last[0] == row.version - 1 else None
+        if version != expected_version:
+            self.add(Finding("chain", f"version {version} follows version {expected_version - 1} in the log "
+                             f"(entries between are missing)", seq, aggregate, version))
+        self.chain[aggregate] = (version, recomputed)
+        return last[1] if last and last[0] == version - 1 else None
 
     def _erased(self, row: AuditRow) -> tuple[str, ...]:
         """The pointers of ``row``'s values erased by a valid erasure record (others are findings)."""
-        records = getattr(row, "erased", None)
+        records = row[7]
         if not records:
             return ()
         valid = []
-        leaf = leaf_hash(row.entry)
+        seq, _, aggregate, version, entry = row[:5]
+        leaf = leaf_hash(entry)
         for pointer, note in sorted(records.items()):
             try:
-                open_erasure(note, self.verifier, row.seq, leaf, pointer)
+                open_erasure(note, self.verifier, seq, leaf, pointer)
             except NoteError as exc:
-                self.add(Finding("altered", f"the erasure record of {pointer} is not valid: {exc}", row.seq,
-                                 str(row.aggregate_id), row.version))
+                self.add(Finding("altered", f"the erasure record of {pointer} is not valid: {exc}", seq,
+                                 aggregate, version))
                 continue
             valid.append(pointer)
         return tuple(valid)
 
-    def _compare(self, row: AuditRow, prev: bytes | None, event: EventRow, aggregate: str | None = None) -> None:
+    def _compare(self, row: AuditRow, prev: bytes | None, event: EventRow) -> None:
         """Queue the rebuild of one entry; chunks go to the worker processes (or run here)."""
-        self.jobs.append((row.seq, aggregate or _key(event.originator_id, 0)[0], event.originator_version,
-                          event.topic, event.state, prev, row.salts, row.entry, self._erased(row)))
+        self.jobs.append((row[0], _text(event[1]), event[2], event[3], event[4], prev, row[6], row[4],
+                          self._erased(row) if row[7] else ()))
         if len(self.jobs) >= CHUNK:
             self._flush()
 
@@ -334,32 +324,35 @@ class LedgerVerifier:
         self._check_roots(by_size.pop(0, []))
         last_logged_nid = 0
         done = 0
+        frontier = self.frontier
+        entry_row, compare = self._entry_row, self._compare
         for row in rows:
-            prev = self._entry_row(row)
-            last_logged_nid = max(last_logged_nid, row.notification_id)
-            while ev is not None and ev.id < row.notification_id:
+            prev = entry_row(row)
+            nid = row[1]
+            if nid > last_logged_nid:
+                last_logged_nid = nid
+            while ev is not None and ev[0] < nid:
                 self._lost_event(ev)
                 ev = next(ev_iter, None)
-            if ev is not None and ev.id == row.notification_id:
+            if ev is not None and ev[0] == nid:
                 report.events += 1
-                ev_key = _key(ev.originator_id, ev.originator_version)
-                if ev_key == (row.aggregate_id, row.version):
-                    self._compare(row, prev, ev, ev_key[0])
+                if ev[2] == row[3] and _text(ev[1]) == row[2]:
+                    compare(row, prev, ev)
                 else:
                     self._lost_event(ev, counted=True)
-                    self.lost_entries[(row.aggregate_id, row.version)] = (row, prev)
+                    self.lost_entries[(row[2], row[3])] = (row, prev)
                 ev = next(ev_iter, None)
             else:
-                self.lost_entries[(row.aggregate_id, row.version)] = (row, prev)
-            if self.frontier.size in by_size:
-                self._check_roots(by_size.pop(self.frontier.size))
+                self.lost_entries[(row[2], row[3])] = (row, prev)
+            if frontier.size in by_size:
+                self._check_roots(by_size.pop(frontier.size))
             done += 1
             if progress is not None and done % 1000 == 0:
                 progress(done)
         self._drain()
         unlogged = 0
         while ev is not None:
-            if not complete and ev.id > last_logged_nid:
+            if not complete and ev[0] > last_logged_nid:
                 unlogged += 1
                 report.events += 1
             else:
@@ -389,22 +382,22 @@ class LedgerVerifier:
     def _lost_event(self, ev: EventRow, counted: bool = False) -> None:
         if not counted:
             self.report.events += 1
-        self.lost_events[_key(ev.originator_id, ev.originator_version)] = ev
+        self.lost_events[(_text(ev[1]), ev[2])] = ev
 
     def _pair_lost(self) -> None:
-        for key in sorted(set(self.lost_entries) & set(self.lost_events), key=lambda k: self.lost_entries[k][0].seq):
+        for key in sorted(set(self.lost_entries) & set(self.lost_events), key=lambda k: self.lost_entries[k][0][0]):
             (row, prev), ev = self.lost_entries.pop(key), self.lost_events.pop(key)
-            self.add(Finding("reordered", f"the event is at notification {ev.id}, the log puts it at notification "
-                             f"{row.notification_id}", row.seq, key[0], key[1], event_type(ev.topic)))
+            self.add(Finding("reordered", f"the event is at notification {ev[0]}, the log puts it at notification "
+                             f"{row[1]}", row[0], key[0], key[1], event_type(ev[3])))
             self._compare(row, prev, ev)
             self._drain()
-        for key, (row, _) in sorted(self.lost_entries.items(), key=lambda kv: kv[1][0].seq):
-            kind = parse_entry(row.entry).get("type")
-            self.add(Finding("deleted", "the log has this event, the event store does not", row.seq, key[0], key[1],
+        for key, (row, _) in sorted(self.lost_entries.items(), key=lambda kv: kv[1][0][0]):
+            kind = parse_entry(row[4]).get("type")
+            self.add(Finding("deleted", "the log has this event, the event store does not", row[0], key[0], key[1],
                              str(kind) if kind else None))
-        for key, ev in sorted(self.lost_events.items(), key=lambda kv: kv[1].id):
-            self.add(Finding("inserted", f"the event at notification {ev.id} has no entry in the audit log (forged, "
-                             "or written around the log)", None, key[0], key[1], event_type(ev.topic)))
+        for key, ev in sorted(self.lost_events.items(), key=lambda kv: kv[1][0]):
+            self.add(Finding("inserted", f"the event at notification {ev[0]} has no entry in the audit log (forged, "
+                             "or written around the log)", None, key[0], key[1], event_type(ev[3])))
 
     def _checkpoints(
         self, stored: list[SignedCheckpoint], recorded: int, external: Iterable[tuple[str, str]]
