@@ -25,6 +25,7 @@ Memory is bounded by the number of aggregates (the last leaf of each chain) plus
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -45,14 +46,15 @@ from replay.audit.merkle import Frontier, leaf_hash
 from replay.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint, open_erasure
 
 _loads = orjson.loads
+_sha256 = hashlib.sha256
 
 
 EventRow = tuple[int, str, int, str, bytes]
-"""An event as the verifier reads it: ``(notification id, aggregate id as canonical text, version,
-topic, stored state)``."""
+"""An event as the verifier reads it: ``(notification id, aggregate id as stored text (canonical, or
+32 hex digits), version, topic, stored state)``."""
 
 AuditRow = tuple[int, int, str, int, bytes, bytes, "str | None", "dict[str, str] | None"]
-"""A log row as the verifier reads it: ``(seq, notification id, aggregate id as canonical text,
+"""A log row as the verifier reads it: ``(seq, notification id, aggregate id as stored text,
 version, entry, leaf, salts as JSON text or None, erasure records (JSON pointer → signed note) or
 None)``. Plain tuples: the verifier's pass over a log touches each field of each row once."""
 
@@ -205,7 +207,7 @@ class LedgerVerifier:
         self._pool: Any = None
         self.report = Report()
         self.frontier = Frontier()
-        self.chain: dict[str, tuple[int, bytes]] = {}  # aggregate → (version, leaf) of its last entry
+        self.chain: dict[str, tuple[int, bytes]] = {}  # stored aggregate id → (version, leaf) of its last entry
         self.lost_events: dict[tuple[str, int], EventRow] = {}
         self.lost_entries: dict[tuple[str, int], tuple[AuditRow, bytes | None]] = {}
         self.expected_seq = 0
@@ -215,25 +217,27 @@ class LedgerVerifier:
 
     def _entry_row(self, row: AuditRow) -> bytes | None:
         """Account for one log row in sequence order; return the prev hash its entry must carry."""
-        seq, _, aggregate, version, entry, leaf = row[:6]
+        seq, _, stored_id, version, entry, leaf = row[:6]
         if seq != self.expected_seq:
             if seq > self.expected_seq:
                 missing = f"{self.expected_seq}" + (f"..{seq - 1}" if seq - 1 > self.expected_seq else "")
                 self.add(Finding("deleted", f"log positions {missing} are missing", position=self.expected_seq))
             self.expected_seq = seq
         self.expected_seq += 1
-        recomputed = leaf_hash(entry)
+        recomputed = _sha256(b"\x00" + entry).digest()  # leaf_hash, inline
         if recomputed != leaf:
-            self.add(Finding("altered", "the logged entry does not hash to its stored leaf", seq, aggregate, version))
+            self.add(Finding("altered", "the logged entry does not hash to its stored leaf", seq, _text(stored_id),
+                             version))
         # The tree is rebuilt from the entries' own hashes: that is what checkpoints signed.
-        self.frontier.append(recomputed)
+        self.frontier.add(recomputed)
         self.report.entries += 1
-        last = self.chain.get(aggregate)
+        chain = self.chain
+        last = chain.get(stored_id)
         expected_version = last[0] + 1 if last else 1
         if version != expected_version:
             self.add(Finding("chain", f"version {version} follows version {expected_version - 1} in the log "
-                             f"(entries between are missing)", seq, aggregate, version))
-        self.chain[aggregate] = (version, recomputed)
+                             f"(entries between are missing)", seq, _text(stored_id), version))
+        chain[stored_id] = (version, recomputed)
         return last[1] if last and last[0] == version - 1 else None
 
     def _erased(self, row: AuditRow) -> tuple[str, ...]:
@@ -242,7 +246,8 @@ class LedgerVerifier:
         if not records:
             return ()
         valid = []
-        seq, _, aggregate, version, entry = row[:5]
+        seq, _, stored_id, version, entry = row[:5]
+        aggregate = _text(stored_id)
         leaf = leaf_hash(entry)
         for pointer, note in sorted(records.items()):
             try:
@@ -256,7 +261,7 @@ class LedgerVerifier:
 
     def _compare(self, row: AuditRow, prev: bytes | None, event: EventRow) -> None:
         """Queue the rebuild of one entry; chunks go to the worker processes (or run here)."""
-        self.jobs.append((row[0], _text(event[1]), event[2], event[3], event[4], prev, row[6], row[4],
+        self.jobs.append((row[0], _text(row[2]), event[2], event[3], event[4], prev, row[6], row[4],
                           self._erased(row) if row[7] else ()))
         if len(self.jobs) >= CHUNK:
             self._flush()
@@ -336,14 +341,14 @@ class LedgerVerifier:
                 ev = next(ev_iter, None)
             if ev is not None and ev[0] == nid:
                 report.events += 1
-                if ev[2] == row[3] and _text(ev[1]) == row[2]:
+                if ev[2] == row[3] and (ev[1] == row[2] or _text(ev[1]) == _text(row[2])):
                     compare(row, prev, ev)
                 else:
                     self._lost_event(ev, counted=True)
-                    self.lost_entries[(row[2], row[3])] = (row, prev)
+                    self.lost_entries[(_text(row[2]), row[3])] = (row, prev)
                 ev = next(ev_iter, None)
             else:
-                self.lost_entries[(row[2], row[3])] = (row, prev)
+                self.lost_entries[(_text(row[2]), row[3])] = (row, prev)
             if frontier.size in by_size:
                 self._check_roots(by_size.pop(frontier.size))
             done += 1

@@ -160,3 +160,16 @@ def test_s8_frontier_round_trips_and_refuses_a_wrong_length() -> None:
     assert again.root() == tree.root()
     with pytest.raises(ValueError, match="3 hashes"):
         Frontier(7, again.hashes[:2])
+
+
+@given(st.integers(0, 70))
+def test_s8_frontier_add_gives_the_root_append_gives(size: int) -> None:
+    # given the leaves of a tree, when the verifier's Frontier.add takes them (no nodes kept),
+    # then its right edge and root are append's and the RFC's MTH
+    leaves = [leaf_hash(bytes([i % 256, i // 256])) for i in range(size)]
+    added, appended = Frontier(), Frontier()
+    for leaf in leaves:
+        added.add(leaf)
+        appended.append(leaf)
+    assert added.size == size and added.hashes == appended.hashes
+    assert added.root() == root_of(leaves)
