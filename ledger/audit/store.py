@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from replay.audit.entry import EntryDraft, aggregate_text, draft_entry
-from replay.audit.merkle import Frontier, Node, decompose, fold, leaf_hash
+from replay.audit.merkle import Frontier, Node, decompose, fold
 
 NODE_SHIFT = 48
 
@@ -234,7 +235,8 @@ class AuditLog:
             self._close(batch)
         head = self._head_for(curs, self._head_of(row), ids)
         if head.complete:
-            prev = {(_as_uuid(r["originator_id"]), int(r["originator_version"])): bytes(r["leaf"]) for r in prev_rows}
+            prev = {(aggregate_text(r["originator_id"]), int(r["originator_version"])): bytes(r["leaf"])
+                    for r in prev_rows}
             self._write(curs, head, list(zip(ids, stored_events, strict=True)), prev, batch.drafts)
 
     @staticmethod
@@ -270,12 +272,12 @@ class AuditLog:
     def _append(
         self, curs: Any, head: Head, rows: list[tuple[int, StoredEvent]], drafts: Sequence[EntryDraft] | None = None
     ) -> int:
-        prev: dict[tuple[UUID, int], bytes] = {}
+        prev: dict[tuple[str, int], bytes] = {}
         query = self._previous_query([e for _, e in rows])
         if query is not None:
             curs.execute(*query)
             for row in curs.fetchall():
-                prev[(_as_uuid(row["originator_id"]), int(row["originator_version"]))] = bytes(row["leaf"])
+                prev[(aggregate_text(row["originator_id"]), int(row["originator_version"]))] = bytes(row["leaf"])
         return self._write(curs, head, rows, prev, drafts)
 
     def _write(
@@ -283,27 +285,37 @@ class AuditLog:
         curs: Any,
         head: Head,
         rows: list[tuple[int, StoredEvent]],
-        prev: dict[tuple[UUID, int], bytes],
+        prev: dict[tuple[str, int], bytes],
         drafts: Sequence[EntryDraft] | None,
     ) -> int:
-        kind, p = self.t.kind, self.t.p
+        """Finish the drafts (``prev``: ``(aggregate id text, version) → leaf`` of the entries before
+        them not in this batch) and write log, salt and node rows and the new head. Per event, under
+        the insert lock: two concatenations, one hash for the leaf (and amortised one per node), and
+        dictionary work keyed by text (an ``UUID``'s hash is Python code)."""
+        p = self.t.p
+        sqlite = self.t.kind == "sqlite"
         if drafts is None:
             drafts = [draft_entry(e.originator_id, e.originator_version, e.topic, e.state) for _, e in rows]
         frontier = head.frontier
         log_rows: list[tuple[Any, ...]] = []
         salt_rows: list[tuple[int, str]] = []
         node_rows: list[tuple[int, bytes]] = []
+        sha256, append_node, append_frontier = hashlib.sha256, node_rows.append, frontier.append
         for (nid, e), draft in zip(rows, drafts, strict=True):
-            aggregate_id = _as_uuid(e.originator_id)
+            aggregate, version = draft.aggregate, e.originator_version
             seq = frontier.size
-            previous = prev.get((aggregate_id, e.originator_version - 1)) if e.originator_version > 1 else None
-            entry = draft.finish(seq, previous)
-            leaf = leaf_hash(entry)
-            prev[(aggregate_id, e.originator_version)] = leaf
-            log_rows.append((seq, nid, _db_id(kind, aggregate_id), e.originator_version, entry, leaf))
+            entry = draft.finish(seq, prev.get((aggregate, version - 1)) if version > 1 else None)
+            leaf = sha256(b"\x00" + entry).digest()  # leaf_hash
+            prev[(aggregate, version)] = leaf
+            db_id = aggregate.replace("-", "") if sqlite else _as_uuid(e.originator_id)  # (_db_id)
+            log_rows.append((seq, nid, db_id, version, entry, leaf))
             if draft.salts:
                 salt_rows.append((seq, json.dumps(draft.salts, separators=(",", ":"))))
-            node_rows.extend((node_key((level, index)), h) for level, index, h in frontier.append(leaf))
+            if seq & 1:  # a leaf of odd index completes nodes
+                for level, index, h in append_frontier(leaf):
+                    append_node(((level << NODE_SHIFT) | index, h))
+            else:
+                append_frontier(leaf)
         curs.executemany(f"INSERT INTO {self.t.log} VALUES ({self.t.marks(6)})", log_rows)
         if salt_rows:
             curs.executemany(f"INSERT INTO {self.t.salts} VALUES ({p},{p})", salt_rows)

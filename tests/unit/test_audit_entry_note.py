@@ -99,6 +99,24 @@ def test_s8_canonical_json_of_floats_goes_through_rfc8785() -> None:
     assert canonical({"b": 1.0, "a": 1e21}) == b'{"a":1e+21,"b":1}'
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_s8_an_entry_refuses_nan_and_infinities_as_rfc8785_does(constant: str) -> None:
+    # given a stored state holding NaN or an infinity (the standard library's JSON writes them;
+    # orjson refuses to read them, so the fast path's fallback decoder reads them)
+    state = (b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-05-01T09:00:01+00:00"},'
+             b'"at":{"_type_":"datetime_iso","_data_":"2026-05-01T09:00:00+00:00"},"actor":"ops","quantity":'
+             + constant.encode() + b"}")
+    topic = "aggregates.customer:Customer.OrderPlaced"
+    # when its entry is drafted (writer) or built (verifier), then it is refused as RFC 8785 refuses
+    # the value, never written with the value as null
+    with pytest.raises(rfc8785.FloatDomainError):
+        draft_entry(AGG, 1, topic, state)
+    with pytest.raises(rfc8785.FloatDomainError):
+        build_entry(0, AGG, 1, topic, state, None, {})
+    with pytest.raises(rfc8785.FloatDomainError):
+        canonical({"quantity": float(constant.replace("Infinity", "inf"))})
+
+
 STATE = json.dumps({
     "timestamp": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:01+00:00"},
     "at": {"_type_": "datetime_iso", "_data_": "2026-05-01T09:00:00+00:00"},
