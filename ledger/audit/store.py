@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import StoredEvent
 
 from replay.audit.entry import EntryDraft, aggregate_text, draft_entry
@@ -310,7 +311,7 @@ class AuditLog:
             db_id = aggregate.replace("-", "") if sqlite else _as_uuid(e.originator_id)  # (_db_id)
             log_rows.append((seq, nid, db_id, version, entry, leaf))
             if draft.salts:
-                salt_rows.append((seq, json.dumps(draft.salts, separators=(",", ":"))))
+                salt_rows.append((seq, orjson.dumps(draft.salts).decode()))
             if seq & 1:  # a leaf of odd index completes nodes
                 for level, index, h in append_frontier(leaf):
                     append_node(((level << NODE_SHIFT) | index, h))

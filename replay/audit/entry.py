@@ -111,7 +111,13 @@ def _unwrap_in_place(value: Any) -> Any:
             return _unwrap_in_place(value["_data_"])
         for k, v in value.items():
             tv = type(v)
-            if tv is dict or tv is list:
+            if tv is dict:
+                # a typed value of text (a time, an id: most of them) unwrapped without a call
+                if len(v) == 2 and "_type_" in v and "_data_" in v and type(v["_data_"]) is str:
+                    value[k] = v["_data_"]
+                else:
+                    value[k] = _unwrap_in_place(v)
+            elif tv is list:
                 value[k] = _unwrap_in_place(v)
             elif tv is float:
                 raise _FloatFound(k)
