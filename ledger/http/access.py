@@ -15,7 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import Engine, bindparam, literal, select, union_all
+from sqlalchemy import Connection, Engine, bindparam, literal, select, union_all
 
 from aggregates.ids import partner_id_for
 from aggregates.partner import Partner
@@ -93,7 +93,12 @@ def _one_customer_statement() -> Any:
 def customer_access(engine: Engine, customer_id: UUID) -> CustomerAccess | None:
     """One customer's access facts in one query (its name, own users, partner delegations)."""
     with engine.connect() as conn:
-        rows = conn.execute(_one_customer_statement(), {"cid": str(customer_id)}).all()
+        return customer_access_on(conn, customer_id)
+
+
+def customer_access_on(conn: Connection, customer_id: UUID) -> CustomerAccess | None:
+    """:func:`customer_access` on an open connection (the caller reads more on it)."""
+    rows = conn.execute(_one_customer_statement(), {"cid": str(customer_id)}).all()
     name = next((r.k for r in rows if r.kind == "c"), None)
     if name is None:
         return None
@@ -106,7 +111,13 @@ def visible_role(
     app: LedgerApplication, engine: Engine, principal: Principal, customer_id: UUID
 ) -> tuple[CustomerAccess, str] | None:
     """The customer's access facts and the principal's role on it; None if absent or not visible."""
-    facts = customer_access(engine, customer_id)
+    return role_on(app, principal, customer_access(engine, customer_id))
+
+
+def role_on(
+    app: LedgerApplication, principal: Principal, facts: CustomerAccess | None
+) -> tuple[CustomerAccess, str] | None:
+    """:func:`visible_role` on access facts read already (None: no such customer)."""
     if facts is None:
         return None
     role = role_of(principal, facts, partner_lookup(app))

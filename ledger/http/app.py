@@ -51,7 +51,7 @@ from ledger.auth.principal import (
 )
 from ledger.config import Settings
 from ledger.http import openapi, problems
-from ledger.http.access import CustomerAccess, visible_customers, visible_role
+from ledger.http.access import CustomerAccess, customer_access_on, role_on, visible_customers, visible_role
 from ledger.http.committer import Committer
 from ledger.http.idempotency import IdempotencyStore, fingerprint
 from ledger.http.problems import Refusal, customer_not_found, problem_response, refusal_body
@@ -212,11 +212,13 @@ class ServerState:
 
         if name not in TIMED_VIEWS or ((after is not None or limit is not None) and name not in PAGED_IN_QUERY):
             raise ValueError(f"view_page: no cached answers of the {name} view with after/limit")
-        if self.visible_customer(principal, customer_id) is None:
-            raise _not_visible(customer_id)
-        key = (customer_id, name, after, limit)
         cache = self.views
-        stamp = cache.stamp(name, customer_id) if cache is not None else None
+        with self.engine.connect() as conn:  # one connection for the access facts and the stamp
+            facts = customer_access_on(conn, customer_id)
+            if role_on(self.app, principal, facts) is None:
+                raise _not_visible(customer_id)
+            stamp = cache.stamp(name, customer_id, conn) if cache is not None else None
+        key = (customer_id, name, after, limit)
         now = self.clock()
         return key, stamp, now, cache.get(key, stamp, now) if cache is not None else None
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from ledger.library import last_position_sql
 from projections.tables import tracking
@@ -107,11 +107,13 @@ class ViewCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def stamp(self, projection: str, customer_id: UUID) -> Stamp | None:
-        """The stamp of ``customer_id``'s view of ``projection`` now (None: the projection has no position yet).
-        Read it before the rows: an answer then holds at least the events the stamp names."""
-        with self.engine.connect() as conn:
-            row = conn.execute(self._statement, {"name": projection, "aggregate_id": self._bind(customer_id)}).first()
+    def stamp(self, projection: str, customer_id: UUID, conn: Connection | None = None) -> Stamp | None:
+        """The stamp of ``customer_id``'s view of ``projection`` now (None: the projection has no position yet),
+        on ``conn`` if given. Read it before the rows: an answer then holds at least the events it names."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.stamp(projection, customer_id, own)
+        row = conn.execute(self._statement, {"name": projection, "aggregate_id": self._bind(customer_id)}).first()
         if row is None:
             return None
         return Stamp(int(row[0]), row[1], None if row[2] is None else int(row[2]))
