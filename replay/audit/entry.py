@@ -360,6 +360,17 @@ _texts: dict[Any, str] = {}
 _TEXTS = 4096
 
 
+def _loads_any(state: bytes | bytearray | memoryview[int]) -> Any:
+    """``json.loads``' values for a state's text, by orjson where it reads the text (the same
+    values: strings, integers, floats correctly rounded, the last of duplicate keys), else by
+    ``json.loads`` (NaN, integers beyond 64 bits, lone surrogates, which orjson refuses)."""
+    text = state if type(state) is bytes else bytes(state)
+    try:
+        return _orjson_loads(text)
+    except _orjson_refused:
+        return json.loads(text)
+
+
 def _fast_parts(
     aggregate_id: UUID | str, state: bytes | Mapping[str, Any], salts: Mapping[str, str] | None
 ) -> tuple[Any, str, dict[str, Any], Any, Any, dict[str, str]] | None:
@@ -413,7 +424,7 @@ def _body(
             return ({"aggregate_id": aggregate, "version": version, "type": topic.rpartition(":")[2],
                      "effective_at": effective_at, "recorded_at": recorded_at, "actor": actor, "data": data},
                     True, used)
-    decoded = json.loads(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
+    decoded = _loads_any(state) if isinstance(state, (bytes, bytearray, memoryview)) else dict(state)
     if type(decoded) is not dict:
         raise ValueError("an event's state is a JSON object")
     committer = _Committer(salts, erased)
