@@ -1,7 +1,7 @@
 """Where ``ledger serve``'s memory goes under the soak's workload: the HTTP app in-process, traced.
 
     python -m benchmarks.serve_memory [--commands 1500] [--every 250] [--trace-from 250]
-                                      [--cache-size N] [--customers 200] [--top 20] [--json FILE]
+                                      [--cache-events N] [--customers 200] [--top 20] [--json FILE]
 
 Builds the server's ASGI application (``ledger.bootstrap.build_http_app``) on a fresh PostgreSQL
 schema (``LEDGER_TEST_PG_URL`` or ``.cache/pg-url``) and posts the soak's commands
@@ -10,11 +10,13 @@ request path, the group-commit writer and the read-model catch-up all run as in 
 At every ``--every`` commands it prints the process's RSS, the Python heap traced by
 ``tracemalloc`` (started at ``--trace-from``, so the warm-up is left out), the number of live
 objects the garbage collector tracks and what the application's aggregate cache holds (entries by
-aggregate type). At the end it prints the heap's growth between the first traced mark and the last,
-by allocation line, and the live objects allocated in that window by type: a structure that grows
-without bound shows up there, a bounded one levels off. ``--cache-size`` resizes the aggregate
-cache (``AGGREGATE_CACHE_MAXSIZE``, 2000 by default) before the first command. Not in the test
-command; tracing makes each command several times slower.
+aggregate type, events held against its bound, evictions, deep size). At the end it prints the
+heap's growth between the first traced mark and the last, by allocation line, and the live
+objects allocated in that window by type: a structure that grows without bound shows up there, a
+bounded one levels off. ``--cache-events`` sets the aggregate cache's bound
+(``LEDGER_AGGREGATE_CACHE_EVENTS``, 50000 by default; ``ledger.cache``): with a bound the workload
+fills early, the cache's deep size and the RSS level off once it is full. Not in the test command;
+tracing makes each command several times slower.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def cache_census(app: Any) -> dict[str, Any]:
     cache = app.state.ledger.app.repository.cache
     held = [link[3] if isinstance(link, list) else link for link in list(getattr(cache, "cache", {}).values())]
     return {"entries": dict(collections.Counter(type(a).__name__ for a in held)),
-            "kib": deep_size(held) // 1024}
+            "events": getattr(cache, "events", None), "bound": getattr(cache, "max_events", None),
+            "evictions": getattr(cache, "evictions", None), "kib": deep_size(held) // 1024}
 
 
 def main() -> None:
@@ -74,13 +77,15 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--trace-from", type=int, default=250, help="start tracemalloc after this many commands")
     parser.add_argument("--frames", type=int, default=1, help="traceback depth of tracemalloc")
-    parser.add_argument("--cache-size", type=int, help="resize the aggregate cache first")
+    parser.add_argument("--cache-events", type=int, help="the aggregate cache's bound in events")
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
 
     os.environ.setdefault("LEDGER_SECRET_KEY", SECRET)
+    if args.cache_events is not None:
+        os.environ["LEDGER_AGGREGATE_CACHE_EVENTS"] = str(args.cache_events)
     from starlette.testclient import TestClient
 
     from ledger.bootstrap import build_http_app
@@ -96,8 +101,6 @@ def main() -> None:
     last: tracemalloc.Snapshot | None = None
     outcomes: collections.Counter[int] = collections.Counter()
     with TestClient(app, headers={"Authorization": f"Bearer {key}"}) as client:
-        if args.cache_size is not None:
-            app.state.ledger.app.repository.cache.maxsize = args.cache_size
         for i in range(args.commands):
             outcomes[client.post("/v1/commands", json=commands[i % len(commands)]).status_code] += 1
             if i % 100 == 0:
@@ -120,7 +123,7 @@ def main() -> None:
             for obj in gc.get_objects():
                 if tracemalloc.get_object_traceback(obj) is not None:
                     window[type(obj).__qualname__] += 1
-    report: dict[str, Any] = {"commands": args.commands, "outcomes": dict(outcomes), "cache_size": args.cache_size,
+    report: dict[str, Any] = {"commands": args.commands, "outcomes": dict(outcomes), "cache_events": args.cache_events,
                               "marks": marks, "live_objects_allocated_while_traced": dict(window.most_common(args.top))}
     if first is not None and last is not None and last is not first:
         own = [tracemalloc.Filter(False, tracemalloc.__file__)]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ApplicationRecorder, EventStore, IntegrityError, Transcoder
 from eventsourcing.utils import get_topic
@@ -27,6 +27,7 @@ from commands.models import Command
 from commands.registry import HANDLERS
 from ledger import library
 from ledger.answers import AlreadyAnswered, Answer, recording
+from ledger.cache import EventBoundedCache
 from ledger.config import Settings
 from ledger.jsonvalues import ENVELOPE_FIELDS, event_data
 from ledger.library import LibraryApplication
@@ -67,7 +68,6 @@ class LedgerApplication(LibraryApplication):
         self.settings = settings
         env = dict(settings.store.env)
         env.setdefault("CREATE_TABLE", "y")
-        env.setdefault("AGGREGATE_CACHE_MAXSIZE", "2000")
         # Commands work on the cached aggregate itself (no copy per read); a command that fails or
         # is refused drops what it read from the cache. LEDGER_COPY_ON_READ=y copies instead, for
         # a process that shares one application between threads.
@@ -79,6 +79,13 @@ class LedgerApplication(LibraryApplication):
         """The recorder, creating the tables where missing; retried when other processes do it too
         (``ledger.startup``)."""
         return created_concurrently(super().construct_recorder)
+
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository with the aggregate cache bounded by the events it holds
+        (``LEDGER_AGGREGATE_CACHE_EVENTS``, ``ledger.cache``); none when that is 0."""
+        repository = super().construct_repository()
+        repository.cache = EventBoundedCache(self.settings.cache_events) if self.settings.cache_events else None
+        return repository
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         return created_concurrently(super().construct_snapshot_store)

@@ -39,6 +39,12 @@ Environment variables:
     ``n`` (default): a command works on the cached aggregate itself and a command that fails or is
     refused drops what it read from the cache. ``y`` copies every aggregate read from the cache,
     for a process that shares one application object between threads.
+``LEDGER_AGGREGATE_CACHE_EVENTS``
+    How much the application's aggregate cache holds, in events (default 50000, about 35-60 MiB of
+    customer state): an LRU bounded by the events of the aggregates it holds (each counts its
+    version plus 8 for its fixed part, ``ledger.cache``), not by their number, since a customer's
+    state grows with its events. ``0`` caches nothing (every command reads its aggregates from the
+    store). README, "Memory".
 ``LEDGER_OIDC_ISSUERS``
     The operator's trusted OpenID Connect issuers (R21): a JSON list of ``{"issuer": URL,
     "audience": CLIENT_ID}``. An ID token from one of them is accepted for every customer (the
@@ -89,6 +95,7 @@ from aggregates.support import SupportTargets
 
 DEFAULT_DB = "ledger.db"
 DEFAULT_MAX_FUTURE_DAYS = 731
+DEFAULT_CACHE_EVENTS = 50_000
 
 
 class ConfigurationError(Exception):
@@ -161,6 +168,7 @@ class Settings:
     countries: CountryTable
     max_attempts: int
     copy_on_read: bool = False
+    cache_events: int = DEFAULT_CACHE_EVENTS
     oidc: OidcSettings = OidcSettings()
     signing_key_file: Path | None = None  # LEDGER_SIGNING_KEY_FILE (ledger.audit.service.key_file)
     audit_origin: str | None = None  # LEDGER_AUDIT_ORIGIN
@@ -367,6 +375,7 @@ def load_settings(db: str | None = None, environ: Mapping[str, str] | None = Non
         countries=countries,
         max_attempts=_int(environ, "LEDGER_MAX_ATTEMPTS", 8, 1, 100),
         copy_on_read=_yes_no(environ, "LEDGER_COPY_ON_READ", "n") == "y",
+        cache_events=_int(environ, "LEDGER_AGGREGATE_CACHE_EVENTS", DEFAULT_CACHE_EVENTS, 0, 1_000_000_000),
         oidc=load_oidc_settings(environ),
         signing_key_file=Path(environ["LEDGER_SIGNING_KEY_FILE"]) if environ.get("LEDGER_SIGNING_KEY_FILE") else None,
         audit_origin=(environ.get("LEDGER_AUDIT_ORIGIN") or "").strip() or None,

@@ -79,7 +79,12 @@ class LibraryApplication(Application[UUID]):
         from ledger.ops import tracing
 
         tracing.stamp([e for e in processing_event.events if tracing.correlation_of(e) is None])
-        return super()._record(processing_event)
+        recordings = super()._record(processing_event)
+        reweigh = getattr(self.repository.cache, "reweigh", None)
+        if reweigh is not None:  # the cached aggregates grew by these events (``ledger.cache``)
+            for aggregate_id in processing_event.aggregates:
+                reweigh(aggregate_id)
+        return recordings
 
     def record(self, processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Record ``processing``'s events in one transaction and cache its aggregates (``save``'s first step)."""

@@ -139,8 +139,9 @@ class UnitOfWork:
 
     def _get(self, aggregate_id: UUID, kind: type[Aggregate]) -> Any:
         self._mark(aggregate_id)
-        if aggregate_id in self.staged:
-            return self.staged[aggregate_id]
+        known = self._known(aggregate_id)
+        if known is not None:  # read once: the cache may have evicted it since (``ledger.cache``)
+            return known if isinstance(known, kind) else None
         try:
             aggregate: Aggregate = (
                 self._app.repository.get(aggregate_id, deepcopy_from_cache=self._app.copy_from_cache)

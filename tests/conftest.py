@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,8 +69,12 @@ def fresh_url(tmp_path: Path, backend: str) -> Callable[[], str]:
 def make_app(db_url: str) -> Iterator[Callable[..., LedgerApplication]]:
     apps: list[LedgerApplication] = []
 
+    # LEDGER_AGGREGATE_CACHE_EVENTS=1 pytest tests/rules: every rule through a cache that keeps
+    # only the aggregate last used (evicting by the bound must change no answer)
+    bound = {k: v for k, v in os.environ.items() if k == "LEDGER_AGGREGATE_CACHE_EVENTS"}
+
     def factory(**overrides: str) -> LedgerApplication:
-        environ = {"LEDGER_SECRET_KEY": SECRET, **overrides}
+        environ = {"LEDGER_SECRET_KEY": SECRET, **bound, **overrides}
         app = build_app(db_url, environ)
         apps.append(app)
         return app

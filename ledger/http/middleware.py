@@ -67,6 +67,12 @@ def install(app: FastAPI) -> None:
         return [] if state is None else projection_statuses(state.app, state.committer.models)
 
     metrics.add_consumers(statuses)
+
+    def cache() -> Any:
+        state = getattr(app.state, "ledger", None)
+        return None if state is None else state.app.repository.cache
+
+    metrics.add_cache(cache)
     app.add_middleware(CorrelationMiddleware, metrics=metrics, api=app)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (text exposition format)",

@@ -22,6 +22,10 @@ Metric names:
   by the broker; also ``ledger_relay_acknowledged_position{topic}``).
 - ``ledger_consumer_stopped{consumer}``: 1 while a stop-policy consumer is stopped at an event.
 - ``ledger_parked_events{consumer}``: events parked by a park-policy consumer.
+- ``ledger_aggregate_cache_events``, ``ledger_aggregate_cache_bound_events``,
+  ``ledger_aggregate_cache_aggregates``, ``ledger_aggregate_cache_evictions_total`` (``ledger
+  serve``): what the aggregate cache holds, in events (``ledger.cache``) and aggregates, its bound,
+  and how many it evicted to stay within it.
 
 Consumer figures are computed when scraped, from a callback, so they are never stale.
 """
@@ -37,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -108,6 +112,31 @@ class _ConsumersCollector(Collector):
         yield acked
 
 
+class _CacheCollector(Collector):
+    """The application's aggregate cache (``ledger.cache.EventBoundedCache``), read when scraped."""
+
+    def __init__(self, cache: Callable[[], Any]) -> None:
+        self.cache = cache
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        cache = self.cache()
+        if cache is None or not hasattr(cache, "max_events"):
+            return
+        yield GaugeMetricFamily("ledger_aggregate_cache_events",
+                                "What the aggregate cache holds, in events (each aggregate: version + fixed part)",
+                                value=float(cache.events))
+        yield GaugeMetricFamily("ledger_aggregate_cache_bound_events",
+                                "The aggregate cache's bound in events (LEDGER_AGGREGATE_CACHE_EVENTS)",
+                                value=float(cache.max_events))
+        yield GaugeMetricFamily("ledger_aggregate_cache_aggregates", "Aggregates in the aggregate cache",
+                                value=float(len(cache)))
+        yield CounterMetricFamily("ledger_aggregate_cache_evictions",
+                                  "Aggregates evicted to keep the cache within its bound", value=float(cache.evictions))
+
+
 class LedgerMetrics:
     """The metrics of one process: the command path and the consumers it runs."""
 
@@ -144,6 +173,10 @@ class LedgerMetrics:
             self.observe_command(command, "failed", time.perf_counter() - started)
             raise
         self.observe_command(command, "accepted", time.perf_counter() - started)
+
+    def add_cache(self, cache: Callable[[], Any]) -> None:
+        """Report the aggregate cache ``cache()`` returns (None: nothing), on every scrape."""
+        self.registry.register(_CacheCollector(cache))
 
     def add_consumers(self, source: StatusSource) -> None:
         """Report the consumers ``source`` describes, on every scrape."""

@@ -73,6 +73,16 @@ def test_r13_metrics_count_commands_by_outcome_and_rule_with_latency(served: tup
     assert sample(text, "ledger_consumer_lag_events", consumer="contracts") == 0
     assert sample(text, "ledger_consumer_lag_seconds", consumer="contracts") == 0
     assert sample(text, "ledger_consumer_stopped", consumer="spares") == 0
+    # the aggregate cache (ledger.cache): the refused command dropped the customer it read; the next
+    # accepted one holds it again, a few events within the default bound
+    assert sample(text, "ledger_aggregate_cache_aggregates") == 0
+    assert sample(text, "ledger_aggregate_cache_events") == 0
+    ops.ok(without_actor(order(po="PO-M2")))
+    text = httpx.get(server.url + "/metrics").text
+    assert sample(text, "ledger_aggregate_cache_aggregates") == 1
+    assert 8 < sample(text, "ledger_aggregate_cache_events") < 50
+    assert sample(text, "ledger_aggregate_cache_bound_events") == 50_000
+    assert sample(text, "ledger_aggregate_cache_evictions_total") == 0
 
 
 def test_r13_readyz_lists_each_check_and_fails_while_a_money_view_is_stopped(
