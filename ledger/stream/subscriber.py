@@ -46,6 +46,7 @@ from typing import Any, Protocol
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from ledger.ops.parked import state_pragmas
 from ledger.stream.envelope import EnvelopeError, StreamEvent, decode, event_id, read_event
 from ledger.stream.relay import split_servers
 
@@ -91,7 +92,7 @@ class SqliteCheckpointStore:
         self._conn = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._conn:
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            state_pragmas(self._conn)
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS subscriber_offsets (group_id TEXT, topic TEXT, partition INTEGER, "
                 "next_offset INTEGER, PRIMARY KEY (group_id, topic, partition))"
