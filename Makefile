@@ -81,11 +81,16 @@ lint: install
 	$(BIN)/ledger event-schemas --check
 	$(BIN)/ledger openapi --check
 
+# Each pass runs in $(TEST_WORKERS) pytest-xdist workers, a test file per worker at a time (--dist loadfile keeps
+# a module's fixtures, such as its server, in one process); the slowest tests are listed at the end.
+TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+
 test-sqlite: install idp-install portal-install browser kafka interop
-	$(BIN)/python -m pytest -q --backend sqlite
+	$(PYTEST) --backend sqlite
 
 test-postgres: install idp-install portal-install browser services interop
-	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m pytest -q --backend postgres
+	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(PYTEST) --backend postgres
 
 bench-quick: install services
 	LEDGER_TEST_PG_URL="$$(cat .cache/pg-url)" $(BIN)/python -m benchmarks --quick --json .cache/bench-quick.json
