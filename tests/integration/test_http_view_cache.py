@@ -86,12 +86,20 @@ def _room(s: Served, ops: dict[str, str], cid: str, aid: str, name: str, at: str
     return str(s.post(ops, raw)["room_id"])
 
 
+def _two_customers_one_room(
+    s: Served, ops: dict[str, str], first: str, second: str, room: str
+) -> tuple[str, str, str, str]:
+    """Two customers, the first with one room: ``(cid, aid, other_cid, other_aid)``."""
+    cid, aid = _customer(s, ops, first)
+    other_cid, other_aid = _customer(s, ops, second)
+    _room(s, ops, cid, aid, room)
+    return cid, aid, other_cid, other_aid
+
+
 def test_r11_view_cache_serves_a_repeat_and_a_write_of_the_customer_is_seen_at_once(served: Served) -> None:
     s = served
     ops = s.key("ops", role="ops")
-    cid, aid = _customer(s, ops, "Cache One Corp")
-    other_cid, other_aid = _customer(s, ops, "Cache Other Corp")
-    _room(s, ops, cid, aid, "Room A")
+    cid, aid, other_cid, other_aid = _two_customers_one_room(s, ops, "Cache One Corp", "Cache Other Corp", "Room A")
     first = s.get(ops, cid, "rooms")
     hits = s.cache.hits
     assert s.get(ops, cid, "rooms") == first == s.fresh(cid, "rooms")
@@ -178,9 +186,9 @@ def test_r20_view_cache_as_of_is_the_view_at_that_time_not_the_live_answer(serve
 def test_r17_r23_view_cache_after_a_revoked_partner_or_key_is_indistinguishable_from_missing(served: Served) -> None:
     s = served
     ops = s.key("ops", role="ops")
-    cid, aid = _customer(s, ops, "Cache Partner Corp")
-    other_cid, _ = _customer(s, ops, "Cache Stranger Corp")
-    _room(s, ops, cid, aid, "Partnered room")
+    cid, _, other_cid, _ = _two_customers_one_room(
+        s, ops, "Cache Partner Corp", "Cache Stranger Corp", "Partnered room"
+    )
     s.post(ops, command("RegisterPartner", T1, partner_id="cache-av", name="Cache AV"))
     s.post(ops, command("DelegatePartner", T1, customer_id=cid, partner_id="cache-av", role="admin"))
     partner = s.key("cache-av-key", partner_id="cache-av")
