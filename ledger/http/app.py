@@ -587,14 +587,7 @@ def create_app(
                     next_url = request.url.include_query_params(cursor=_encode_cursor(page.next_key), limit=limit)
                     headers["Link"] = f'<{next_url}>; rel="next"'
                 return Response(page.body, media_type="application/json", headers=headers)
-            if moment is None and limit is not None and name in PAGED_IN_QUERY:
-                after = _decode_cursor(cursor)
-                if after is not None and not isinstance(after, str):
-                    raise InvalidInput("cursor: not a cursor of this list", field="cursor")
-                # one row more than the page: whether there is a next page (the Link header)
-                rows = _state(request).view(principal, customer_id, name, after=after, limit=limit + 1)
-            else:
-                rows = _state(request).view(principal, customer_id, name, moment)
+            rows = _state(request).view(principal, customer_id, name, moment)
             return _page(request, name, rows, limit, cursor)
 
         api.add_api_route(
