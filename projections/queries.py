@@ -35,6 +35,11 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _term_facts(r: Any) -> tuple[datetime, int, datetime | None, int | None]:
+    """A contract term row's facts as the rule functions take them: placed at, grace days, started at, years."""
+    return datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None
+
+
 def _iso(value: datetime | date | None) -> str | None:
     """ISO 8601, or None for a date past the calendar (reported by ``unrepresentable``)."""
     return value.isoformat() if value is not None and not is_beyond(value) else None
@@ -120,10 +125,7 @@ def contracts(
         rows = read_rows(conn, t, customer_id)
     if changes is not None:
         for r in rows:
-            changes.extend(term_changes(
-                datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None,
-                r["service"], _dt(r["cancelled_at"]), _dt(r["expired_at"]),
-            ))
+            changes.extend(term_changes(*_term_facts(r), r["service"], _dt(r["cancelled_at"]), _dt(r["expired_at"])))
     views = [
         contract_view(
             r["customer_id"], account_id=r["account_id"], po_number=r["po_number"], service=r["service"],
@@ -155,16 +157,12 @@ def rooms(
         term_rows = read_rows(conn, ts["room_contract_terms"], customer_id)
         device_rows = read_rows(conn, ts["devices"], customer_id, room_ids=ids)
     ends: dict[tuple[str, str], datetime | None] = {
-        (r["customer_id"], r["po_number"]): term_as_of(
-            datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None, "", at
-        ).end
+        (r["customer_id"], r["po_number"]): term_as_of(*_term_facts(r), "", at).end
         for r in term_rows
     }
     if changes is not None:
         for r in term_rows:
-            changes.extend(term_changes(
-                datetime.fromisoformat(r["placed_at"]), r["grace_days"], _dt(r["started_at"]), r["years"] or None, ""
-            ))
+            changes.extend(term_changes(*_term_facts(r), ""))
     licenses: dict[str, list[dict[str, Any]]] = defaultdict(list)
     coverage: dict[str, list[datetime | None]] = defaultdict(list)
     for r in license_rows:
