@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 
 from replay.audit.entry import EntryDraft, aggregate_text, draft_entry
-from replay.audit.merkle import Frontier, Node, decompose, fold
+from replay.audit.merkle import Frontier, Node, decompose, fold, leaf_hash
 
 NODE_SHIFT = 48
 
@@ -301,22 +300,17 @@ class AuditLog:
         log_rows: list[tuple[Any, ...]] = []
         salt_rows: list[tuple[int, str]] = []
         node_rows: list[tuple[int, bytes]] = []
-        sha256, append_node, append_frontier = hashlib.sha256, node_rows.append, frontier.append
         for (nid, e), draft in zip(rows, drafts, strict=True):
             aggregate, version = draft.aggregate, e.originator_version
             seq = frontier.size
             entry = draft.finish(seq, prev.get((aggregate, version - 1)) if version > 1 else None)
-            leaf = sha256(b"\x00" + entry).digest()  # leaf_hash
+            leaf = leaf_hash(entry)
             prev[(aggregate, version)] = leaf
             db_id = aggregate.replace("-", "") if sqlite else _as_uuid(e.originator_id)  # (_db_id)
             log_rows.append((seq, nid, db_id, version, entry, leaf))
             if draft.salts:
                 salt_rows.append((seq, orjson.dumps(draft.salts).decode()))
-            if seq & 1:  # a leaf of odd index completes nodes
-                for level, index, h in append_frontier(leaf):
-                    append_node(((level << NODE_SHIFT) | index, h))
-            else:
-                append_frontier(leaf)
+            node_rows.extend((node_key((level, index)), h) for level, index, h in frontier.append(leaf))
         curs.executemany(f"INSERT INTO {self.t.log} VALUES ({self.t.marks(6)})", log_rows)
         if salt_rows:
             curs.executemany(f"INSERT INTO {self.t.salts} VALUES ({p},{p})", salt_rows)

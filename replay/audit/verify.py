@@ -25,7 +25,6 @@ Memory is bounded by the number of aggregates (the last leaf of each chain) plus
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -46,7 +45,6 @@ from replay.audit.merkle import Frontier, leaf_hash
 from replay.audit.note import Checkpoint, NoteError, Verifier, open_checkpoint, open_erasure
 
 _loads = orjson.loads
-_sha256 = hashlib.sha256
 
 
 EventRow = tuple[int, str, int, str, bytes]
@@ -224,7 +222,7 @@ class LedgerVerifier:
                 self.add(Finding("deleted", f"log positions {missing} are missing", position=self.expected_seq))
             self.expected_seq = seq
         self.expected_seq += 1
-        recomputed = _sha256(b"\x00" + entry).digest()  # leaf_hash, inline
+        recomputed = leaf_hash(entry)
         if recomputed != leaf:
             self.add(Finding("altered", "the logged entry does not hash to its stored leaf", seq, _text(stored_id),
                              version))
